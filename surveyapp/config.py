@@ -1,0 +1,86 @@
+"""Configuration from environment variables.
+
+Every setting has a SURVEYAPP_ prefixed variable. Development defaults are demo values that
+make `make run` work out of the box; production mode (SURVEYAPP_ENV=production) refuses to
+start while any secret is still a demo value or missing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEMO_SECRET_KEY = "demo-secret-key-not-for-production"  # noqa: S105 - a marker, refused in production
+DEMO_CPR_HMAC_KEY = "demo-cpr-hmac-key-not-for-production"
+DEFAULT_SQLITE_PATH = Path("instance") / "surveyapp.sqlite3"
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unusable; the message says which variable and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The app's settings, read once from the environment."""
+
+    env: str = "development"
+    database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    secret_key: str = DEMO_SECRET_KEY
+    cpr_hmac_key: str = DEMO_CPR_HMAC_KEY
+    default_locale: str = "da"
+    instruments_dirs: tuple[Path, ...] = field(default_factory=tuple)
+    sqlite_busy_timeout_ms: int = 5000
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from the environment (or a given mapping) and check them."""
+        env = os.environ if environ is None else environ
+        dirs = tuple(
+            Path(p) for p in env.get("SURVEYAPP_INSTRUMENTS_DIRS", "").split(os.pathsep) if p
+        )
+        settings = cls(
+            env=env.get("SURVEYAPP_ENV", cls.env),
+            database_url=env.get("SURVEYAPP_DATABASE_URL", cls.database_url),
+            secret_key=env.get("SURVEYAPP_SECRET_KEY", cls.secret_key),
+            cpr_hmac_key=env.get("SURVEYAPP_CPR_HMAC_KEY", cls.cpr_hmac_key),
+            default_locale=env.get("SURVEYAPP_DEFAULT_LOCALE", cls.default_locale),
+            instruments_dirs=dirs,
+            sqlite_busy_timeout_ms=int(
+                env.get("SURVEYAPP_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms)
+            ),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raise ConfigError if the settings cannot be used in the chosen mode."""
+        if self.env not in {"development", "test", "production"}:
+            raise ConfigError(
+                f"SURVEYAPP_ENV must be development, test or production, not {self.env!r}"
+            )
+        if self.default_locale not in {"da", "en"}:
+            raise ConfigError(
+                f"SURVEYAPP_DEFAULT_LOCALE must be da or en, not {self.default_locale!r}"
+            )
+        if not self.is_production:
+            return
+        problems = []
+        for name, value, demo in (
+            ("SURVEYAPP_SECRET_KEY", self.secret_key, DEMO_SECRET_KEY),
+            ("SURVEYAPP_CPR_HMAC_KEY", self.cpr_hmac_key, DEMO_CPR_HMAC_KEY),
+        ):
+            if value == demo:
+                problems.append(f"{name} is the demo value")
+            elif len(value) < MIN_SECRET_LENGTH:
+                problems.append(f"{name} must be at least {MIN_SECRET_LENGTH} characters")
+        if self.secret_key == self.cpr_hmac_key:
+            problems.append("SURVEYAPP_SECRET_KEY and SURVEYAPP_CPR_HMAC_KEY must differ")
+        if problems:
+            raise ConfigError("refusing to start in production: " + "; ".join(problems))

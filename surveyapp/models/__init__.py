@@ -1,0 +1,34 @@
+"""SQLAlchemy 2.x typed models of the whole domain (schema made by Alembic migrations)."""
+
+from surveyapp.models.base import Base, utcnow
+from surveyapp.models.course import (
+    Assignment,
+    Citizen,
+    Course,
+    LinkToken,
+    MeasurementPlan,
+    PlanItem,
+    PlanTimepoint,
+)
+from surveyapp.models.organisation import Municipality, Provider, StaffUser, Team
+from surveyapp.models.response import Answer, AuditEvent, Response, Score
+
+__all__ = [
+    "Answer",
+    "Assignment",
+    "AuditEvent",
+    "Base",
+    "Citizen",
+    "Course",
+    "LinkToken",
+    "MeasurementPlan",
+    "Municipality",
+    "PlanItem",
+    "PlanTimepoint",
+    "Provider",
+    "Response",
+    "Score",
+    "StaffUser",
+    "Team",
+    "utcnow",
+]

@@ -1,0 +1,185 @@
+"""Pseudonymous citizens, their courses (forløb), measurement plans and assignments."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from surveyapp.enums import (
+    Anchor,
+    AssignmentStatus,
+    Channel,
+    CourseStatus,
+    DropoutReason,
+    LegalBasis,
+    Respondent,
+    Sex,
+)
+from surveyapp.models.base import Base, str_enum, utcnow
+from surveyapp.models.organisation import Municipality, Provider, Team
+
+if TYPE_CHECKING:
+    from surveyapp.models.response import Response
+
+
+class Citizen(Base):
+    """A borger, known only by a keyed HMAC of the CPR number; the CPR is never stored."""
+
+    __tablename__ = "citizen"
+    __table_args__ = (UniqueConstraint("municipality_id", "cpr_hmac"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    cpr_hmac: Mapped[str] = mapped_column(String(64))  # hex HMAC-SHA256 with the CPR key
+    label: Mapped[str] = mapped_column(String(40))  # the coordinator's own label, e.g. initials
+    birth_year: Mapped[int]
+    sex: Mapped[Sex] = mapped_column(str_enum(Sex, "sex"))
+    lives_alone: Mapped[bool | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+
+    municipality: Mapped[Municipality] = relationship()
+    courses: Mapped[list[Course]] = relationship(back_populates="citizen")
+
+
+class MeasurementPlan(Base):
+    """A named template of timepoints; a course follows one plan."""
+
+    __tablename__ = "measurement_plan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None: a plan offered to every municipality (the shipped default plan).
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"))
+    name: Mapped[str] = mapped_column(String(120))
+    is_default: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    timepoints: Mapped[list[PlanTimepoint]] = relationship(
+        back_populates="plan", order_by="PlanTimepoint.sort_order", cascade="all, delete-orphan"
+    )
+
+
+class PlanTimepoint(Base):
+    """When to measure: anchor (course start or end) + offset, with an answer window."""
+
+    __tablename__ = "plan_timepoint"
+    __table_args__ = (UniqueConstraint("plan_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("measurement_plan.id"), index=True)
+    key: Mapped[str] = mapped_column(String(40))  # stable: baseline, end, fu_3m, fu_1y, ...
+    label_da: Mapped[str] = mapped_column(String(80))
+    label_en: Mapped[str] = mapped_column(String(80))
+    anchor: Mapped[Anchor] = mapped_column(str_enum(Anchor, "anchor"))
+    offset_months: Mapped[int] = mapped_column(default=0)
+    offset_days: Mapped[int] = mapped_column(default=0)
+    window_before_days: Mapped[int] = mapped_column(default=0)
+    window_after_days: Mapped[int] = mapped_column(default=14)
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+    plan: Mapped[MeasurementPlan] = relationship(back_populates="timepoints")
+    items: Mapped[list[PlanItem]] = relationship(
+        back_populates="timepoint", order_by="PlanItem.sort_order", cascade="all, delete-orphan"
+    )
+
+
+class PlanItem(Base):
+    """One instrument given to one kind of respondent at a timepoint."""
+
+    __tablename__ = "plan_item"
+    __table_args__ = (UniqueConstraint("timepoint_id", "instrument_id", "respondent"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    timepoint_id: Mapped[int] = mapped_column(ForeignKey("plan_timepoint.id"), index=True)
+    instrument_id: Mapped[str] = mapped_column(String(40))
+    respondent: Mapped[Respondent] = mapped_column(str_enum(Respondent, "respondent"))
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+    timepoint: Mapped[PlanTimepoint] = relationship(back_populates="items")
+
+
+class Course(Base):
+    """A forløb: one citizen's rehabilitation course with one provider."""
+
+    __tablename__ = "course"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"), index=True)
+    # Denormalised from the citizen so that every scoped query filters one column.
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("measurement_plan.id"))
+    legal_basis: Mapped[LegalBasis] = mapped_column(
+        str_enum(LegalBasis, "legal_basis"), default=LegalBasis.SEL_83A
+    )
+    start_date: Mapped[date]
+    end_date: Mapped[date | None]
+    status: Mapped[CourseStatus] = mapped_column(
+        str_enum(CourseStatus, "course_status"), default=CourseStatus.ACTIVE
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+
+    citizen: Mapped[Citizen] = relationship(back_populates="courses")
+    provider: Mapped[Provider] = relationship()
+    team: Mapped[Team | None] = relationship()
+    plan: Mapped[MeasurementPlan] = relationship()
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="course", order_by="Assignment.due_date"
+    )
+
+
+class Assignment(Base):
+    """One instrument due for one respondent at one timepoint of one course."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (
+        UniqueConstraint("course_id", "timepoint_key", "instrument_id", "respondent"),
+        Index("ix_assignment_status_window_end", "status", "window_end"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    timepoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("plan_timepoint.id", ondelete="SET NULL")
+    )
+    timepoint_key: Mapped[str] = mapped_column(String(40))  # kept if the plan changes
+    instrument_id: Mapped[str] = mapped_column(String(40))
+    respondent: Mapped[Respondent] = mapped_column(str_enum(Respondent, "respondent"))
+    channel: Mapped[Channel | None] = mapped_column(str_enum(Channel, "channel"))
+    due_date: Mapped[date | None]  # None while an end-anchored course has no end date
+    window_start: Mapped[date | None]
+    window_end: Mapped[date | None]
+    status: Mapped[AssignmentStatus] = mapped_column(
+        str_enum(AssignmentStatus, "assignment_status"), default=AssignmentStatus.SCHEDULED
+    )
+    dropout_reason: Mapped[DropoutReason | None] = mapped_column(
+        str_enum(DropoutReason, "dropout_reason")
+    )
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    course: Mapped[Course] = relationship(back_populates="assignments")
+    response: Mapped[Response | None] = relationship(back_populates="assignment")
+
+
+class LinkToken(Base):
+    """A relative's link/QR access to one assignment; only a hash of the token is stored."""
+
+    __tablename__ = "link_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 hex
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    revoked_at: Mapped[datetime | None]
+
+    assignment: Mapped[Assignment] = relationship()
+

@@ -1,0 +1,85 @@
+"""Municipality → provider → team, and the staff users who belong to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from surveyapp.enums import ProviderKind, Role
+from surveyapp.models.base import Base, str_enum, utcnow
+
+
+class Municipality(Base):
+    """A kommune: the data controller and the outermost access scope."""
+
+    __tablename__ = "municipality"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(3), unique=True)  # kommunekode, e.g. "751"
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    providers: Mapped[list[Provider]] = relationship(back_populates="municipality")
+
+
+class Provider(Base):
+    """A leverandør delivering courses: the municipality's own or a private company."""
+
+    __tablename__ = "provider"
+    __table_args__ = (UniqueConstraint("municipality_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[ProviderKind] = mapped_column(str_enum(ProviderKind, "provider_kind"))
+    # The unit named in the start-meeting questions ("Hjemmeplejen", "Træningsenheden").
+    unit_name: Mapped[str] = mapped_column(String(120))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    municipality: Mapped[Municipality] = relationship(back_populates="providers")
+    teams: Mapped[list[Team]] = relationship(back_populates="provider")
+
+
+class Team(Base):
+    """A team within a provider (e.g. a district's rehabilitation team)."""
+
+    __tablename__ = "team"
+    __table_args__ = (UniqueConstraint("provider_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    provider: Mapped[Provider] = relationship(back_populates="teams")
+
+
+class StaffUser(Base):
+    """A member of staff who logs in. Deactivated, never deleted (the audit trail names them)."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("provider.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"))
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id
+    kiosk_pin_hash: Mapped[str | None] = mapped_column(String(255))  # argon2id
+    active: Mapped[bool] = mapped_column(default=True)
+    # Bumped on logout, password change and deactivation: sessions carrying an older
+    # value are no longer valid, which a signed cookie alone cannot achieve.
+    session_version: Mapped[int] = mapped_column(default=1)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    locale: Mapped[str | None] = mapped_column(String(5))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    municipality: Mapped[Municipality] = relationship()
+    provider: Mapped[Provider | None] = relationship()
+    team: Mapped[Team | None] = relationship()

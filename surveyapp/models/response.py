@@ -1,0 +1,96 @@
+"""Responses, their item answers (saved one by one) and stored scores."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from surveyapp.enums import AnswerState, Channel, Respondent
+from surveyapp.models.base import Base, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from surveyapp.models.course import Assignment
+
+
+class Response(Base):
+    """One respondent's answers to one assignment, with what they were shown."""
+
+    __tablename__ = "response"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id"), unique=True)
+    instrument_id: Mapped[str] = mapped_column(String(40))
+    instrument_version: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(5))
+    text_version: Mapped[str] = mapped_column(String(40))
+    text_verified: Mapped[bool]
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
+    respondent: Mapped[Respondent] = mapped_column(str_enum(Respondent, "respondent"))
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_answer_at: Mapped[datetime | None]
+    submitted_at: Mapped[datetime | None]
+    # Client-generated idempotency key of the submission: a retried submit is recognised.
+    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    scoring_version: Mapped[str | None] = mapped_column(String(40))
+    score_notes: Mapped[list[str] | None] = mapped_column(JSON)
+
+    assignment: Mapped[Assignment] = relationship(back_populates="response")
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="response", cascade="all, delete-orphan", order_by="Answer.id"
+    )
+    scores: Mapped[list[Score]] = relationship(
+        back_populates="response", cascade="all, delete-orphan", order_by="Score.name"
+    )
+
+
+class Answer(Base):
+    """One item's answer; `value` is None unless state is answered."""
+
+    __tablename__ = "answer"
+    __table_args__ = (UniqueConstraint("response_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))
+    item_id: Mapped[str] = mapped_column(String(20))
+    state: Mapped[AnswerState] = mapped_column(
+        str_enum(AnswerState, "answer_state"), default=AnswerState.ANSWERED
+    )
+    value: Mapped[int | None]
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    response: Mapped[Response] = relationship(back_populates="answers")
+
+
+class Score(Base):
+    """A computed score stored with its response (e.g. who5_percent = 60)."""
+
+    __tablename__ = "score"
+    __table_args__ = (UniqueConstraint("response_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(60))
+    value: Mapped[float | None]
+
+    response: Mapped[Response] = relationship(back_populates="scores")
+
+
+class AuditEvent(Base):
+    """Who did what to which record, when and from where. Append-only (database triggers)."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_type: Mapped[str] = mapped_column(String(20))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(40))
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"))
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    details: Mapped[dict[str, Any] | None]
