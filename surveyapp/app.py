@@ -1,0 +1,86 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, request, session
+from flask_babel import Babel, get_locale
+from flask_wtf import CSRFProtect
+
+from surveyapp.config import Settings
+from surveyapp.db import make_engine, make_session_factory
+
+SUPPORTED_LOCALES = ("da", "en")
+
+
+def select_locale() -> str:
+    """Explicit choice (stored in the session), then the browser's languages, then the default."""
+    chosen = session.get("locale")
+    if chosen in SUPPORTED_LOCALES:
+        return str(chosen)
+    best = request.accept_languages.best_match(SUPPORTED_LOCALES)
+    return best or current_settings().default_locale
+
+
+def current_settings() -> Settings:
+    """The settings of the app handling the current request."""
+    from flask import current_app
+
+    settings: Settings = current_app.extensions["surveyapp.settings"]
+    return settings
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    """Create the app; settings default to the environment (see surveyapp.config)."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        BABEL_DEFAULT_LOCALE=settings.default_locale,
+        BABEL_TRANSLATION_DIRECTORIES=str(_translations_dir()),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        TESTING=settings.env == "test",
+    )
+    app.config.update(overrides)
+    engine = make_engine(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    app.extensions["surveyapp.settings"] = settings
+    app.extensions["surveyapp.engine"] = engine
+    app.extensions["surveyapp.sessions"] = make_session_factory(engine)
+
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.globals["get_locale"] = get_locale
+    CSRFProtect(app)
+
+    from surveyapp.web import public
+
+    app.register_blueprint(public.bp)
+
+    @app.teardown_appcontext
+    def _close_db_session(_exc: BaseException | None) -> None:
+        db_session = g.pop("db_session", None)
+        if db_session is not None:
+            db_session.close()
+
+    @app.after_request
+    def _security_headers(response: Any) -> Any:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+            "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+        )
+        return response
+
+    return app
+
+
+def _translations_dir() -> Any:
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "translations"
