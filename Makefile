@@ -1,0 +1,60 @@
+# Targets mirror CI: `make run` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 5000
+export SURVEYAPP_DATABASE_URL ?= sqlite:///instance/surveyapp.sqlite3
+
+PO_FILES := $(wildcard translations/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+
+.PHONY: install run test test-fast lint typecheck i18n-check i18n-update bench system-packages clean
+
+install: $(STAMP) $(MO_FILES)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile -i $< -o $@
+
+system-packages:
+	bash scripts/system-packages.sh
+
+## Set up, migrate the embedded SQLite database, load demo data if empty, and serve.
+run: install
+	$(BIN)/surveyapp migrate
+	$(BIN)/surveyapp demo
+	PORT=$(PORT) $(BIN)/surveyapp serve
+
+## Set up and run every test (SQLite and a real, temporary PostgreSQL).
+test: install system-packages
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest tests/unit
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy surveyapp/instruments surveyapp/pseudonym.py surveyapp/scheduling.py surveyapp/enums.py
+
+i18n-check: install
+	$(BIN)/python scripts/i18n_check.py
+
+## Re-extract UI strings and merge them into the catalogues (then translate and commit).
+i18n-update: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --sort-output --project surveyapp -o translations/messages.pot surveyapp
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache $(MO_FILES)

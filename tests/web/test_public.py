@@ -1,0 +1,70 @@
+"""Front page, language choice and the health check."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine
+
+from surveyapp.app import create_app
+from surveyapp.config import Settings
+from tests.support.html import csrf_token
+
+
+def test_front_page_is_danish_by_default(client: FlaskClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert '<html lang="da">' in page.text
+    assert "Effektmåling af hverdagsrehabilitering" in page.text
+    assert 'href="/login"' in page.text
+
+
+def test_browser_language_then_explicit_choice(client: FlaskClient) -> None:
+    english = client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert "Measuring the effect of everyday rehabilitation" in english.text
+    token = csrf_token(client, "/")
+    client.post("/language", data={"locale": "da", "csrf_token": token},
+                headers={"Accept-Language": "en"})
+    chosen = client.get("/", headers={"Accept-Language": "en"})
+    assert "Effektmåling af hverdagsrehabilitering" in chosen.text
+
+
+def test_unknown_language_is_ignored(client: FlaskClient) -> None:
+    client.post("/language", data={"locale": "xx", "csrf_token": csrf_token(client, "/")})
+    assert '<html lang="da">' in client.get("/").text
+
+
+def test_language_choice_without_csrf_token_is_refused(client: FlaskClient) -> None:
+    response = client.post("/language", data={"locale": "en"})
+    assert response.status_code == 400
+    assert '<html lang="da">' in client.get("/").text
+
+
+def test_security_headers(client: FlaskClient) -> None:
+    headers = client.get("/").headers
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_healthz_ok(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok"}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_healthz_503_when_the_database_is_gone(app: Flask, settings: Settings) -> None:
+    app.extensions["surveyapp.engine"] = create_engine(
+        "postgresql+psycopg://nobody@/none?host=/nonexistent-socket-dir"
+    )
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json == {"status": "error", "database": "error"}
+
+
+def test_login_link_target_exists(client: FlaskClient) -> None:
+    assert client.get("/login").status_code == 200
+
+
+def test_app_starts_from_settings(settings: Settings) -> None:
+    assert create_app(settings).config["SECRET_KEY"] == settings.secret_key
