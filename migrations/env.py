@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from surveyapp.db import make_engine
 from surveyapp.models import Base
 

@@ -29,9 +29,23 @@ def problems() -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         pot_now = Path(tmp) / "now.pot"
         subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
-             "-k", "_l", "--no-location", "-o", str(pot_now), "surveyapp"],
-            cwd=ROOT, check=True, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "babel.messages.frontend",
+                "extract",
+                "-F",
+                "babel.cfg",
+                "-k",
+                "_l",
+                "--no-location",
+                "-o",
+                str(pot_now),
+                "surveyapp",
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
         )
         with pot_now.open("rb") as f:
             current = _ids(read_po(f))

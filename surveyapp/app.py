@@ -46,7 +46,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         TESTING=settings.env == "test",
     )
     app.config.update(overrides)
-    engine = make_engine(settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    engine = make_engine(
+        settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
     app.extensions["surveyapp.settings"] = settings
     app.extensions["surveyapp.engine"] = engine
     app.extensions["surveyapp.sessions"] = make_session_factory(engine)

@@ -182,4 +182,3 @@ class LinkToken(Base):
     revoked_at: Mapped[datetime | None]
 
     assignment: Mapped[Assignment] = relationship()
-

@@ -30,7 +30,9 @@ from surveyapp.models import (
 def _org(session: Session) -> tuple[Municipality, Provider]:
     municipality = Municipality(code="999", name="Testkommune")
     provider = Provider(
-        municipality=municipality, name="Hjemmeplejen", kind=ProviderKind.MUNICIPAL,
+        municipality=municipality,
+        name="Hjemmeplejen",
+        kind=ProviderKind.MUNICIPAL,
         unit_name="Hjemmeplejen",
     )
     session.add_all([municipality, provider])
@@ -70,18 +72,21 @@ def test_audit_events_are_append_only(session_factory: sessionmaker[Session]) ->
 
 def test_foreign_keys_are_enforced(session_factory: sessionmaker[Session]) -> None:
     with pytest.raises(IntegrityError), session_factory.begin() as session:
-        session.add(Provider(municipality_id=424242, name="x", kind=ProviderKind.PRIVATE,
-                             unit_name="x"))
+        session.add(
+            Provider(municipality_id=424242, name="x", kind=ProviderKind.PRIVATE, unit_name="x")
+        )
 
 
 def test_enum_columns_refuse_unknown_values(session_factory: sessionmaker[Session]) -> None:
     with session_factory.begin() as session:
         _org(session)
     with pytest.raises(IntegrityError), session_factory.begin() as session:
-        session.execute(text(
-            "INSERT INTO provider (municipality_id, name, kind, unit_name, active) "
-            "VALUES (1, 'Y', 'charity', 'Y', true)"
-        ))
+        session.execute(
+            text(
+                "INSERT INTO provider (municipality_id, name, kind, unit_name, active) "
+                "VALUES (1, 'Y', 'charity', 'Y', true)"
+            )
+        )
 
 
 def test_one_assignment_per_course_timepoint_instrument_and_respondent(
@@ -90,15 +95,25 @@ def test_one_assignment_per_course_timepoint_instrument_and_respondent(
     with session_factory.begin() as session:
         municipality, provider = _org(session)
         plan = MeasurementPlan(name="Plan")
-        citizen = Citizen(municipality=municipality, cpr_hmac="a" * 64, label="AB",
-                          birth_year=1940, sex="female")
-        course = Course(citizen=citizen, municipality_id=municipality.id, provider=provider,
-                        plan=plan, start_date=date(2026, 1, 5))
+        citizen = Citizen(
+            municipality=municipality, cpr_hmac="a" * 64, label="AB", birth_year=1940, sex="female"
+        )
+        course = Course(
+            citizen=citizen,
+            municipality_id=municipality.id,
+            provider=provider,
+            plan=plan,
+            start_date=date(2026, 1, 5),
+        )
         session.add_all([plan, citizen, course])
         session.flush()
         course_id = course.id
-    row = {"course_id": course_id, "timepoint_key": "baseline", "instrument_id": "who5",
-           "respondent": Respondent.CITIZEN}
+    row = {
+        "course_id": course_id,
+        "timepoint_key": "baseline",
+        "instrument_id": "who5",
+        "respondent": Respondent.CITIZEN,
+    }
     with session_factory.begin() as session:
         session.add(Assignment(**row))
     with pytest.raises(IntegrityError), session_factory.begin() as session:
@@ -126,8 +141,13 @@ def test_staff_username_is_unique(session_factory: sessionmaker[Session]) -> Non
     with session_factory.begin() as session:
         municipality, _ = _org(session)
         municipality_id = municipality.id
-    user = {"username": "kim", "full_name": "Kim", "role": Role.COORDINATOR,
-            "municipality_id": municipality_id, "password_hash": "x"}
+    user = {
+        "username": "kim",
+        "full_name": "Kim",
+        "role": Role.COORDINATOR,
+        "municipality_id": municipality_id,
+        "password_hash": "x",
+    }
     with session_factory.begin() as session:
         session.add(StaffUser(**user))
     with pytest.raises(IntegrityError), session_factory.begin() as session:

@@ -18,11 +18,13 @@ def test_development_defaults_work_without_any_variable() -> None:
 
 
 def test_variables_are_read() -> None:
-    settings = Settings.from_env({
-        "SURVEYAPP_DATABASE_URL": "postgresql+psycopg://u@h/db",
-        "SURVEYAPP_DEFAULT_LOCALE": "en",
-        "SURVEYAPP_INSTRUMENTS_DIRS": "/etc/surveyapp/instruments",
-    })
+    settings = Settings.from_env(
+        {
+            "SURVEYAPP_DATABASE_URL": "postgresql+psycopg://u@h/db",
+            "SURVEYAPP_DEFAULT_LOCALE": "en",
+            "SURVEYAPP_INSTRUMENTS_DIRS": "/etc/surveyapp/instruments",
+        }
+    )
     assert settings.database_url == "postgresql+psycopg://u@h/db"
     assert settings.default_locale == "en"
     assert [str(p) for p in settings.instruments_dirs] == ["/etc/surveyapp/instruments"]
@@ -35,8 +37,10 @@ def test_variables_are_read() -> None:
         ({"SURVEYAPP_SECRET_KEY": STRONG_A}, "SURVEYAPP_CPR_HMAC_KEY is the demo value"),
         ({"SURVEYAPP_SECRET_KEY": "short", "SURVEYAPP_CPR_HMAC_KEY": STRONG_B}, "at least 32"),
         ({"SURVEYAPP_SECRET_KEY": STRONG_A, "SURVEYAPP_CPR_HMAC_KEY": STRONG_A}, "must differ"),
-        ({"SURVEYAPP_SECRET_KEY": DEMO_SECRET_KEY, "SURVEYAPP_CPR_HMAC_KEY": DEMO_CPR_HMAC_KEY},
-         "demo value"),
+        (
+            {"SURVEYAPP_SECRET_KEY": DEMO_SECRET_KEY, "SURVEYAPP_CPR_HMAC_KEY": DEMO_CPR_HMAC_KEY},
+            "demo value",
+        ),
     ],
 )
 def test_production_refuses_demo_or_weak_secrets(environ: dict[str, str], message: str) -> None:
@@ -45,16 +49,19 @@ def test_production_refuses_demo_or_weak_secrets(environ: dict[str, str], messag
 
 
 def test_production_starts_with_real_secrets() -> None:
-    settings = Settings.from_env({
-        "SURVEYAPP_ENV": "production",
-        "SURVEYAPP_SECRET_KEY": STRONG_A,
-        "SURVEYAPP_CPR_HMAC_KEY": STRONG_B,
-    })
+    settings = Settings.from_env(
+        {
+            "SURVEYAPP_ENV": "production",
+            "SURVEYAPP_SECRET_KEY": STRONG_A,
+            "SURVEYAPP_CPR_HMAC_KEY": STRONG_B,
+        }
+    )
     assert settings.is_production
 
 
-@pytest.mark.parametrize(("name", "value"), [("SURVEYAPP_ENV", "staging"),
-                                              ("SURVEYAPP_DEFAULT_LOCALE", "de")])
+@pytest.mark.parametrize(
+    ("name", "value"), [("SURVEYAPP_ENV", "staging"), ("SURVEYAPP_DEFAULT_LOCALE", "de")]
+)
 def test_unknown_values_are_refused(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})

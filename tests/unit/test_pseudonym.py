@@ -36,8 +36,9 @@ def test_sex_from_the_last_digit_and_no_modulus_11() -> None:
     assert read_cpr("010140-1234", KEY).sex is Sex.FEMALE
 
 
-@pytest.mark.parametrize("text", ["", "12345", "0101401234x", "01014O-1234", "010140--1234",
-                                  "01014012345"])
+@pytest.mark.parametrize(
+    "text", ["", "12345", "0101401234x", "01014O-1234", "010140--1234", "01014012345"]
+)
 def test_wrong_form_is_refused(text: str) -> None:
     with pytest.raises(InvalidCPR, match="10 digits"):
         read_cpr(text, KEY)
@@ -62,8 +63,7 @@ def test_pseudonym_is_keyed_and_ignores_the_dash() -> None:
     assert "0101401234" not in a and len(a) == 64
 
 
-@given(st.dates(min_value=date(1900, 1, 1), max_value=date(1999, 12, 31)),
-       st.integers(0, 999))
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(1999, 12, 31)), st.integers(0, 999))
 def test_any_20th_century_date_round_trips(born: date, serial: int) -> None:
     cpr = f"{born:%d%m%y}{1}{serial:03d}"
     facts = read_cpr(cpr, KEY)

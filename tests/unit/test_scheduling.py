@@ -13,9 +13,12 @@ START, END = date(2026, 1, 31), date(2026, 3, 15)
 
 
 def test_start_anchored_timepoint() -> None:
-    rule = TimepointRule("baseline", Anchor.COURSE_START, window_before_days=3, window_after_days=14)
-    assert window_for(rule, START, None) == Window(date(2026, 1, 31), date(2026, 1, 28),
-                                                   date(2026, 2, 14))
+    rule = TimepointRule(
+        "baseline", Anchor.COURSE_START, window_before_days=3, window_after_days=14
+    )
+    assert window_for(rule, START, None) == Window(
+        date(2026, 1, 31), date(2026, 1, 28), date(2026, 2, 14)
+    )
 
 
 def test_end_anchored_timepoint_waits_for_the_end_date() -> None:

@@ -23,8 +23,9 @@ def test_browser_language_then_explicit_choice(client: FlaskClient) -> None:
     english = client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"})
     assert "Measuring the effect of everyday rehabilitation" in english.text
     token = csrf_token(client, "/")
-    client.post("/language", data={"locale": "da", "csrf_token": token},
-                headers={"Accept-Language": "en"})
+    client.post(
+        "/language", data={"locale": "da", "csrf_token": token}, headers={"Accept-Language": "en"}
+    )
     chosen = client.get("/", headers={"Accept-Language": "en"})
     assert "Effektmåling af hverdagsrehabilitering" in chosen.text
 
