@@ -199,6 +199,7 @@ class _DemoBuilder:
             label = f"{self.rng.choice(names)} {self.rng.choice(LAST_INITIALS)}."
             citizen = Citizen(
                 municipality=municipality,
+                municipality_id=municipality.id,
                 cpr_hmac=facts.pseudonym,
                 label=label,
                 birth_year=facts.birth_year,
