@@ -306,7 +306,10 @@ class _DemoBuilder:
         rng = self.rng
         need = 0 if rng.random() < 0.55 else rng.choices((1, 2, 3), weights=(40, 39, 21))[0]
         sufficient = {"end": 0.55, "fu_3m": 0.5, "fu_1y": 0.46, "fu_2y": 0.43}.get(key, 0.5)
-        return {
+        outcome: dict[str, int | AnswerState] = {}
+        if key == "end":  # self-rated quality of life at the end: better / unchanged / worse
+            outcome["co_quality_of_life"] = rng.choices((1, 2, 3), weights=(61, 32, 7))[0]
+        return outcome | {
             "co_help_need": need,
             "co_self_sufficient": int(rng.random() < sufficient),
             "co_pre_contact": rng.choices((1, 2, 3), weights=(57, 10, 33))[0],
