@@ -10,6 +10,7 @@ from flask_wtf import CSRFProtect
 
 from surveyapp.config import Settings
 from surveyapp.db import make_engine, make_session_factory
+from surveyapp.web.access import check_every_view_has_a_rule
 
 SUPPORTED_LOCALES = ("da", "en")
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from surveyapp.web import public
 
     app.register_blueprint(public.bp)
+    check_every_view_has_a_rule(app)
 
     @app.teardown_appcontext
     def _close_db_session(_exc: BaseException | None) -> None:

@@ -7,23 +7,27 @@ from werkzeug.wrappers import Response
 
 from surveyapp.app import SUPPORTED_LOCALES
 from surveyapp.db import database_ok
+from surveyapp.web.access import public
 
 bp = Blueprint("public", __name__)
 
 
 @bp.get("/")
+@public
 def index() -> str:
     """Say what the service is and where staff log in."""
     return render_template("index.html")
 
 
 @bp.get("/login")
+@public
 def login() -> str:
     """Staff login (enabled by the coordinator workspace)."""
     return render_template("login_pending.html")
 
 
 @bp.get("/healthz")
+@public
 def healthz() -> tuple[Response, int]:
     """Answer 200 when the app and its database work, 503 otherwise."""
     ok = database_ok(current_app.extensions["surveyapp.engine"])
@@ -34,6 +38,7 @@ def healthz() -> tuple[Response, int]:
 
 
 @bp.post("/language")
+@public
 def set_language() -> Response:
     """Remember the visitor's explicit language choice and go back to the front page."""
     locale = request.form.get("locale", "")
