@@ -51,6 +51,9 @@ class DemoUser:
 DEMO_MUNICIPALITY = ("990", "Sølvstrand Kommune")
 NEIGHBOUR_MUNICIPALITY = ("991", "Nabolund Kommune")
 DEMO_PIN = "2468"
+# Fictitious CPR numbers of the first demo citizens (in Sølvstrand), so that "find a citizen by
+# CPR" can be tried; listed in the README. Like every CPR, only their HMACs are stored.
+DEMO_CPRS = ("120134-1111", "230338-2222", "050541-3333")
 
 # (provider name, kind, unit name in the start-meeting questions, teams)
 DEMO_PROVIDERS = {
@@ -191,7 +194,9 @@ class _DemoBuilder:
         neighbour = self.municipalities[NEIGHBOUR_MUNICIPALITY[0]]
         seen: set[str] = set()
         while self.counts["citizens"] < count:
-            facts = read_cpr(self._fake_cpr(), self.settings.cpr_hmac_key)
+            n = self.counts["citizens"]
+            cpr = DEMO_CPRS[n] if n < len(DEMO_CPRS) else self._fake_cpr()
+            facts = read_cpr(cpr, self.settings.cpr_hmac_key)
             if facts.pseudonym in seen:
                 continue
             seen.add(facts.pseudonym)
