@@ -57,7 +57,10 @@ def demo_command(seed: int, citizens: int) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(
-    "--port", default=lambda: int(os.environ.get("PORT", "5000")), show_default="PORT or 5000"
+    "--port",
+    type=int,
+    default=lambda: int(os.environ.get("PORT", "5000")),
+    show_default="PORT or 5000",
 )
 def serve_command(host: str, port: int) -> None:
     """Serve the app with a threaded WSGI server (use a production server behind a proxy)."""
