@@ -56,11 +56,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
 
-    from surveyapp.web import public
+    from surveyapp.web import public, respond
 
     app.register_blueprint(public.bp)
+    # Respondent forms check their CSRF token themselves, so that a token that expired while
+    # the tablet lay on the table re-shows the question with the answer kept (never a 400).
+    csrf.exempt(respond.bp)
+    app.register_blueprint(respond.bp)
+    app.register_blueprint(respond.display)
     check_every_view_has_a_rule(app)
 
     @app.teardown_appcontext

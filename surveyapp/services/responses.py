@@ -187,3 +187,43 @@ def _set_status(assignment: Assignment, status: AssignmentStatus, now: datetime)
     if assignment.status is not status:
         assignment.status = status
         assignment.status_changed_at = now
+
+
+def answers_by_item(response: Response | None) -> dict[str, Answer]:
+    """The response's answers keyed by item id (empty for no response)."""
+    return {} if response is None else {a.item_id: a for a in response.answers}
+
+
+def resume_position(instrument: Instrument, response: Response | None) -> int:
+    """1-based number of the question to show when a respondent comes back.
+
+    The first required question without an answer; if there is none, the question after the
+    furthest one answered (optional questions may have been skipped); 1 for a fresh start.
+    """
+    answered = answers_by_item(response)
+    for number, item in enumerate(instrument.items, start=1):
+        if not item.optional and item.id not in answered:
+            return number
+    furthest = max(
+        (n for n, item in enumerate(instrument.items, start=1) if item.id in answered),
+        default=0,
+    )
+    return min(furthest + 1, len(instrument.items))
+
+
+def missing_required(instrument: Instrument, response: Response) -> list[str]:
+    """Required items of the response that have no answer yet."""
+    answered = answers_by_item(response)
+    return [i.id for i in instrument.items if not i.optional and i.id not in answered]
+
+
+def change_language(response: Response, language: str, *, registry: Registry) -> None:
+    """Switch an unanswered response to another language (and that language's text version)."""
+    instrument = _instrument(registry, response)
+    if response.answers or response.submitted_at is not None:
+        raise AnswerRejected("closed", "the language is fixed once answering has begun")
+    if language not in instrument.languages:
+        raise AnswerRejected("unknown_language", f"{instrument.id} has no language {language}")
+    info = instrument.languages[language]
+    response.language, response.text_version = language, info.text_version
+    response.text_verified = info.verified

@@ -1,0 +1,1 @@
+"""WTForms: questionnaire forms built from instrument definitions, and staff forms."""

@@ -1,0 +1,141 @@
+"""Forms built from instrument definitions, never written by hand per questionnaire.
+
+One field factory per item kind (FIELD_FACTORIES, checked by a test against ITEM_KINDS); a
+fresh form class per call; field names are the stable item ids. "Ved ikke / vil ikke svare"
+and "Ikke relevant" are extra choices with the values DONT_KNOW and NOT_APPLICABLE, stored as
+answer states, never as values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import Field, IntegerField, RadioField
+from wtforms.fields.core import UnboundField
+from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
+
+from surveyapp.enums import AnswerState
+from surveyapp.instruments import Instrument, Item, ItemKind
+
+DONT_KNOW = AnswerState.DONT_KNOW.value
+NOT_APPLICABLE = AnswerState.NOT_APPLICABLE.value
+SPECIAL_VALUES = (DONT_KNOW, NOT_APPLICABLE)
+
+FieldFactory = Callable[[Instrument, Item, str, Mapping[str, str]], UnboundField]
+
+
+def special_choices(instrument: Instrument, item: Item, lang: str) -> list[tuple[str, str]]:
+    """The extra choices an item allows, with their labels in `lang`."""
+    choices = []
+    if item.not_applicable and instrument.not_applicable_label:
+        choices.append((NOT_APPLICABLE, instrument.not_applicable_label[lang]))
+    if item.dont_know and instrument.dont_know_label:
+        choices.append((DONT_KNOW, instrument.dont_know_label[lang]))
+    return choices
+
+
+def _choice_validators(item: Item) -> list[Any]:
+    if item.optional:
+        return [Optional()]
+    return [InputRequired(message=_l("Please choose an answer."))]
+
+
+def _single_choice(instrument: Instrument, item: Item, lang: str,
+                   params: Mapping[str, str]) -> UnboundField:
+    choices = [(str(o.value), o.label[lang].render(params)) for o in item.options]
+    return RadioField(
+        instrument.text(item.id, lang, params),
+        choices=choices + special_choices(instrument, item, lang),
+        validators=_choice_validators(item),
+        validate_choice=True,
+    )
+
+
+def _scale(instrument: Instrument, item: Item, lang: str,
+           params: Mapping[str, str]) -> UnboundField:
+    choices = [(str(v), str(v)) for v in range(item.min, item.max + 1)]
+    return RadioField(
+        instrument.text(item.id, lang, params),
+        choices=choices + special_choices(instrument, item, lang),
+        validators=_choice_validators(item),
+        validate_choice=True,
+    )
+
+
+def _integer(instrument: Instrument, item: Item, lang: str,
+             params: Mapping[str, str]) -> UnboundField:
+    message = _l("Please write a whole number from %(low)s to %(high)s.", low=item.min,
+                 high=item.max)
+    return IntegerField(
+        instrument.text(item.id, lang, params),
+        validators=[
+            Optional() if item.optional else InputRequired(message=message),
+            NumberRange(min=item.min, max=item.max, message=message),
+        ],
+        render_kw={"inputmode": "numeric", "autocomplete": "off", "min": item.min,
+                   "max": item.max},
+    )
+
+
+FIELD_FACTORIES: Mapping[ItemKind, FieldFactory] = {
+    ItemKind.SINGLE_CHOICE: _single_choice,
+    ItemKind.SCALE: _scale,
+    ItemKind.INTEGER: _integer,
+}
+
+
+def instrument_form_class(
+    instrument: Instrument, lang: str, params: Mapping[str, str] | None = None,
+    items: Iterable[Item] | None = None,
+) -> type[FlaskForm]:
+    """A new form class with one field per item (all items, or the ones given)."""
+    params = params or {}
+    fields = {
+        item.id: FIELD_FACTORIES[item.kind](instrument, item, lang, params)
+        for item in (instrument.items if items is None else items)
+    }
+    return type(f"{instrument.id}_{lang}_form", (FlaskForm,), fields)
+
+
+def item_form_class(instrument: Instrument, item: Item, lang: str,
+                    params: Mapping[str, str] | None = None) -> type[FlaskForm]:
+    """A new form class for one question on its own screen."""
+    return instrument_form_class(instrument, lang, params, items=[item])
+
+
+def answer_from_field(item: Item, raw: Any) -> int | AnswerState | None:
+    """The answer a field's data stands for: a value, a special state, or None (skipped)."""
+    if raw is None or raw == "":
+        return None
+    if raw in SPECIAL_VALUES:
+        return AnswerState(raw)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{item.id}: not a whole number") from None
+    return value
+
+
+def field_data(item: Item, state: AnswerState | None, value: int | None) -> str | int | None:
+    """The form data that shows a stored answer again (e.g. after going back)."""
+    if state is None:
+        return None
+    if state is not AnswerState.ANSWERED:
+        return state.value
+    return value if item.kind is ItemKind.INTEGER else str(value)
+
+
+__all__ = [
+    "DONT_KNOW",
+    "FIELD_FACTORIES",
+    "NOT_APPLICABLE",
+    "Field",
+    "answer_from_field",
+    "field_data",
+    "instrument_form_class",
+    "item_form_class",
+    "special_choices",
+]
