@@ -29,6 +29,7 @@ system-packages:
 run: install
 	$(BIN)/surveyapp migrate
 	$(BIN)/surveyapp demo
+	PORT=$(PORT) $(BIN)/surveyapp demo-links
 	PORT=$(PORT) $(BIN)/surveyapp serve
 
 ## Set up and run every test (SQLite and a real, temporary PostgreSQL).

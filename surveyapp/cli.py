@@ -54,6 +54,24 @@ def demo_command(seed: int, citizens: int) -> None:
     click.echo(summary)
 
 
+@main.command("demo-links")
+@click.option("--base-url", default=lambda: f"http://127.0.0.1:{os.environ.get('PORT', '5000')}")
+def demo_links_command(base_url: str) -> None:
+    """Print fresh links to unanswered demo questionnaires (valid 14 days)."""
+    from surveyapp.config import Settings
+    from surveyapp.db import make_engine, make_session_factory
+    from surveyapp.demo import make_demo_links
+
+    settings = Settings.from_env()
+    factory = make_session_factory(make_engine(settings.database_url))
+    links = make_demo_links(factory, settings)
+    if not links:
+        click.echo("no unanswered demo questionnaires (delete instance/ to start again)")
+    click.echo("Demo links (open on a phone- or tablet-sized browser):")
+    for instrument_id, respondent, token in links:
+        click.echo(f"  {instrument_id:15} {respondent:9} {base_url}/svar/{token}")
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(

@@ -356,3 +356,53 @@ class _DemoBuilder:
 
 def _clip(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))
+
+
+DEMO_LINK_INSTRUMENTS = (
+    ("who5", Respondent.CITIZEN),
+    ("whodas12", Respondent.CITIZEN),
+    ("start_meeting", Respondent.CITIZEN),
+    ("whodas12_proxy", Respondent.RELATIVE),
+    ("start_meeting", Respondent.RELATIVE),
+)
+
+
+def make_demo_links(factory: sessionmaker[Session], settings: Settings,
+                    today: date | None = None) -> list[tuple[str, str, str]]:
+    """Fresh links to unanswered demo questionnaires: (instrument, respondent, token)."""
+    from surveyapp.services.links import create_link
+
+    if settings.is_production:
+        raise RuntimeError("demo links are never made in production")
+    today = today or date.today()
+    links = []
+    with factory.begin() as session:
+        municipality = session.scalars(
+            select(Municipality).where(Municipality.code == DEMO_MUNICIPALITY[0])
+        ).one_or_none()
+        if municipality is None:
+            return []
+        for instrument_id, respondent in DEMO_LINK_INSTRUMENTS:
+            assignment = session.scalars(
+                select(Assignment)
+                .join(Course)
+                .where(
+                    Course.municipality_id == municipality.id,
+                    Assignment.instrument_id == instrument_id,
+                    Assignment.respondent == respondent,
+                    Assignment.status.in_((AssignmentStatus.OPEN, AssignmentStatus.SCHEDULED)),
+                    Assignment.window_start.is_not(None),
+                    ~Assignment.response.has(),
+                )
+                .order_by(
+                    (Assignment.status == AssignmentStatus.OPEN).desc(),
+                    Assignment.window_end.desc(),
+                )
+            ).first()
+            if assignment is not None:
+                token = create_link(session, assignment, valid_for=timedelta(days=14))
+                audit.record(session, audit.SYSTEM, "link.create", object_type="assignment",
+                             object_id=assignment.id, municipality_id=municipality.id,
+                             details={"demo": True})
+                links.append((instrument_id, respondent.value, token))
+    return links

@@ -14,8 +14,9 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, IntegerField, RadioField
+from wtforms.fields.choices import SelectChoice
 from wtforms.fields.core import UnboundField
-from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
+from wtforms.validators import AnyOf, InputRequired, NumberRange, Optional, ValidationError
 
 from surveyapp.enums import AnswerState
 from surveyapp.instruments import Instrument, Item, ItemKind
@@ -37,32 +38,35 @@ def special_choices(instrument: Instrument, item: Item, lang: str) -> list[tuple
     return choices
 
 
-def _choice_validators(item: Item) -> list[Any]:
+def _choice_validators(item: Item, choices: list[tuple[str, str]]) -> list[Any]:
+    allowed = AnyOf([value for value, _label in choices],
+                    message=_l("That answer cannot be used. Please choose one of the options."))
     if item.optional:
-        return [Optional()]
-    return [InputRequired(message=_l("Please choose an answer."))]
+        return [Optional(), allowed]
+    return [InputRequired(message=_l("Please choose an answer.")), allowed]
+
+
+def _radio(instrument: Instrument, item: Item, lang: str, params: Mapping[str, str],
+           choices: list[tuple[str, str]]) -> UnboundField:
+    choices = choices + special_choices(instrument, item, lang)
+    return RadioField(
+        instrument.text(item.id, lang, params),
+        choices=[SelectChoice(value, label) for value, label in choices],
+        validators=_choice_validators(item, choices),
+        validate_choice=False,  # AnyOf above says it in the respondent's language
+    )
 
 
 def _single_choice(instrument: Instrument, item: Item, lang: str,
                    params: Mapping[str, str]) -> UnboundField:
     choices = [(str(o.value), o.label[lang].render(params)) for o in item.options]
-    return RadioField(
-        instrument.text(item.id, lang, params),
-        choices=choices + special_choices(instrument, item, lang),
-        validators=_choice_validators(item),
-        validate_choice=True,
-    )
+    return _radio(instrument, item, lang, params, choices)
 
 
 def _scale(instrument: Instrument, item: Item, lang: str,
            params: Mapping[str, str]) -> UnboundField:
     choices = [(str(v), str(v)) for v in range(item.min, item.max + 1)]
-    return RadioField(
-        instrument.text(item.id, lang, params),
-        choices=choices + special_choices(instrument, item, lang),
-        validators=_choice_validators(item),
-        validate_choice=True,
-    )
+    return _radio(instrument, item, lang, params, choices)
 
 
 def _integer(instrument: Instrument, item: Item, lang: str,

@@ -1,0 +1,79 @@
+"""Factory functions for test data (real rows through the real services)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from surveyapp.enums import ProviderKind, Respondent, Sex
+from surveyapp.models import Assignment, Citizen, Course, Municipality, Provider, Team
+from surveyapp.services.courses import create_course, default_plan
+from surveyapp.services.links import create_link
+
+_codes = iter(range(100, 999))
+
+
+def course(
+    session: Session,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    municipality_name: str = "Sølvstrand Kommune",
+) -> Course:
+    """A citizen with one course on the default plan, in a new municipality."""
+    municipality = Municipality(code=str(next(_codes)), name=municipality_name)
+    provider = Provider(
+        municipality=municipality,
+        name="Hjemmeplejen",
+        kind=ProviderKind.MUNICIPAL,
+        unit_name="Hjemmeplejen",
+    )
+    team = Team(provider=provider, name="Team Nord")
+    session.add_all([municipality, provider, team])
+    session.flush()
+    citizen = Citizen(
+        municipality_id=municipality.id,
+        cpr_hmac=f"{municipality.id:064x}",
+        label="AB",
+        birth_year=1940,
+        sex=Sex.FEMALE,
+        lives_alone=True,
+    )
+    session.add(citizen)
+    session.flush()
+    start = start or date.today()
+    return create_course(
+        session,
+        citizen=citizen,
+        provider=provider,
+        team=team,
+        plan=default_plan(session),
+        start_date=start,
+        end_date=end,
+        today=date.today(),
+    )
+
+
+def assignment(
+    course: Course,
+    instrument_id: str,
+    respondent: Respondent = Respondent.CITIZEN,
+    timepoint: str = "baseline",
+) -> Assignment:
+    return next(
+        a
+        for a in course.assignments
+        if a.instrument_id == instrument_id
+        and a.respondent is respondent
+        and a.timepoint_key == timepoint
+    )
+
+
+def link(
+    factory: sessionmaker[Session], instrument_id: str, respondent: Respondent = Respondent.CITIZEN
+) -> tuple[str, int]:
+    """A link token to a fresh baseline assignment, and the assignment's id."""
+    with factory.begin() as session:
+        target = assignment(course(session), instrument_id, respondent)
+        return create_link(session, target), target.id
