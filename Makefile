@@ -25,6 +25,10 @@ translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $
 system-packages:
 	bash scripts/system-packages.sh
 
+node_modules/.installed-stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
 ## Set up, migrate the embedded SQLite database, load demo data if empty, and serve.
 run: install
 	$(BIN)/surveyapp migrate
@@ -33,7 +37,7 @@ run: install
 	PORT=$(PORT) $(BIN)/surveyapp serve
 
 ## Set up and run every test (SQLite and a real, temporary PostgreSQL).
-test: install system-packages
+test: install system-packages node_modules/.installed-stamp
 	$(BIN)/python -m pytest
 
 test-fast: install
@@ -58,4 +62,4 @@ bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache $(MO_FILES)
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache node_modules test-output $(MO_FILES)

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests need, if they are missing: the PostgreSQL server
-# (database tests run against a real PostgreSQL). Safe to run repeatedly.
+# (database tests run against a real PostgreSQL), Chromium (browser tests drive Debian's
+# chromium through Playwright) and Node.js/npm (axe-core for the accessibility checks).
+# Safe to run repeatedly.
 set -euo pipefail
 
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0

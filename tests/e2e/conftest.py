@@ -1,0 +1,164 @@
+"""End-to-end fixtures: a real server and a real headless Chromium (Debian's package).
+
+The server runs the real app in a thread on a migrated SQLite database with a little demo
+data. Chromium is driven by Playwright with the Debian browser (`playwright install` cannot
+download one here); `make test` installs the `chromium` package when it is missing, so these
+tests run rather than skip. axe-core comes from npm (package.json) and is injected by the tests.
+Screenshots go to test-output/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.serving import make_server
+
+from surveyapp.app import create_app
+from surveyapp.config import Settings
+from surveyapp.db import upgrade
+from surveyapp.demo import load_demo_data
+from tests.conftest import TEST_CPR_KEY, TEST_SECRET_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("SURVEYAPP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+
+TABLET_LANDSCAPE = {"width": 1024, "height": 768}
+TABLET_PORTRAIT = {"width": 800, "height": 1280}
+PHONE = {"width": 390, "height": 844}
+SIZES = {"tablet-landscape": TABLET_LANDSCAPE, "tablet-portrait": TABLET_PORTRAIT, "phone": PHONE}
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+    sessions: sessionmaker[Session]
+    app: Any
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    path = tmp_path_factory.mktemp("e2e") / "e2e.sqlite3"
+    settings = Settings(
+        env="test",
+        database_url=f"sqlite:///{path}",
+        secret_key=TEST_SECRET_KEY,
+        cpr_hmac_key=TEST_CPR_KEY,
+    )
+    upgrade(settings.database_url)
+    app = create_app(settings)
+    sessions = app.extensions["surveyapp.sessions"]
+    load_demo_data(sessions, settings, seed=11, citizens=30, today=date.today())
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield LiveServer(f"http://127.0.0.1:{server.server_port}", settings, sessions, app)
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+    app.extensions["surveyapp.engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
+    """Open a page in a fresh browser context (its own cookies and storage)."""
+    contexts = []
+
+    def open_page(
+        viewport: dict[str, int] | None = None, locale: str = "da-DK", **options: Any
+    ) -> Page:
+        context = browser.new_context(
+            viewport=viewport or TABLET_LANDSCAPE, locale=locale, **options
+        )
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page: Callable[..., Page]) -> Page:
+    return new_page()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot under test-output/screenshots/ and return its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """Run axe-core (WCAG 2.0–2.2 A and AA, plus AAA contrast) on the page; its violations."""
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: run `make test` (it runs npm ci)")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        """async () => await axe.run(document, {
+            runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa',
+                                            'wcag22aa', 'best-practice']},
+            rules: {'color-contrast-enhanced': {enabled: true}}
+        })"""
+    )
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]][:5],
+        }
+        for v in result["violations"]
+    ]
+
+
+def assert_accessible(page: Page) -> None:
+    violations = axe_violations(page)
+    assert violations == [], json.dumps(violations, indent=1, ensure_ascii=False)
+
+
+def storage_is_empty(page: Page) -> bool:
+    """True if the page's origin keeps nothing in local/session storage, IndexedDB or caches."""
+    return bool(
+        page.evaluate(
+            """async () => {
+            const dbs = indexedDB.databases ? await indexedDB.databases() : [];
+            const caches_ = 'caches' in window ? await caches.keys() : [];
+            return localStorage.length === 0 && sessionStorage.length === 0
+                && dbs.length === 0 && caches_.length === 0;
+        }"""
+        )
+    )

@@ -1,0 +1,258 @@
+"""The answering flow in a real headless Chromium at tablet and phone sizes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import func, select
+
+from surveyapp.enums import Respondent
+from surveyapp.models import Response
+from tests.e2e.conftest import (
+    PHONE,
+    SIZES,
+    TABLET_LANDSCAPE,
+    LiveServer,
+    assert_accessible,
+    screenshot,
+    storage_is_empty,
+)
+from tests.support import factories
+
+WHO5_LABELS = [
+    "Det meste af tiden",
+    "Lidt af tiden",
+    "Hele tiden",
+    "Lidt mere end halvdelen af tiden",
+    "Lidt mindre end halvdelen af tiden",
+]
+
+
+def _link(
+    server: LiveServer, instrument: str, respondent: Respondent = Respondent.CITIZEN
+) -> tuple[str, int]:
+    token, assignment_id = factories.link(server.sessions, instrument, respondent)
+    return f"{server.url}/svar/{token}", assignment_id
+
+
+def _tap(page: Page, label: str, next_url: str) -> None:
+    page.locator("label.option", has_text=re.compile(f"^\\s*{re.escape(label)}\\s*$")).click()
+    page.wait_for_url(next_url)
+
+
+def _answers(server: LiveServer, assignment_id: int) -> dict[str, int | None]:
+    with server.sessions() as session:
+        response = session.scalars(
+            select(Response).where(Response.assignment_id == assignment_id)
+        ).one()
+        return {a.item_id: a.value for a in response.answers}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_answer_a_whole_who5_by_tapping(
+    live_server: LiveServer, new_page: Callable[..., Page], size: str
+) -> None:
+    url, assignment_id = _link(live_server, "who5")
+    page = new_page(SIZES[size])
+    page.goto(url)
+    expect(page.locator("h1")).to_have_text("WHO-5 Trivselsindeks")
+    assert_accessible(page)
+    screenshot(page, f"respond-{size}-1-start")
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_url(f"{url}/1")
+    expect(page.locator(".progress")).to_have_text("Spørgsmål 1 af 5")
+    assert_accessible(page)
+    screenshot(page, f"respond-{size}-2-question")
+    for number, label in enumerate(WHO5_LABELS, start=1):
+        expect(page.locator(".progress")).to_have_text(f"Spørgsmål {number} af 5")
+        _tap(page, label, f"{url}/{number + 1}" if number < 5 else f"{url}/tak")
+    expect(page.locator("h1")).to_have_text("Tak for dine svar")
+    assert_accessible(page)
+    screenshot(page, f"respond-{size}-3-thanks")
+    assert _answers(live_server, assignment_id) == {
+        "who5_1": 4,
+        "who5_2": 1,
+        "who5_3": 5,
+        "who5_4": 3,
+        "who5_5": 2,
+    }
+    assert storage_is_empty(page)
+
+
+def test_reload_back_and_change_and_a_double_tap(live_server: LiveServer, page: Page) -> None:
+    url, assignment_id = _link(live_server, "who5")
+    page.goto(url)
+    page.get_by_role("button", name="Start").click()
+    _tap(page, "Hele tiden", f"{url}/2")
+    _tap(page, "Lidt af tiden", f"{url}/3")
+    page.reload()
+    expect(page.locator(".progress")).to_have_text("Spørgsmål 3 af 5")
+    page.goto(url)  # the instruction screen, as after a closed browser
+    page.get_by_role("button", name="Fortsæt").click()
+    page.wait_for_url(f"{url}/3")
+    page.get_by_role("link", name="Tilbage").click()
+    page.wait_for_url(f"{url}/2")
+    expect(page.get_by_label("Lidt af tiden", exact=True)).to_be_checked()
+    _tap(page, "Det meste af tiden", f"{url}/3")
+    for number, label in ((3, "Hele tiden"), (4, "Hele tiden")):
+        _tap(page, label, f"{url}/{number + 1}")
+    last = page.locator("label.option", has_text="På intet tidspunkt")
+    last.dblclick()
+    page.wait_for_url(f"{url}/tak")
+    assert _answers(live_server, assignment_id) == {
+        "who5_1": 5,
+        "who5_2": 4,
+        "who5_3": 5,
+        "who5_4": 5,
+        "who5_5": 0,
+    }
+    with live_server.sessions() as session:
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(Response)
+                .where(Response.assignment_id == assignment_id)
+            )
+            == 1
+        )
+    page.go_back()
+    expect(page.locator("h1")).to_have_text("Tak for dine svar")  # no way back into answers
+
+
+def test_switch_to_english_on_the_instruction_screen(live_server: LiveServer, page: Page) -> None:
+    url, assignment_id = _link(live_server, "who5")
+    page.goto(url)
+    page.get_by_role("button", name="Answer in English").click()
+    expect(page.locator("h1")).to_have_text("WHO-5 Well-Being Index")
+    screenshot(page, "respond-english-start")
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator(".progress")).to_have_text("Question 1 of 5")
+    expect(page.locator("legend")).to_contain_text("I have felt cheerful and in good spirits")
+    assert_accessible(page)
+    _tap(page, "All of the time", f"{url}/2")
+    with live_server.sessions() as session:
+        response = session.scalars(
+            select(Response).where(Response.assignment_id == assignment_id)
+        ).one()
+        assert response.language == "en"
+
+
+def test_scale_and_number_questions_on_a_phone(
+    live_server: LiveServer, new_page: Callable[..., Page]
+) -> None:
+    url, _ = _link(live_server, "start_meeting", Respondent.RELATIVE)
+    page = new_page(PHONE)
+    page.goto(url)
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator(".ends")).to_contain_text("Slet ikke")
+    assert_accessible(page)
+    screenshot(page, "respond-phone-scale")
+    _tap(page, "7", f"{url}/2")
+    url2, _ = _link(live_server, "whodas12")
+    page.goto(url2)
+    page.get_by_role("button", name="Start").click()
+    for number in range(1, 12):
+        _tap(page, "Lette", f"{url2}/{number + 1}")
+    expect(page.get_by_label("Ikke relevant")).to_be_visible()
+    _tap(page, "Ikke relevant", f"{url2}/13")
+    assert_accessible(page)
+    screenshot(page, "respond-phone-number")
+    page.get_by_label(re.compile("Hvor mange dage")).fill("40")
+    page.get_by_role("button", name="Næste").click()
+    expect(page.locator(".message")).to_contain_text("Skriv et helt tal fra 0 til 30")
+    assert_accessible(page)
+    screenshot(page, "respond-phone-number-error")
+    page.get_by_label(re.compile("Hvor mange dage")).fill("10")
+    page.get_by_role("button", name="Næste").click()
+    page.wait_for_url(f"{url2}/14")
+    page.get_by_role("button", name="Spring spørgsmålet over").click()
+    page.wait_for_url(f"{url2}/15")
+
+
+def test_works_without_javascript(live_server: LiveServer, new_page: Callable[..., Page]) -> None:
+    url, assignment_id = _link(live_server, "who5")
+    page = new_page(TABLET_LANDSCAPE, java_script_enabled=False)
+    page.goto(url)
+    page.get_by_role("button", name="Start").click()
+    for number in range(1, 6):
+        page.get_by_label("Lidt af tiden", exact=True).check()
+        page.get_by_role("button", name="Send mine svar" if number == 5 else "Næste").click()
+    expect(page.locator("h1")).to_have_text("Tak for dine svar")
+    assert set(_answers(live_server, assignment_id).values()) == {1}
+
+
+def test_keyboard_only_and_arrow_keys_never_send_by_themselves(
+    live_server: LiveServer, page: Page
+) -> None:
+    url, assignment_id = _link(live_server, "who5")
+    page.goto(url)
+    page.keyboard.press("Tab")  # skip past the text-size links to the Start button
+    page.get_by_role("button", name="Start").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{url}/1")
+    page.get_by_label("Hele tiden").focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_timeout(500)
+    assert page.url == f"{url}/1"  # still here: the choice is only sent with Next
+    expect(page.get_by_label("Det meste af tiden")).to_be_checked()
+    page.get_by_role("button", name="Næste").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{url}/2")
+    assert _answers(live_server, assignment_id) == {"who5_1": 4}
+
+
+@pytest.mark.parametrize("width", [360, 512])  # a small phone; a 1024 px tablet at 200 % zoom
+def test_no_horizontal_scrolling_and_large_targets(
+    live_server: LiveServer, new_page: Callable[..., Page], width: int
+) -> None:
+    url, _ = _link(live_server, "start_meeting")
+    page = new_page({"width": width, "height": 800})
+    page.goto(url)
+    page.get_by_role("link", name="Tekststørrelse 3 af 3").click()
+    page.get_by_role("button", name="Start").click()
+    screenshot(page, f"respond-{width}px-largest-text")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_tablet_text_and_touch_targets_are_large(live_server: LiveServer, page: Page) -> None:
+    url, _ = _link(live_server, "who5")
+    page.goto(url)
+    page.get_by_role("button", name="Start").click()
+    font = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+    assert font >= 22
+    heights = [
+        box["height"]
+        for box in (
+            o.bounding_box() for o in page.locator("label.option, button, .secondary").all()
+        )
+        if box
+    ]
+    assert heights and min(heights) >= 60, heights
+
+
+def test_question_page_weighs_under_50_kb_in_the_browser(
+    live_server: LiveServer, new_page: Callable[..., Page]
+) -> None:
+    url, _ = _link(live_server, "who5")
+    first = new_page()
+    first.goto(url)
+    first.get_by_role("button", name="Start").click()
+    first.wait_for_url(f"{url}/1")
+    fresh = new_page()  # empty cache: everything the question page needs is transferred
+    sizes: dict[str, int] = {}
+    fresh.on("requestfinished", lambda r: sizes.update({r.url: r.sizes()["responseBodySize"]}))
+    fresh.goto(f"{url}/1")
+    fresh.wait_for_load_state("networkidle")
+    assert len(sizes) == 3, sizes  # the page, its stylesheet and its script; nothing else
+    assert sum(sizes.values()) < 50 * 1024, sizes
+
+
+def test_an_unknown_link_gets_the_calm_danish_page(live_server: LiveServer, page: Page) -> None:
+    page.goto(f"{live_server.url}/svar/udloebet-eller-forkert")
+    expect(page.locator("h1")).to_have_text("Siden kan ikke åbnes")
+    assert_accessible(page)
+    screenshot(page, "respond-problem")
