@@ -256,3 +256,38 @@ def test_an_unknown_link_gets_the_calm_danish_page(live_server: LiveServer, page
     expect(page.locator("h1")).to_have_text("Siden kan ikke åbnes")
     assert_accessible(page)
     screenshot(page, "respond-problem")
+
+
+FAKE_DANISH_VOICE = """
+window.__spoken = [];
+Object.defineProperty(window, "speechSynthesis", {value: {
+    getVoices: () => [{lang: "da-DK", name: "Test dansk"}],
+    addEventListener: () => {}, cancel: () => {},
+    speak: (utterance) => window.__spoken.push([utterance.lang, utterance.text]),
+}});
+window.SpeechSynthesisUtterance = function (text) { this.text = text; };
+"""
+
+
+def test_read_aloud_only_with_a_voice_for_the_language(
+    live_server: LiveServer, new_page: Callable[..., Page]
+) -> None:
+    url, _ = _link(live_server, "who5")
+    plain = new_page()
+    plain.goto(url)
+    plain.get_by_role("button", name="Start").click()
+    has_danish = plain.evaluate(
+        "speechSynthesis.getVoices().some(v => v.lang.toLowerCase().startsWith('da'))"
+    )
+    assert plain.locator("[data-speak]").is_hidden() is (not has_danish)
+    voiced = new_page()
+    voiced.add_init_script(FAKE_DANISH_VOICE)
+    voiced.goto(f"{url}/1")
+    button = voiced.get_by_role("button", name="Læs op")
+    expect(button).to_be_visible()
+    screenshot(voiced, "respond-read-aloud")
+    button.click()
+    spoken = voiced.evaluate("window.__spoken")
+    assert spoken[0][0] == "da-DK"
+    assert spoken[0][1].startswith("I de sidste 2 uger har jeg været glad og i godt humør")
+    assert "Hele tiden" in spoken[0][1] and "På intet tidspunkt" in spoken[0][1]
