@@ -151,6 +151,12 @@ def test_scale_and_number_questions_on_a_phone(
     assert_accessible(page)
     screenshot(page, "respond-phone-scale")
     _tap(page, "7", f"{url}/2")
+    _tap(page, "Ved ikke", f"{url}/3")
+    _tap(page, "9", f"{url}/4")
+    _tap(page, "8", f"{url}/tak")
+    scores = _scores(live_server, url)
+    assert scores["start_meeting_mean"] == 8.0
+    assert [scores[f"start_meeting_sm_{n}"] for n in range(1, 5)] == [7.0, None, 9.0, 8.0]
     url2, _ = _link(live_server, "whodas12")
     page.goto(url2)
     page.get_by_role("button", name="Start").click()
@@ -170,6 +176,21 @@ def test_scale_and_number_questions_on_a_phone(
     page.wait_for_url(f"{url2}/14")
     page.get_by_role("button", name="Spring spørgsmålet over").click()
     page.wait_for_url(f"{url2}/15")
+    page.get_by_role("button", name="Spring spørgsmålet over").click()
+    page.wait_for_url(f"{url2}/tak")
+    scores = _scores(live_server, url2)
+    assert scores["whodas12_sum"] == 24 and scores["whodas12_percent"] == 25
+
+
+def _scores(server: LiveServer, url: str) -> dict[str, float | None]:
+    from surveyapp.models import LinkToken
+    from surveyapp.security import token_hash
+
+    with server.sessions() as session:
+        link = session.scalars(
+            select(LinkToken).where(LinkToken.token_hash == token_hash(url.rsplit("/", 1)[1]))
+        ).one()
+        return {s.name: s.value for s in link.assignment.response.scores}  # type: ignore[union-attr]
 
 
 def test_works_without_javascript(live_server: LiveServer, new_page: Callable[..., Page]) -> None:
