@@ -45,7 +45,7 @@ def _begin(client: FlaskClient, token: str) -> str:
     start = client.get(f"/svar/{token}")
     assert start.status_code == 200
     response = client.post(f"/svar/{token}/start", data={"csrf_token": _csrf(start.text)})
-    assert response.status_code == 302
+    assert response.status_code == 303
     return response.location
 
 
@@ -305,7 +305,7 @@ def test_declined_questionnaires_cannot_be_started(
         session.get(Assignment, assignment_id).status = AssignmentStatus.DECLINED  # type: ignore[union-attr]
     start = client.get(f"/svar/{token}")
     response = client.post(f"/svar/{token}/start", data={"csrf_token": _csrf(start.text)})
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert _response(factory, assignment_id) is None
 
 
