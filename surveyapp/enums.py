@@ -87,3 +87,10 @@ class ActorType(StrEnum):
     RELATIVE = "relative"
     SYSTEM = "system"
     ANONYMOUS = "anonymous"
+
+
+class KioskState(StrEnum):
+    HANDOVER = "handover"  # "Giv tabletten til borgeren"
+    ANSWERING = "answering"  # the citizen has the tablet
+    HANDBACK = "handback"  # "Giv tabletten tilbage": only the staff PIN leads on
+    ENDED = "ended"

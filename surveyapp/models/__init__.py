@@ -10,6 +10,7 @@ from surveyapp.models.course import (
     PlanItem,
     PlanTimepoint,
 )
+from surveyapp.models.kiosk import KioskSession
 from surveyapp.models.organisation import Municipality, Provider, StaffUser, Team
 from surveyapp.models.response import Answer, AuditEvent, Response, Score
 
@@ -20,6 +21,7 @@ __all__ = [
     "Base",
     "Citizen",
     "Course",
+    "KioskSession",
     "LinkToken",
     "MeasurementPlan",
     "Municipality",

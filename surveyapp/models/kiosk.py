@@ -1,0 +1,36 @@
+"""A kiosk visit: the staff tablet handed to one citizen for their queued questionnaires."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from surveyapp.enums import KioskState
+from surveyapp.models.base import Base, str_enum, utcnow
+
+
+class KioskSession(Base):
+    """Server-side state of one kiosk visit; the browser holds only a random grant for it.
+
+    The staff user's login is suspended while the kiosk runs and restored with their PIN;
+    wrong PINs are counted here (not with logins or links).
+    """
+
+    __tablename__ = "kiosk_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the grant
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"))
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"))
+    assignment_ids: Mapped[list[int]] = mapped_column(JSON)  # the queue, in answering order
+    state: Mapped[KioskState] = mapped_column(str_enum(KioskState, "kiosk_state"))
+    pin_failures: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    handed_back_at: Mapped[datetime | None]
+    hand_back_reason: Mapped[str | None] = mapped_column(String(20))  # done, pause, idle
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(20))  # pin, lockout
