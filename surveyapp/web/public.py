@@ -19,13 +19,6 @@ def index() -> str:
     return render_template("index.html")
 
 
-@bp.get("/login")
-@public
-def login() -> str:
-    """Staff login (enabled by the coordinator workspace)."""
-    return render_template("login_pending.html")
-
-
 @bp.get("/healthz")
 @public
 def healthz() -> tuple[Response, int]:

@@ -1,0 +1,447 @@
+"""Assignments in daily work: the due list, the status sweep, drop-out and paper entry.
+
+Statuses move with the calendar (see surveyapp.scheduling.status_on): a scheduled measurement
+opens when its window starts and becomes "missed" (expired) when the window has passed. No
+background job does this: `refresh_statuses` runs whenever the due list or a citizen page is
+loaded, and an admin can run it for the whole municipality from the admin screens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from surveyapp.enums import (
+    AnswerState,
+    AssignmentStatus,
+    Channel,
+    CourseStatus,
+    DropoutReason,
+    Respondent,
+)
+from surveyapp.instruments import Registry
+from surveyapp.models import Assignment, Citizen, Course, Response, utcnow
+from surveyapp.services import audit
+from surveyapp.services.responses import record_complete_response
+from surveyapp.services.scope import Scope, get_assignment, require_individual_access
+
+UNANSWERED = (AssignmentStatus.SCHEDULED, AssignmentStatus.OPEN, AssignmentStatus.EXPIRED)
+DUE_STATUSES = (AssignmentStatus.SCHEDULED, AssignmentStatus.OPEN, AssignmentStatus.IN_PROGRESS)
+LIVE_COURSES = (CourseStatus.PLANNED, CourseStatus.ACTIVE, CourseStatus.ENDED)
+UPCOMING_DAYS = 28
+
+
+# --- status sweep ----------------------------------------------------------------------------
+
+
+def refresh_statuses(session: Session, municipality_id: int, *, today: date) -> int:
+    """Open measurements whose window has started, mark passed ones missed; count changes.
+
+    Also starts planned courses whose start date has come and ends active ones whose end date
+    has passed. Runs for the whole municipality (it reveals nothing to the caller).
+    """
+    now = utcnow()
+    courses = select(Course.id).where(Course.municipality_id == municipality_id)
+    expired = session.execute(
+        update(Assignment)
+        .where(
+            Assignment.course_id.in_(courses),
+            Assignment.status.in_([AssignmentStatus.SCHEDULED, AssignmentStatus.OPEN]),
+            Assignment.window_end < today,
+        )
+        .values(status=AssignmentStatus.EXPIRED, status_changed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    opened = session.execute(
+        update(Assignment)
+        .where(
+            Assignment.course_id.in_(courses),
+            Assignment.status == AssignmentStatus.SCHEDULED,
+            Assignment.window_start <= today,
+            Assignment.window_end >= today,
+        )
+        .values(status=AssignmentStatus.OPEN, status_changed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    started = session.execute(
+        update(Course)
+        .where(
+            Course.municipality_id == municipality_id,
+            Course.status == CourseStatus.PLANNED,
+            Course.start_date <= today,
+        )
+        .values(status=CourseStatus.ACTIVE)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    ended = session.execute(
+        update(Course)
+        .where(
+            Course.municipality_id == municipality_id,
+            Course.status == CourseStatus.ACTIVE,
+            Course.end_date < today,
+        )
+        .values(status=CourseStatus.ENDED)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    changed = (expired or 0) + (opened or 0) + (started or 0) + (ended or 0)
+    if changed:
+        session.expire_all()
+        audit.record(
+            session,
+            audit.Actor(audit.SYSTEM.type, municipality_id=municipality_id),
+            "assignment.sweep",
+            municipality_id=municipality_id,
+            details={
+                "expired": expired,
+                "opened": opened,
+                "courses_started": started,
+                "courses_ended": ended,
+                "today": today.isoformat(),
+            },
+        )
+    session.flush()
+    return changed
+
+
+# --- the due list ----------------------------------------------------------------------------
+
+
+@dataclass
+class DueRow:
+    """One respondent's measurements at one timepoint of one course."""
+
+    course_id: int
+    citizen_id: int
+    citizen_label: str
+    provider_name: str
+    team_name: str | None
+    timepoint_key: str
+    timepoint_label_da: str
+    timepoint_label_en: str
+    respondent: Respondent
+    due: date
+    window_start: date | None
+    window_end: date | None
+    assignments: list[Assignment] = field(default_factory=list)
+
+
+@dataclass
+class DueList:
+    today: date
+    overdue: list[DueRow] = field(default_factory=list)
+    due_today: list[DueRow] = field(default_factory=list)
+    this_week: list[DueRow] = field(default_factory=list)
+    upcoming: list[DueRow] = field(default_factory=list)
+
+    @property
+    def sections(self) -> list[tuple[str, list[DueRow]]]:
+        return [
+            ("overdue", self.overdue),
+            ("today", self.due_today),
+            ("this_week", self.this_week),
+            ("upcoming", self.upcoming),
+        ]
+
+    @property
+    def count(self) -> int:
+        return sum(len(rows) for _, rows in self.sections)
+
+
+def due_list(
+    session: Session,
+    scope: Scope,
+    *,
+    today: date,
+    team_id: int | None = None,
+    respondent: Respondent | None = None,
+) -> DueList:
+    """What is due: overdue (window still open), today, this week, and the next four weeks."""
+    require_individual_access(scope)
+    refresh_statuses(session, scope.municipality_id, today=today)
+    horizon = today + timedelta(days=UPCOMING_DAYS)
+    stmt = (
+        select(Assignment)
+        .join(Course, Assignment.course_id == Course.id)
+        .join(Citizen, Course.citizen_id == Citizen.id)
+        .where(
+            scope.course_filter(),
+            Course.status.in_(LIVE_COURSES),
+            Assignment.status.in_(DUE_STATUSES),
+            Assignment.due_date.is_not(None),
+            Assignment.due_date <= horizon,
+            or_(Assignment.window_end.is_(None), Assignment.window_end >= today),
+        )
+        .options(
+            selectinload(Assignment.course).selectinload(Course.citizen),
+            selectinload(Assignment.course).selectinload(Course.provider),
+            selectinload(Assignment.course).selectinload(Course.team),
+            selectinload(Assignment.course).selectinload(Course.plan),
+        )
+        .order_by(Assignment.due_date, Citizen.label, Course.id, Assignment.id)
+    )
+    if team_id:
+        stmt = stmt.where(Course.team_id == team_id)
+    if respondent is not None:
+        stmt = stmt.where(Assignment.respondent == respondent)
+    rows: dict[tuple[int, str, Respondent], DueRow] = {}
+    for a in session.scalars(stmt):
+        key = (a.course_id, a.timepoint_key, a.respondent)
+        row = rows.get(key)
+        if row is None:
+            course = a.course
+            tp = next((t for t in course.plan.timepoints if t.key == a.timepoint_key), None)
+            row = rows[key] = DueRow(
+                course_id=course.id,
+                citizen_id=course.citizen_id,
+                citizen_label=course.citizen.label,
+                provider_name=course.provider.name,
+                team_name=course.team.name if course.team else None,
+                timepoint_key=a.timepoint_key,
+                timepoint_label_da=tp.label_da if tp else a.timepoint_key,
+                timepoint_label_en=tp.label_en if tp else a.timepoint_key,
+                respondent=a.respondent,
+                due=a.due_date,  # type: ignore[arg-type]
+                window_start=a.window_start,
+                window_end=a.window_end,
+            )
+        row.assignments.append(a)
+    week_end = today + timedelta(days=6 - today.weekday())
+    result = DueList(today=today)
+    for row in rows.values():
+        if row.due < today:
+            result.overdue.append(row)
+        elif row.due == today:
+            result.due_today.append(row)
+        elif row.due <= week_end:
+            result.this_week.append(row)
+        else:
+            result.upcoming.append(row)
+    audit.record(
+        session,
+        scope.actor,
+        "due_list.view",
+        details={
+            "rows": result.count,
+            "team_id": team_id,
+            "respondent": respondent.value if respondent else None,
+        },
+    )
+    return result
+
+
+# --- drop-out --------------------------------------------------------------------------------
+
+
+class AssignmentClosed(ValueError):
+    """The measurement is already answered or closed."""
+
+
+def record_dropout(
+    session: Session,
+    scope: Scope,
+    assignment_id: int,
+    reason: DropoutReason,
+    *,
+    later_too: bool = False,
+) -> list[Assignment]:
+    """Record drop-out with a reason for a respondent's measurements at this timepoint.
+
+    Every unanswered questionnaire of the same respondent at the same timepoint is declined;
+    with `later_too`, so is every later unanswered one of that respondent in the course (for
+    example after a move or a death). Answered measurements are never changed.
+    """
+    assignment = get_assignment(session, scope, assignment_id)
+    if assignment.status not in UNANSWERED:
+        raise AssignmentClosed("this measurement is already answered or closed")
+    course = assignment.course
+    targets = []
+    for other in course.assignments:
+        if other.respondent is not assignment.respondent or other.status not in UNANSWERED:
+            continue
+        same_time = other.timepoint_key == assignment.timepoint_key
+        later = later_too and (
+            other.due_date is None
+            or (assignment.due_date is not None and other.due_date > assignment.due_date)
+        )
+        if same_time or later:
+            targets.append(other)
+    now = utcnow()
+    for target in targets:
+        target.status = AssignmentStatus.DECLINED
+        target.dropout_reason = reason
+        target.status_changed_at = now
+    audit.record(
+        session,
+        scope.actor,
+        "assignment.dropout",
+        object_type="assignment",
+        object_id=assignment.id,
+        municipality_id=course.municipality_id,
+        details={
+            "reason": reason.value,
+            "assignments": [t.id for t in targets],
+            "course_id": course.id,
+        },
+    )
+    session.flush()
+    return targets
+
+
+@dataclass(frozen=True)
+class AssignmentInfo:
+    """What a form about one measurement shows: whose, when, what, and its state."""
+
+    id: int
+    citizen_id: int
+    citizen_label: str
+    course_id: int
+    timepoint_key: str
+    label_da: str
+    label_en: str
+    instrument_id: str
+    respondent: Respondent
+    due: date | None
+    window_start: date | None
+    window_end: date | None
+    status: AssignmentStatus
+    siblings: tuple[str, ...]  # other unanswered questionnaires of this respondent here
+    unit_name: str = ""  # fills {unit} in instrument texts
+    municipality_name: str = ""  # fills {municipality}
+
+    @property
+    def closed(self) -> bool:
+        return self.status not in UNANSWERED
+
+    @property
+    def answered(self) -> bool:
+        return self.status in (AssignmentStatus.COMPLETED, AssignmentStatus.DECLINED)
+
+    @property
+    def text_params(self) -> dict[str, str]:
+        return {"unit": self.unit_name, "municipality": self.municipality_name}
+
+
+def describe(session: Session, scope: Scope, assignment_id: int) -> AssignmentInfo:
+    """One measurement in scope, for the drop-out and entry forms; audited as a view."""
+    a = get_assignment(session, scope, assignment_id)
+    course = a.course
+    tp = next((t for t in course.plan.timepoints if t.key == a.timepoint_key), None)
+    siblings = tuple(
+        o.instrument_id
+        for o in course.assignments
+        if o.id != a.id
+        and o.timepoint_key == a.timepoint_key
+        and o.respondent is a.respondent
+        and o.status in UNANSWERED
+    )
+    audit.record(
+        session,
+        scope.actor,
+        "assignment.view",
+        object_type="assignment",
+        object_id=a.id,
+        municipality_id=course.municipality_id,
+    )
+    return AssignmentInfo(
+        id=a.id,
+        citizen_id=course.citizen_id,
+        citizen_label=course.citizen.label,
+        course_id=course.id,
+        timepoint_key=a.timepoint_key,
+        label_da=tp.label_da if tp else a.timepoint_key,
+        label_en=tp.label_en if tp else a.timepoint_key,
+        instrument_id=a.instrument_id,
+        respondent=a.respondent,
+        due=a.due_date,
+        window_start=a.window_start,
+        window_end=a.window_end,
+        status=a.status,
+        siblings=siblings,
+        unit_name=course.provider.unit_name,
+        municipality_name=course.provider.municipality.name,
+    )
+
+
+# --- paper entry and staff-recorded outcome ------------------------------------------------
+
+
+def assignment_for_entry(session: Session, scope: Scope, assignment_id: int) -> Assignment:
+    """An assignment in scope that may still be answered (paper or staff form)."""
+    assignment = get_assignment(session, scope, assignment_id)
+    if assignment.status not in (*UNANSWERED, AssignmentStatus.IN_PROGRESS):
+        raise AssignmentClosed("this measurement is already answered or closed")
+    if assignment.response is not None and assignment.response.submitted_at is not None:
+        raise AssignmentClosed("this measurement is already answered")
+    return assignment
+
+
+def enter_answers(
+    session: Session,
+    scope: Scope,
+    assignment_id: int,
+    answers: Mapping[str, int | AnswerState],
+    *,
+    registry: Registry,
+    language: str,
+    answered_on: date | None = None,
+    now: datetime | None = None,
+) -> Response:
+    """Store a whole response entered by staff: a paper form, or the staff-recorded outcome.
+
+    The channel follows the respondent: staff-completed instruments are channel "staff",
+    everything else typed in from paper is channel "paper".
+    """
+    assignment = assignment_for_entry(session, scope, assignment_id)
+    if assignment.response is not None:
+        # A kiosk or link session was started but not sent: the paper form replaces it.
+        session.delete(assignment.response)
+        session.flush()
+        session.refresh(assignment)
+    channel = Channel.STAFF if assignment.respondent is Respondent.STAFF else Channel.PAPER
+    if assignment.status is AssignmentStatus.EXPIRED:
+        assignment.status = AssignmentStatus.OPEN  # a late paper form still counts as answered
+    now = now or utcnow()
+    given = datetime.combine(answered_on, time(12, 0), tzinfo=UTC) if answered_on else now
+    response = record_complete_response(
+        session,
+        assignment,
+        answers,
+        channel=channel,
+        language=language,
+        registry=registry,
+        started_at=min(given, now),
+        submitted_at=min(given, now),
+        entered_by_id=scope.user_id,
+    )
+    audit.record(
+        session,
+        scope.actor,
+        f"response.{channel.value}_entry",
+        object_type="response",
+        object_id=response.id,
+        municipality_id=assignment.course.municipality_id,
+        details={
+            "assignment_id": assignment.id,
+            "instrument": assignment.instrument_id,
+            "answered_on": answered_on.isoformat() if answered_on else None,
+        },
+    )
+    return response
+
+
+__all__ = [
+    "AssignmentClosed",
+    "DueList",
+    "DueRow",
+    "AssignmentInfo",
+    "assignment_for_entry",
+    "describe",
+    "due_list",
+    "enter_answers",
+    "record_dropout",
+    "refresh_statuses",
+]

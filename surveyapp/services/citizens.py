@@ -1,0 +1,422 @@
+"""Citizens (borgere): found or registered by CPR number, shown with their courses and scores.
+
+The CPR number typed by staff only passes through `surveyapp.pseudonym.read_cpr`: what is kept
+is the keyed HMAC, the birth year and the sex. It is never stored, logged, audited or returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from surveyapp.enums import AssignmentStatus, CourseStatus, LegalBasis, Respondent
+from surveyapp.models import Assignment, Citizen, Course, PlanTimepoint, Response
+from surveyapp.pseudonym import read_cpr
+from surveyapp.services import audit
+from surveyapp.services.courses import create_course, set_end_date
+from surveyapp.services.scope import (
+    OutOfScope,
+    Scope,
+    get_citizen,
+    get_course,
+    get_plan,
+    get_provider,
+    get_team,
+    require_individual_access,
+)
+
+
+class LookupOutcome(StrEnum):
+    FOUND = "found"
+    CREATED = "created"
+    NOT_FOUND = "not_found"  # no such citizen, and no label given to register one
+    ELSEWHERE = "elsewhere"  # registered in the municipality, but outside the user's caseload
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    outcome: LookupOutcome
+    citizen_id: int | None = None
+
+
+def find_or_register(
+    session: Session,
+    scope: Scope,
+    cpr_text: str,
+    *,
+    hmac_key: str,
+    label: str = "",
+    lives_alone: bool | None = None,
+    today: date,
+) -> LookupResult:
+    """Find a citizen by CPR number, or register them when a label is given.
+
+    Raises surveyapp.pseudonym.InvalidCPR (whose message never holds the number) if the text
+    is not a CPR number.
+    """
+    require_individual_access(scope)
+    facts = read_cpr(cpr_text, hmac_key, today=today)
+    del cpr_text  # nothing below sees the number
+    existing = session.scalars(
+        select(Citizen).where(
+            Citizen.municipality_id == scope.municipality_id,
+            Citizen.cpr_hmac == facts.pseudonym,
+        )
+    ).first()
+    if existing is not None:
+        visible = session.scalars(
+            select(Citizen.id).where(Citizen.id == existing.id, scope.citizen_filter())
+        ).first()
+        if visible is None:
+            audit.record(session, scope.actor, "citizen.lookup", details={"result": "elsewhere"})
+            return LookupResult(LookupOutcome.ELSEWHERE)
+        audit.record(
+            session,
+            scope.actor,
+            "citizen.lookup",
+            object_type="citizen",
+            object_id=existing.id,
+            details={"result": "found"},
+        )
+        return LookupResult(LookupOutcome.FOUND, existing.id)
+    label = label.strip()
+    if not label:
+        audit.record(session, scope.actor, "citizen.lookup", details={"result": "not_found"})
+        return LookupResult(LookupOutcome.NOT_FOUND)
+    citizen = Citizen(
+        municipality_id=scope.municipality_id,
+        cpr_hmac=facts.pseudonym,
+        label=label[:40],
+        birth_year=facts.birth_year,
+        sex=facts.sex,
+        lives_alone=lives_alone,
+        created_by_id=scope.user_id,
+    )
+    session.add(citizen)
+    session.flush()
+    audit.record(
+        session, scope.actor, "citizen.create", object_type="citizen", object_id=citizen.id
+    )
+    return LookupResult(LookupOutcome.CREATED, citizen.id)
+
+
+@dataclass(frozen=True)
+class CitizenRow:
+    id: int
+    label: str
+    birth_year: int
+    courses: int
+    active_courses: int
+
+
+def list_citizens(
+    session: Session, scope: Scope, *, label: str = "", limit: int = 200
+) -> list[CitizenRow]:
+    """Citizens in the user's caseload, optionally by label, newest first."""
+    require_individual_access(scope)
+    course_count = (
+        select(func.count(Course.id))
+        .where(Course.citizen_id == Citizen.id, scope.course_filter())
+        .correlate(Citizen)
+        .scalar_subquery()
+    )
+    active_count = (
+        select(func.count(Course.id))
+        .where(
+            Course.citizen_id == Citizen.id,
+            scope.course_filter(),
+            Course.status.in_([CourseStatus.PLANNED, CourseStatus.ACTIVE]),
+        )
+        .correlate(Citizen)
+        .scalar_subquery()
+    )
+    stmt = select(Citizen.id, Citizen.label, Citizen.birth_year, course_count, active_count).where(
+        scope.citizen_filter()
+    )
+    if label.strip():
+        stmt = stmt.where(
+            func.lower(Citizen.label).contains(label.strip().lower(), autoescape=True)
+        )
+    rows = session.execute(stmt.order_by(Citizen.id.desc()).limit(limit)).all()
+    audit.record(session, scope.actor, "citizen.list", details={"shown": len(rows)})
+    return [CitizenRow(*row) for row in rows]
+
+
+# --- the citizen page --------------------------------------------------------------------------
+
+
+@dataclass
+class TimepointView:
+    key: str
+    label_da: str
+    label_en: str
+    due: date | None
+    window_start: date | None
+    window_end: date | None
+    assignments: list[Assignment] = field(default_factory=list)
+
+
+@dataclass
+class CourseView:
+    course: Course
+    timepoints: list[TimepointView]
+    scores: list[ScoreRow]
+
+
+@dataclass
+class ScoreRow:
+    """One timepoint's main scores of a course, for the table beside the chart."""
+
+    key: str
+    label_da: str
+    label_en: str
+    date: date | None
+    who5_percent: float | None = None
+    who5_change: str | None = None  # improved / unchanged / worsened, vs the baseline
+    whodas12_percent: float | None = None
+    whodas12_proxy_percent: float | None = None
+    start_meeting_mean: float | None = None
+    start_meeting_relative_mean: float | None = None
+    help_need: int | None = None
+    self_sufficient: int | None = None
+
+
+@dataclass
+class CitizenView:
+    citizen: Citizen
+    courses: list[CourseView]
+
+
+def _timepoint_labels(course: Course) -> dict[str, PlanTimepoint]:
+    return {tp.key: tp for tp in course.plan.timepoints}
+
+
+def course_view(course: Course) -> CourseView:
+    """A course's assignments grouped by timepoint, and its score table."""
+    plan_timepoints = _timepoint_labels(course)
+    order = {tp.key: tp.sort_order for tp in course.plan.timepoints}
+    grouped: dict[str, TimepointView] = {}
+    for assignment in sorted(
+        course.assignments, key=lambda a: (order.get(a.timepoint_key, 999), a.id)
+    ):
+        tp = plan_timepoints.get(assignment.timepoint_key)
+        view = grouped.get(assignment.timepoint_key)
+        if view is None:
+            view = grouped[assignment.timepoint_key] = TimepointView(
+                key=assignment.timepoint_key,
+                label_da=tp.label_da if tp else assignment.timepoint_key,
+                label_en=tp.label_en if tp else assignment.timepoint_key,
+                due=assignment.due_date,
+                window_start=assignment.window_start,
+                window_end=assignment.window_end,
+            )
+        view.assignments.append(assignment)
+    timepoints = list(grouped.values())
+    return CourseView(course=course, timepoints=timepoints, scores=_score_rows(timepoints))
+
+
+def _scores_of(response: Response | None) -> dict[str, float | None]:
+    if response is None or response.submitted_at is None:
+        return {}
+    return {s.name: s.value for s in response.scores}
+
+
+def _score_rows(timepoints: list[TimepointView]) -> list[ScoreRow]:
+    from surveyapp.instruments import classify_who5_change
+
+    rows: list[ScoreRow] = []
+    baseline_who5: float | None = None
+    for tp in timepoints:
+        row = ScoreRow(tp.key, tp.label_da, tp.label_en, None)
+        for a in tp.assignments:
+            if a.status is not AssignmentStatus.COMPLETED or a.response is None:
+                continue
+            scores = _scores_of(a.response)
+            submitted = a.response.submitted_at
+            if submitted is not None and a.respondent is Respondent.CITIZEN:
+                day = submitted.date()
+                row.date = day if row.date is None else min(row.date, day)
+            if a.instrument_id == "who5":
+                row.who5_percent = scores.get("who5_percent")
+            elif a.instrument_id == "whodas12":
+                row.whodas12_percent = scores.get("whodas12_percent")
+            elif a.instrument_id == "whodas12_proxy":
+                row.whodas12_proxy_percent = scores.get("whodas12_proxy_percent")
+            elif a.instrument_id == "start_meeting" and a.respondent is Respondent.CITIZEN:
+                row.start_meeting_mean = scores.get("start_meeting_mean")
+            elif a.instrument_id == "start_meeting":
+                row.start_meeting_relative_mean = scores.get("start_meeting_mean")
+            elif a.instrument_id == "course_outcome":
+                answers = {x.item_id: x.value for x in a.response.answers}
+                row.help_need = answers.get("co_help_need")
+                row.self_sufficient = answers.get("co_self_sufficient")
+        if tp.key == "baseline":
+            baseline_who5 = row.who5_percent
+        elif baseline_who5 is not None and row.who5_percent is not None:
+            row.who5_change = classify_who5_change(baseline_who5, row.who5_percent)
+        if any(
+            v is not None
+            for v in (
+                row.who5_percent,
+                row.whodas12_percent,
+                row.whodas12_proxy_percent,
+                row.start_meeting_mean,
+                row.start_meeting_relative_mean,
+                row.help_need,
+                row.self_sufficient,
+            )
+        ):
+            rows.append(row)
+    return rows
+
+
+def _courses_in_scope(session: Session, scope: Scope, citizen_id: int) -> list[Course]:
+    return list(
+        session.scalars(
+            select(Course)
+            .where(Course.citizen_id == citizen_id, scope.course_filter())
+            .options(
+                selectinload(Course.assignments)
+                .selectinload(Assignment.response)
+                .selectinload(Response.scores),
+                selectinload(Course.assignments)
+                .selectinload(Assignment.response)
+                .selectinload(Response.answers),
+                selectinload(Course.plan),
+                selectinload(Course.provider),
+                selectinload(Course.team),
+            )
+            .order_by(Course.start_date.desc(), Course.id.desc())
+        )
+    )
+
+
+def citizen_page(session: Session, scope: Scope, citizen_id: int) -> CitizenView:
+    """A citizen with every course the user may see, its timeline and scores; audited."""
+    citizen = get_citizen(session, scope, citizen_id)
+    courses = [course_view(c) for c in _courses_in_scope(session, scope, citizen_id)]
+    audit.record(session, scope.actor, "citizen.view", object_type="citizen", object_id=citizen.id)
+    return CitizenView(citizen=citizen, courses=courses)
+
+
+def course_chart_data(session: Session, scope: Scope, course_id: int) -> CourseView:
+    """One course's timeline and scores (for its chart); audited as a view of the citizen."""
+    course = get_course(session, scope, course_id)
+    audit.record(
+        session,
+        scope.actor,
+        "citizen.chart",
+        object_type="course",
+        object_id=course.id,
+        details={"citizen_id": course.citizen_id},
+    )
+    return course_view(course)
+
+
+# --- courses ---------------------------------------------------------------------------------
+
+
+class CourseError(ValueError):
+    """A course cannot be registered or changed as asked; `field` names the form field."""
+
+    def __init__(self, field: str, code: str) -> None:
+        super().__init__(code)
+        self.field = field
+        self.code = code
+
+
+@dataclass(frozen=True)
+class NewCourse:
+    provider_id: int
+    team_id: int | None
+    plan_id: int
+    legal_basis: LegalBasis
+    start_date: date
+    end_date: date | None
+
+
+def register_course(
+    session: Session, scope: Scope, citizen_id: int, new: NewCourse, *, today: date
+) -> Course:
+    """Register a course for a citizen in scope and schedule its measurements."""
+    citizen = get_citizen(session, scope, citizen_id)
+    try:
+        provider = get_provider(session, scope, new.provider_id)
+    except OutOfScope:
+        raise CourseError("provider_id", "invalid_choice") from None
+    team = None
+    if new.team_id:
+        try:
+            team = get_team(session, scope, new.team_id)
+        except OutOfScope:
+            raise CourseError("team_id", "invalid_choice") from None
+        if team.provider_id != provider.id:
+            raise CourseError("team_id", "team_not_of_provider")
+    try:
+        plan = get_plan(session, scope, new.plan_id)
+    except OutOfScope:
+        raise CourseError("plan_id", "invalid_choice") from None
+    if not plan.active:
+        raise CourseError("plan_id", "invalid_choice")
+    if new.end_date is not None and new.end_date < new.start_date:
+        raise CourseError("end_date", "ends_before_start")
+    course = create_course(
+        session,
+        citizen=citizen,
+        provider=provider,
+        team=team,
+        plan=plan,
+        start_date=new.start_date,
+        end_date=new.end_date,
+        legal_basis=new.legal_basis,
+        created_by_id=scope.user_id,
+        today=today,
+    )
+    audit.record(
+        session,
+        scope.actor,
+        "course.create",
+        object_type="course",
+        object_id=course.id,
+        details={"citizen_id": citizen.id, "provider_id": provider.id, "plan_id": plan.id},
+    )
+    return course
+
+
+def update_course(
+    session: Session,
+    scope: Scope,
+    course_id: int,
+    *,
+    end_date: date | None,
+    status: CourseStatus,
+    today: date,
+) -> Course:
+    """Set or move the end date (end-anchored measurements move with it) and the status."""
+    course = get_course(session, scope, course_id)
+    changes: dict[str, str | None] = {}
+    if end_date is not None and end_date != course.end_date:
+        if end_date < course.start_date:
+            raise CourseError("end_date", "ends_before_start")
+        changes["end_date"] = end_date.isoformat()
+        set_end_date(session, course, end_date, today=today)
+    elif end_date is None and course.end_date is not None:
+        raise CourseError("end_date", "end_date_required")
+    if status is not course.status:
+        changes["status"] = status.value
+        course.status = status
+    if changes:
+        audit.record(
+            session,
+            scope.actor,
+            "course.update",
+            object_type="course",
+            object_id=course.id,
+            details=changes,
+        )
+    session.flush()
+    return course

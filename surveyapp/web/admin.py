@@ -1,0 +1,413 @@
+"""Admin screens: staff users, measurement plans, the audit trail and the status sweep."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response
+
+from surveyapp.enums import Anchor, Respondent, Role
+from surveyapp.forms.staff import (
+    RESPONDENT_LABELS,
+    ActionForm,
+    AuditSearchForm,
+    PasswordResetForm,
+    PlanCopyForm,
+    TimepointForm,
+    UserCreateForm,
+    select_choices,
+)
+from surveyapp.services import assignments as assignment_service
+from surveyapp.services import auth as auth_service
+from surveyapp.services import plans_admin
+from surveyapp.services import scope as scope_service
+from surveyapp.web.auth import COPENHAGEN, current_scope, staff_required, today, unit_of_work
+from surveyapp.web.coordinator import _instrument_title, registry
+
+bp = Blueprint("admin", __name__, url_prefix="/staff/admin")
+ADMIN = (Role.ADMIN,)
+
+USER_ERRORS = {
+    "invalid_username": _l("Lower-case letters, digits, dot, hyphen or underscore."),
+    "username_taken": _l("This username is taken."),
+    "too_short": _l("At least 10 characters."),
+    "invalid_choice": _l("Not a valid choice."),
+    "team_not_of_provider": _l("The team does not belong to the chosen provider."),
+    "not_yourself": _l("You cannot deactivate your own account."),
+}
+PLAN_ERRORS = {
+    "no_items": _l("Choose at least one questionnaire."),
+    "invalid_choice": _l("Not a valid choice."),
+    "key_taken": _l("The plan already has a timepoint with this key."),
+    "last_timepoint": _l("A plan needs at least one timepoint."),
+}
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _checked_action() -> None:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+def _org_choices(form: UserCreateForm, db: object, scope: scope_service.Scope) -> None:
+    form.provider_id.choices = select_choices(
+        [(0, _("None (whole municipality)"))]
+        + [(p.id, p.name) for p in scope_service.providers(db, scope)]  # type: ignore[arg-type]
+    )
+    form.team_id.choices = select_choices(
+        [(0, _("None"))]
+        + [(t.id, f"{t.provider.name}: {t.name}") for t in scope_service.teams(db, scope)]  # type: ignore[arg-type]
+    )
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@staff_required(ADMIN)
+def users() -> str | Response:
+    """List the municipality's staff users and create new ones."""
+    scope = current_scope()
+    form = UserCreateForm()
+    with unit_of_work() as db:
+        _org_choices(form, db, scope)
+    if form.validate_on_submit():
+        new = auth_service.NewUser(
+            username=form.username.data or "",
+            full_name=form.full_name.data or "",
+            role=Role(form.role.data),
+            password=form.password.data or "",
+            provider_id=form.provider_id.data or None,
+            team_id=form.team_id.data or None,
+            kiosk_pin=form.kiosk_pin.data or None,
+        )
+        try:
+            with unit_of_work() as db:
+                auth_service.create_user(db, scope, new)
+        except auth_service.UserError as exc:
+            getattr(form, exc.field).errors = [str(USER_ERRORS[str(exc)])]
+        else:
+            flash(
+                _("The user %(username)s is created.", username=new.username.strip().lower()),
+                "success",
+            )
+            return redirect(url_for("admin.users"), 303)
+    with unit_of_work() as db:
+        listed = auth_service.list_users(db, scope)
+    return render_template(
+        "staff/admin/users.html",
+        form=form,
+        users=listed,
+        action=ActionForm(),
+        now=datetime.now(COPENHAGEN),
+    )
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@staff_required(ADMIN)
+def reset_password(user_id: int) -> str | Response:
+    """Set a new password for a user (their sessions end at once)."""
+    scope = current_scope()
+    with unit_of_work() as db:
+        user = scope_service.get_user(db, scope, user_id)
+        username = user.username
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        try:
+            with unit_of_work() as db:
+                auth_service.reset_password(db, scope, user_id, form.password.data or "")
+        except auth_service.UserError as exc:
+            form.password.errors = [str(USER_ERRORS[str(exc)])]
+        else:
+            flash(_("A new password is set for %(username)s.", username=username), "success")
+            return redirect(url_for("admin.users"), 303)
+    return render_template("staff/admin/password.html", form=form, username=username)
+
+
+def _user_action(user_id: int, action: str) -> Response:
+    _checked_action()
+    scope = current_scope()
+    try:
+        with unit_of_work() as db:
+            if action == "unlock":
+                user = auth_service.unlock(db, scope, user_id)
+            else:
+                user = auth_service.set_active(db, scope, user_id, action == "activate")
+            username = user.username
+    except auth_service.UserError as exc:
+        flash(str(USER_ERRORS[str(exc)]), "error")
+    else:
+        messages = {
+            "unlock": _("%(username)s is unlocked.", username=username),
+            "activate": _("%(username)s is active again.", username=username),
+            "deactivate": _("%(username)s is deactivated and logged out.", username=username),
+        }
+        flash(messages[action], "success")
+    return redirect(url_for("admin.users"), 303)
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@staff_required(ADMIN)
+def deactivate_user(user_id: int) -> Response:
+    """Deactivate a user: every session of theirs ends at once."""
+    return _user_action(user_id, "deactivate")
+
+
+@bp.post("/users/<int:user_id>/activate")
+@staff_required(ADMIN)
+def activate_user(user_id: int) -> Response:
+    """Reactivate a user."""
+    return _user_action(user_id, "activate")
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@staff_required(ADMIN)
+def unlock_user(user_id: int) -> Response:
+    """Lift a login lockout at once."""
+    return _user_action(user_id, "unlock")
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+@bp.get("/audit")
+@staff_required(ADMIN)
+def audit_search() -> str:
+    """Search the audit trail of the municipality."""
+    scope = current_scope()
+    form = AuditSearchForm(request.args)
+    with unit_of_work() as db:
+        form.user.choices = select_choices(
+            [(0, _("Anyone"))] + [(u.id, u.username) for u in auth_service.list_users(db, scope)]
+        )
+    rows: list[auth_service.AuditRow] = []
+    more = False
+    if form.validate():
+
+        def local(day: object, plus: int = 0) -> datetime | None:
+            if day is None:
+                return None
+            return datetime.combine(day + timedelta(days=plus), time(0), tzinfo=COPENHAGEN)  # type: ignore[operator]
+
+        query = auth_service.AuditQuery(
+            action_prefix=(form.action.data or "").strip(),
+            user_id=form.user.data or None,
+            object_type=form.object_type.data or "",
+            object_id=(form.object_id.data or "").strip(),
+            since=local(form.date_from.data),
+            until=local(form.date_to.data, 1),
+            page=form.page.data or 1,
+        )
+        with unit_of_work() as db:
+            rows, more = auth_service.search_audit(db, scope, query)
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template(
+        "staff/admin/audit.html",
+        form=form,
+        rows=rows,
+        more=more,
+        page=form.page.data or 1,
+        args=args,
+        tz=COPENHAGEN,
+    )
+
+
+# --- status sweep ----------------------------------------------------------------------------
+
+
+@bp.post("/sweep")
+@staff_required(ADMIN)
+def sweep() -> Response:
+    """Update every measurement's status to today (open, missed) at once."""
+    _checked_action()
+    with unit_of_work() as db:
+        changed = assignment_service.refresh_statuses(
+            db, current_scope().municipality_id, today=today()
+        )
+    flash(_("Statuses are up to date (%(count)s changed).", count=changed), "success")
+    return redirect(url_for("admin.plans"), 303)
+
+
+# --- measurement plans -----------------------------------------------------------------------
+
+
+@bp.get("/plans")
+@staff_required(ADMIN)
+def plans() -> str:
+    """The measurement plans offered to the municipality."""
+    with unit_of_work() as db:
+        listed = plans_admin.list_plans(db, current_scope())
+    return render_template("staff/admin/plans.html", plans=listed, action=ActionForm())
+
+
+@bp.route("/plans/<int:plan_id>", methods=["GET", "POST"])
+@staff_required(ADMIN)
+def plan(plan_id: int) -> str | Response:
+    """A plan's timepoints; a shared plan can be copied to make an editable one."""
+    scope = current_scope()
+    with unit_of_work() as db:
+        shown = plans_admin.plan_detail(db, scope, plan_id)
+        editable = shown.municipality_id == scope.municipality_id
+        name = shown.name
+    form = PlanCopyForm()
+    if request.method == "GET":
+        form.name.data = _("%(name)s (copy)", name=name)
+    if form.validate_on_submit():
+        with unit_of_work() as db:
+            copy = plans_admin.copy_plan(db, scope, plan_id, form.name.data or name)
+            copy_id = copy.id
+        flash(_("The copy is made. Its timepoints can be edited."), "success")
+        return redirect(url_for("admin.plan", plan_id=copy_id), 303)
+    return render_template(
+        "staff/admin/plan.html", plan=shown, editable=editable, form=form, action=ActionForm()
+    )
+
+
+def _item_choices() -> list[tuple[str, str]]:
+    return [
+        (
+            f"{instrument_id}:{respondent.value}",
+            f"{_instrument_title(instrument_id)} – {RESPONDENT_LABELS[respondent]}",
+        )
+        for instrument_id, respondent in plans_admin.item_choices(registry())
+    ]
+
+
+def _change_of(form: TimepointForm, key: str) -> plans_admin.TimepointChange:
+    items = []
+    for value in form.items.data or []:
+        instrument_id, _sep, respondent = value.partition(":")
+        items.append((instrument_id, Respondent(respondent)))
+    return plans_admin.TimepointChange(
+        key=key,
+        label_da=(form.label_da.data or "").strip(),
+        label_en=(form.label_en.data or "").strip(),
+        anchor=Anchor(form.anchor.data),
+        offset_months=form.offset_months.data or 0,
+        offset_days=form.offset_days.data or 0,
+        window_before_days=form.window_before_days.data or 0,
+        window_after_days=form.window_after_days.data or 0,
+        items=tuple(items),
+    )
+
+
+@bp.route(
+    "/plans/<int:plan_id>/timepoints/new", methods=["GET", "POST"], defaults={"timepoint_id": None}
+)
+@bp.route("/plans/<int:plan_id>/timepoints/<int:timepoint_id>", methods=["GET", "POST"])
+@staff_required(ADMIN)
+def timepoint(plan_id: int, timepoint_id: int | None) -> str | Response:
+    """Edit or add a timepoint: preview what changes in open courses, then apply it."""
+    scope = current_scope()
+    form = TimepointForm()
+    form.items.choices = _item_choices()
+    with unit_of_work() as db:
+        plan_obj = scope_service.get_own_plan(db, scope, plan_id)
+        plan_name = plan_obj.name
+        existing = (
+            scope_service.get_own_timepoint(db, scope, plan_id, timepoint_id)
+            if timepoint_id
+            else None
+        )
+        if existing is not None:
+            form.key.data = existing.key  # fixed once made
+            if request.method == "GET":
+                form.process(
+                    data={
+                        "key": existing.key,
+                        "label_da": existing.label_da,
+                        "label_en": existing.label_en,
+                        "anchor": existing.anchor.value,
+                        "offset_months": existing.offset_months,
+                        "offset_days": existing.offset_days,
+                        "window_before_days": existing.window_before_days,
+                        "window_after_days": existing.window_after_days,
+                        "items": [
+                            f"{i.instrument_id}:{i.respondent.value}" for i in existing.items
+                        ],
+                    }
+                )
+                form.items.choices = _item_choices()
+    impact = None
+    if form.validate_on_submit():
+        change = _change_of(form, form.key.data or "")
+        wants_apply = bool(form.apply.data) and form.preview_digest.data == change.digest()
+        try:
+            with unit_of_work() as db:
+                if wants_apply:
+                    impact = plans_admin.apply_timepoint(
+                        db, scope, plan_id, timepoint_id, change, registry=registry(), today=today()
+                    )
+                else:
+                    impact = plans_admin.preview_timepoint(
+                        db, scope, plan_id, timepoint_id, change, registry=registry(), today=today()
+                    )
+        except plans_admin.PlanError as exc:
+            getattr(form, exc.field).errors = [str(PLAN_ERRORS[exc.code])]
+            impact = None
+        else:
+            if wants_apply:
+                flash(
+                    _(
+                        "The timepoint is saved: %(added)s measurements added, %(moved)s moved, "
+                        "%(removed)s removed.",
+                        added=len(impact.added),
+                        moved=len(impact.moved),
+                        removed=len(impact.removed),
+                    ),
+                    "success",
+                )
+                return redirect(url_for("admin.plan", plan_id=plan_id), 303)
+            form.preview_digest.data = change.digest()
+    return render_template(
+        "staff/admin/timepoint.html",
+        form=form,
+        plan_id=plan_id,
+        plan_name=plan_name,
+        timepoint_id=timepoint_id,
+        impact=impact,
+    )
+
+
+@bp.route("/plans/<int:plan_id>/timepoints/<int:timepoint_id>/delete", methods=["GET", "POST"])
+@staff_required(ADMIN)
+def delete_timepoint(plan_id: int, timepoint_id: int) -> str | Response:
+    """Take a timepoint off a plan, after showing what goes with it."""
+    scope = current_scope()
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            with unit_of_work() as db:
+                impact = plans_admin.delete_timepoint(
+                    db, scope, plan_id, timepoint_id, today=today()
+                )
+        except plans_admin.PlanError as exc:
+            flash(str(PLAN_ERRORS[exc.code]), "error")
+        else:
+            flash(
+                _(
+                    "The timepoint is removed (%(removed)s measurements removed).",
+                    removed=len(impact.removed),
+                ),
+                "success",
+            )
+        return redirect(url_for("admin.plan", plan_id=plan_id), 303)
+    with unit_of_work() as db:
+        tp = scope_service.get_own_timepoint(db, scope, plan_id, timepoint_id)
+        label = tp
+        impact = plans_admin.preview_delete(db, scope, plan_id, timepoint_id, today=today())
+    return render_template(
+        "staff/admin/timepoint_delete.html",
+        form=form,
+        plan_id=plan_id,
+        timepoint=label,
+        impact=impact,
+    )

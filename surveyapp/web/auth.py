@@ -1,0 +1,307 @@
+"""Staff login and logout, the session checks made on every request, and `staff_required`.
+
+Flask-Login keeps the user id in the signed session cookie. A cookie alone cannot be revoked,
+so every request reloads the user and refuses the session when the user is inactive, the
+user's session version has changed (logout, password reset, deactivation), the session has
+been idle longer than STAFF_IDLE_TIMEOUT or is older than STAFF_MAX_SESSION_AGE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from surveyapp.enums import Role
+from surveyapp.forms.staff import ActionForm, LoginForm
+from surveyapp.models import StaffUser, utcnow
+from surveyapp.services import auth as auth_service
+from surveyapp.services.scope import NotPermitted, OutOfScope, Scope
+from surveyapp.web import db_session
+from surveyapp.web.access import mark_staff, public
+
+F = TypeVar("F", bound=Callable[..., Any])
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+SESSION_KEYS = ("staff_sv", "staff_login_at", "staff_seen_at")
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+
+
+@dataclass(frozen=True)
+class StaffPrincipal(UserMixin):  # type: ignore[misc]
+    """The logged-in user as the request sees it: a snapshot, not a database object."""
+
+    id: int
+    username: str
+    full_name: str
+    role: Role
+    municipality_id: int
+    municipality_name: str
+    provider_id: int | None
+    provider_name: str | None
+    team_id: int | None
+    team_name: str | None
+
+    @classmethod
+    def of(cls, user: StaffUser) -> StaffPrincipal:
+        return cls(
+            id=user.id,
+            username=user.username,
+            full_name=user.full_name,
+            role=user.role,
+            municipality_id=user.municipality_id,
+            municipality_name=user.municipality.name,
+            provider_id=user.provider_id,
+            provider_name=user.provider.name if user.provider else None,
+            team_id=user.team_id,
+            team_name=user.team.name if user.team else None,
+        )
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def sees_individuals(self) -> bool:
+        return self.role in (Role.ADMIN, Role.COORDINATOR)
+
+
+# --- helpers for every staff view ------------------------------------------------------------
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """One transaction for one use case; commits on success, rolls back on any error."""
+    db = db_session()
+    if db.in_transaction():
+        db.commit()  # end a read-only transaction begun by lazy loading
+    with db.begin():
+        yield db
+
+
+def current_scope() -> Scope:
+    """The organisational scope of the logged-in user (see surveyapp.services.scope)."""
+    user: StaffPrincipal = current_user  # type: ignore[assignment]
+    return Scope(
+        user_id=user.id,
+        role=user.role,
+        municipality_id=user.municipality_id,
+        provider_id=user.provider_id,
+        team_id=user.team_id,
+        ip_address=request.remote_addr,
+    )
+
+
+def today() -> date:
+    """Today in Denmark (tests may fix it with app.config["SURVEYAPP_TODAY"])."""
+    fixed = current_app.config.get("SURVEYAPP_TODAY")
+    if fixed is not None:
+        return fixed  # type: ignore[no-any-return]
+    return datetime.now(COPENHAGEN).date()
+
+
+def policy() -> auth_service.LoginPolicy:
+    config = current_app.config
+    return auth_service.LoginPolicy(
+        max_failures=config["LOGIN_MAX_FAILURES"],
+        lockout=config["LOGIN_LOCKOUT"],
+        idle_timeout=config["STAFF_IDLE_TIMEOUT"],
+        max_age=config["STAFF_MAX_SESSION_AGE"],
+    )
+
+
+def staff_required(roles: Iterable[Role] = ()) -> Callable[[F], F]:
+    """Require a logged-in staff user (of one of `roles`, if given) and declare the rule."""
+    allowed = frozenset(roles)
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if allowed and current_user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return mark_staff(allowed)(wrapped)  # type: ignore[return-value]
+
+    return decorate
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site (never another host) is followed after login."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target
+
+
+def init_app(app: Flask) -> None:
+    """Set up Flask-Login and the staff session rules."""
+    app.config.setdefault("STAFF_IDLE_TIMEOUT", timedelta(minutes=30))
+    app.config.setdefault("STAFF_MAX_SESSION_AGE", timedelta(hours=12))
+    app.config.setdefault("LOGIN_MAX_FAILURES", 5)
+    app.config.setdefault("LOGIN_LOCKOUT", timedelta(minutes=15))
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to continue.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @app.errorhandler(OutOfScope)
+    def _out_of_scope(_exc: OutOfScope) -> tuple[str, int]:
+        return render_template("staff/error.html", code=404), 404
+
+    @app.errorhandler(NotPermitted)
+    def _not_permitted(_exc: NotPermitted) -> tuple[str, int]:
+        return render_template("staff/error.html", code=403), 403
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> StaffPrincipal | None:
+    try:
+        uid = int(user_id)
+    except ValueError:
+        return None
+    now = utcnow()
+    with unit_of_work() as db:
+        user = auth_service.load_user(db, uid)
+        problem = auth_service.session_problem(
+            user,
+            session_version=session.get("staff_sv"),
+            login_at=session.get("staff_login_at"),
+            seen_at=session.get("staff_seen_at"),
+            policy=policy(),
+            now=now,
+        )
+        principal = StaffPrincipal.of(user) if user is not None and problem is None else None
+    if principal is None:
+        for key in (*SESSION_KEYS, "_user_id", "_fresh", "_id"):
+            session.pop(key, None)
+        g.staff_session_ended = problem
+        return None
+    session["staff_seen_at"] = now.timestamp()
+    return principal
+
+
+@login_manager.unauthorized_handler
+def _unauthorized() -> Response:
+    reason = g.get("staff_session_ended")
+    if reason in ("idle", "max_age"):
+        flash(_("Your session has expired. Please log in again."), "info")
+    elif reason in ("ended", "inactive"):
+        flash(_("Your session has ended. Please log in again."), "info")
+    else:
+        flash(_("Please log in to continue."), "info")
+    target = request.full_path if request.method == "GET" else None
+    if target and target.endswith("?"):
+        target = target[:-1]
+    return redirect(url_for("auth.login", next=_safe_next(target)))
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> Response | str | tuple[str, int]:
+    """Log a staff user in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("coordinator.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        with unit_of_work() as db:
+            result = auth_service.authenticate(
+                db,
+                form.username.data or "",
+                form.password.data or "",
+                policy=policy(),
+                ip_address=request.remote_addr,
+            )
+            principal = StaffPrincipal.of(result.user) if result.user is not None else None
+            version = result.user.session_version if result.user is not None else None
+        if principal is not None:
+            next_url = _safe_next(request.args.get("next"))
+            locale = session.get("locale")
+            session.clear()
+            if locale:
+                session["locale"] = locale
+            now = utcnow().timestamp()
+            session["staff_sv"] = version
+            session["staff_login_at"] = now
+            session["staff_seen_at"] = now
+            login_user(principal)
+            return redirect(next_url or url_for("coordinator.home"))
+        outcome = result.outcome
+        if outcome is auth_service.LoginOutcome.LOCKED:
+            minutes = int(policy().lockout.total_seconds() // 60)
+            form.form_errors.append(
+                _(
+                    "Too many failed attempts: the account is locked for %(minutes)s minutes. "
+                    "An administrator can unlock it at once.",
+                    minutes=minutes,
+                )
+            )
+        elif outcome is auth_service.LoginOutcome.INACTIVE:
+            form.form_errors.append(_("This account has been deactivated."))
+        else:
+            form.form_errors.append(_("Wrong username or password."))
+        form.password.data = ""
+        return render_template("staff/login.html", form=form), 200
+    return render_template("staff/login.html", form=form)
+
+
+@bp.post("/logout")
+@staff_required()
+def logout() -> Response:
+    """Log out: every session of this user ends at once."""
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    with unit_of_work() as db:
+        auth_service.logout(db, current_user.id, ip_address=request.remote_addr)
+    logout_user()
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale
+    flash(_("You have been logged out."), "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,468 @@
+"""The coordinator workspace: due list, citizens found by CPR, courses, drop-out and charts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_date, format_decimal, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response
+
+from surveyapp.enums import AnswerState, CourseStatus, DropoutReason, LegalBasis, Respondent, Role
+from surveyapp.forms.questionnaire import answer_from_field
+from surveyapp.forms.staff import (
+    VOCABULARIES,
+    ActionForm,
+    CitizenSearchForm,
+    CourseEditForm,
+    CourseForm,
+    DropoutForm,
+    DueFilterForm,
+    FindCitizenForm,
+    entry_form_class,
+    select_choices,
+)
+from surveyapp.instruments import Registry, default_registry, load_registry
+from surveyapp.pseudonym import InvalidCPR
+from surveyapp.services import assignments as assignment_service
+from surveyapp.services import charts
+from surveyapp.services import citizens as citizen_service
+from surveyapp.services import scope as scope_service
+from surveyapp.services.responses import AnswerRejected
+from surveyapp.web.auth import COPENHAGEN, current_scope, staff_required, today, unit_of_work
+
+bp = Blueprint("coordinator", __name__, url_prefix="/staff")
+WORKERS = (Role.ADMIN, Role.COORDINATOR)
+
+COURSE_ERRORS = {
+    "invalid_choice": _l("Not a valid choice."),
+    "team_not_of_provider": _l("The team does not belong to the chosen provider."),
+    "ends_before_start": _l("The course cannot end before it starts."),
+    "end_date_required": _l("An end date cannot be removed once set; move it instead."),
+}
+
+
+def registry() -> Registry:
+    """The instrument definitions of this installation (shipped plus configured folders)."""
+    found = current_app.extensions.get("surveyapp.registry")
+    if found is None:
+        dirs = current_app.extensions["surveyapp.settings"].instruments_dirs
+        found = load_registry(dirs) if dirs else default_registry()
+        current_app.extensions["surveyapp.registry"] = found
+    return found  # type: ignore[no-any-return]
+
+
+def _lang() -> str:
+    locale = get_locale()
+    return "da" if locale is None or locale.language == "da" else "en"
+
+
+def _local(obj: Any, name: str = "label") -> str:
+    """An object's Danish or English text (`label_da` / `label_en`) in the page language."""
+    return str(getattr(obj, f"{name}_{_lang()}"))
+
+
+def _instrument_title(instrument_id: str) -> str:
+    try:
+        title = registry().get(instrument_id).title
+    except KeyError:
+        return instrument_id
+    return title.get(_lang()) or next(iter(title.values()))
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    pattern = "#,##0" + ("." + "#" * digits if digits else "")
+    return format_decimal(value, format=pattern)
+
+
+def _date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(COPENHAGEN).date()
+    return format_date(value, format="medium")
+
+
+def _time(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(COPENHAGEN).strftime("%H:%M")
+
+
+def _datetime(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(COPENHAGEN).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@bp.record_once
+def _setup(state: Any) -> None:
+    app: Flask = state.app
+    app.jinja_env.globals.update(
+        local_text=_local, instrument_title=_instrument_title, fmt_number=_number
+    )
+    app.jinja_env.filters.update(staff_date=_date, staff_time=_time, staff_datetime=_datetime)
+
+
+@bp.app_context_processor
+def _staff_context() -> dict[str, Any]:
+    return {
+        **VOCABULARIES,
+        "logout_form": ActionForm(),
+    }
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- home and due list -----------------------------------------------------------------------
+
+
+@bp.get("/")
+@staff_required()
+def home() -> str | Response:
+    """Send coordinators to their due list; say what analysts will find here."""
+    if current_scope().sees_individuals:
+        return redirect(url_for("coordinator.due_list"))
+    return render_template("staff/home.html")
+
+
+@bp.get("/due")
+@staff_required(WORKERS)
+def due_list() -> str:
+    """What is due: overdue, today, this week and upcoming, by team and respondent."""
+    scope = current_scope()
+    form = DueFilterForm(request.args)
+    with unit_of_work() as db:
+        teams = scope_service.teams(db, scope)
+        form.team.choices = select_choices([(0, _("All teams"))] + [(t.id, t.name) for t in teams])
+        if "team" not in request.args and scope.team_id:
+            form.team.data = scope.team_id
+        valid = form.validate()
+        team_id = form.team.data if valid and form.team.data else None
+        respondent = Respondent(form.respondent.data) if valid and form.respondent.data else None
+        due = assignment_service.due_list(
+            db, scope, today=today(), team_id=team_id, respondent=respondent
+        )
+    return render_template("staff/due_list.html", form=form, due=due)
+
+
+# --- citizens --------------------------------------------------------------------------------
+
+
+@bp.get("/citizens")
+@staff_required(WORKERS)
+def citizens() -> str:
+    """Citizens in the user's caseload, searchable by label."""
+    form = CitizenSearchForm(request.args)
+    label = form.q.data if form.validate() and form.q.data else ""
+    with unit_of_work() as db:
+        rows = citizen_service.list_citizens(db, current_scope(), label=label)
+    return render_template("staff/citizens.html", form=form, rows=rows, find_form=FindCitizenForm())
+
+
+@bp.route("/citizens/find", methods=["GET", "POST"])
+@staff_required(WORKERS)
+def find_citizen() -> str | Response | tuple[str, int]:
+    """Find a citizen by CPR number, or register a new one (POST only; never echoed)."""
+    form = FindCitizenForm()
+    if form.validate_on_submit():
+        settings = current_app.extensions["surveyapp.settings"]
+        try:
+            with unit_of_work() as db:
+                result = citizen_service.find_or_register(
+                    db,
+                    current_scope(),
+                    form.cpr.data or "",
+                    hmac_key=settings.cpr_hmac_key,
+                    label=form.label.data or "",
+                    lives_alone=form.lives_alone_value(),
+                    today=today(),
+                )
+        except InvalidCPR:
+            form.cpr.errors = [
+                _("Not a CPR number: write 10 digits, DDMMYY-XXXX, with a real date of birth.")
+            ]
+            return _find_again(form)
+        outcome = citizen_service.LookupOutcome
+        if result.outcome is outcome.FOUND:
+            return redirect(url_for("coordinator.citizen", citizen_id=result.citizen_id), 303)
+        if result.outcome is outcome.CREATED:
+            flash(_("The citizen is registered. Now register the course."), "success")
+            return redirect(url_for("coordinator.new_course", citizen_id=result.citizen_id), 303)
+        if result.outcome is outcome.ELSEWHERE:
+            form.form_errors.append(
+                _(
+                    "This citizen is registered in the municipality but has no course with your "
+                    "provider. Ask the municipality's coordinator to register the course."
+                )
+            )
+        else:
+            form.form_errors.append(
+                _(
+                    "No citizen with this CPR number is registered. To register one, type the "
+                    "CPR number again and give a label."
+                )
+            )
+        return _find_again(form)
+    if request.method == "POST":
+        return _find_again(form)
+    return render_template("staff/find_citizen.html", form=form)
+
+
+def _find_again(form: FindCitizenForm) -> tuple[str, int]:
+    form.cpr.data = ""
+    form.cpr.raw_data = []
+    return render_template("staff/find_citizen.html", form=form), 200
+
+
+@bp.get("/citizens/<int:citizen_id>")
+@staff_required(WORKERS)
+def citizen(citizen_id: int) -> str:
+    """A citizen's courses: timeline of every measurement, chart and table of scores."""
+    scope = current_scope()
+    with unit_of_work() as db:
+        assignment_service.refresh_statuses(db, scope.municipality_id, today=today())
+        page = citizen_service.citizen_page(db, scope, citizen_id)
+    return render_template("staff/citizen.html", page=page, today=today())
+
+
+@bp.get("/courses/<int:course_id>/chart.svg")
+@staff_required(WORKERS)
+def course_chart(course_id: int) -> Response:
+    """The course's scores over time as an SVG image (matplotlib)."""
+    with unit_of_work() as db:
+        view = citizen_service.course_chart_data(db, current_scope(), course_id)
+        series = charts.series_of(view)
+    svg = charts.chart_svg(series, _chart_labels())
+    response = current_app.response_class(svg, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+def _chart_labels() -> charts.ChartLabels:
+    return charts.ChartLabels(
+        who5=_("WHO-5 well-being"),
+        who5_axis=_("Score 0–100"),
+        line_50=_("50: poor well-being at or below"),
+        band=_("Baseline ±10 points"),
+        whodas=_("WHODAS-12 functioning"),
+        whodas_axis=_("Percent (0 = no difficulty)"),
+        whodas_self=_("Citizen"),
+        whodas_proxy=_("Relative (proxy)"),
+        start_meeting=_("Start-meeting satisfaction"),
+        start_meeting_axis=_("Score 0–10"),
+        start_meeting_items=(
+            _("Seen, heard and understood"),
+            _("Coherent and coordinated"),
+            _("Own abilities used"),
+            _("Overall experience"),
+        ),
+        no_data=_("No answers yet"),
+        date_format="%d.%m.%Y" if _lang() == "da" else "%Y-%m-%d",
+        number=lambda v: _number(v, 0),
+    )
+
+
+# --- courses ---------------------------------------------------------------------------------
+
+
+def _course_choices(form: CourseForm, db: Any, scope: scope_service.Scope) -> None:
+    providers = scope_service.providers(db, scope)
+    form.provider_id.choices = select_choices([(p.id, p.name) for p in providers])
+    form.team_id.choices = select_choices(
+        [(0, _("No team"))]
+        + [(t.id, f"{t.provider.name}: {t.name}") for t in scope_service.teams(db, scope)]
+    )
+    form.plan_id.choices = select_choices([(p.id, p.name) for p in scope_service.plans(db, scope)])
+
+
+@bp.route("/citizens/<int:citizen_id>/courses/new", methods=["GET", "POST"])
+@staff_required(WORKERS)
+def new_course(citizen_id: int) -> str | Response:
+    """Register a course (forløb); its measurements are scheduled from the plan."""
+    scope = current_scope()
+    form = CourseForm()
+    with unit_of_work() as db:
+        subject = scope_service.get_citizen(db, scope, citizen_id)
+        label = subject.label
+        _course_choices(form, db, scope)
+        if request.method == "GET":
+            form.start_date.data = today()
+            if scope.provider_id:
+                form.provider_id.data = scope.provider_id
+            if scope.team_id:
+                form.team_id.data = scope.team_id
+    if form.validate_on_submit():
+        new = citizen_service.NewCourse(
+            provider_id=form.provider_id.data,
+            team_id=form.team_id.data or None,
+            plan_id=form.plan_id.data,
+            legal_basis=LegalBasis(form.legal_basis.data),
+            start_date=form.start_date.data,
+            end_date=form.end_date.data,
+        )
+        try:
+            with unit_of_work() as db:
+                course = citizen_service.register_course(db, scope, citizen_id, new, today=today())
+                course_id = course.id
+        except citizen_service.CourseError as exc:
+            getattr(form, exc.field).errors = [str(COURSE_ERRORS[exc.code])]
+        else:
+            flash(_("The course is registered and its measurements are scheduled."), "success")
+            return redirect(
+                url_for(
+                    "coordinator.citizen", citizen_id=citizen_id, _anchor=f"course-{course_id}"
+                ),
+                303,
+            )
+    return render_template("staff/course_form.html", form=form, citizen_id=citizen_id, label=label)
+
+
+@bp.route("/courses/<int:course_id>/edit", methods=["GET", "POST"])
+@staff_required(WORKERS)
+def edit_course(course_id: int) -> str | Response:
+    """Set or move the end date and change the status of a course."""
+    scope = current_scope()
+    with unit_of_work() as db:
+        course = scope_service.get_course(db, scope, course_id)
+        citizen_id, label = course.citizen_id, course.citizen.label
+        start, end, status = course.start_date, course.end_date, course.status
+    form = CourseEditForm(data={"end_date": end, "status": status.value})
+    if form.validate_on_submit():
+        try:
+            with unit_of_work() as db:
+                citizen_service.update_course(
+                    db,
+                    scope,
+                    course_id,
+                    end_date=form.end_date.data,
+                    status=CourseStatus(form.status.data),
+                    today=today(),
+                )
+        except citizen_service.CourseError as exc:
+            getattr(form, exc.field).errors = [str(COURSE_ERRORS[exc.code])]
+        else:
+            flash(_("The course is saved."), "success")
+            return redirect(
+                url_for(
+                    "coordinator.citizen", citizen_id=citizen_id, _anchor=f"course-{course_id}"
+                ),
+                303,
+            )
+    return render_template(
+        "staff/course_edit.html", form=form, citizen_id=citizen_id, label=label, start=start
+    )
+
+
+# --- drop-out --------------------------------------------------------------------------------
+
+
+@bp.route("/assignments/<int:assignment_id>/dropout", methods=["GET", "POST"])
+@staff_required(WORKERS)
+def dropout(assignment_id: int) -> str | Response:
+    """Record drop-out with a reason (declined, too ill, hospitalised, moved, died, unreachable)."""
+    scope = current_scope()
+    with unit_of_work() as db:
+        info = assignment_service.describe(db, scope, assignment_id)
+    form = DropoutForm()
+    if info.closed:
+        flash(_("This measurement is already answered or closed."), "info")
+        return redirect(url_for("coordinator.citizen", citizen_id=info.citizen_id), 303)
+    if form.validate_on_submit():
+        try:
+            with unit_of_work() as db:
+                changed = assignment_service.record_dropout(
+                    db,
+                    scope,
+                    assignment_id,
+                    DropoutReason(form.reason.data),
+                    later_too=form.later_too.data,
+                )
+                count = len(changed)
+        except assignment_service.AssignmentClosed:
+            flash(_("This measurement is already answered or closed."), "info")
+        else:
+            flash(_("Drop-out recorded for %(count)s questionnaires.", count=count), "success")
+        return redirect(url_for("coordinator.citizen", citizen_id=info.citizen_id), 303)
+    return render_template("staff/dropout.html", form=form, info=info)
+
+
+# --- paper entry and staff-recorded outcome ---------------------------------------------------
+
+
+@bp.route("/assignments/<int:assignment_id>/answers", methods=["GET", "POST"])
+@staff_required(WORKERS)
+def enter_answers(assignment_id: int) -> str | Response:
+    """Type in a paper questionnaire (channel "paper") or record the staff-completed outcome."""
+    scope = current_scope()
+    with unit_of_work() as db:
+        info = assignment_service.describe(db, scope, assignment_id)
+    if info.answered:
+        flash(_("This measurement is already answered or closed."), "info")
+        return redirect(url_for("coordinator.citizen", citizen_id=info.citizen_id), 303)
+    instrument = registry().get(info.instrument_id)
+    paper = info.respondent is not Respondent.STAFF
+    wanted = request.args.get("lang") if paper else _lang()
+    lang = wanted if wanted in instrument.languages else instrument.default_language
+    form = entry_form_class(instrument, lang, info.text_params, paper=paper)()
+    if request.method == "GET":
+        form.answered_on.data = today()
+    if form.validate_on_submit():
+        answers: dict[str, int | AnswerState] = {}
+        for item in instrument.items:
+            answer = answer_from_field(item, form[item.id].data)
+            if answer is not None:
+                answers[item.id] = answer
+        missing = len(instrument.items) - len(answers)
+        if form.answered_on.data > today():
+            form.answered_on.errors = [_("The date cannot lie in the future.")]
+        elif paper and missing and not form.confirm_missing.data:
+            form.confirm_missing.errors = [
+                _(
+                    "%(count)s questions have no answer. If they were left unanswered on the "
+                    "paper form, tick this box.",
+                    count=missing,
+                )
+            ]
+        else:
+            try:
+                with unit_of_work() as db:
+                    assignment_service.enter_answers(
+                        db,
+                        scope,
+                        assignment_id,
+                        answers,
+                        registry=registry(),
+                        language=lang,
+                        answered_on=form.answered_on.data,
+                    )
+            except (assignment_service.AssignmentClosed, AnswerRejected):
+                flash(_("This measurement is already answered or closed."), "info")
+            else:
+                flash(_("The answers are saved and scored."), "success")
+            return redirect(
+                url_for(
+                    "coordinator.citizen",
+                    citizen_id=info.citizen_id,
+                    _anchor=f"course-{info.course_id}",
+                ),
+                303,
+            )
+    other_languages = [code for code in instrument.languages if code != lang] if paper else []
+    return render_template(
+        "staff/enter_answers.html",
+        form=form,
+        info=info,
+        instrument=instrument,
+        lang=lang,
+        paper=paper,
+        other_languages=other_languages,
+    )
+
+
+__all__ = ["ActionForm", "bp"]

@@ -1,0 +1,153 @@
+"""Helpers for the staff workspace tests: small demo data, logins and form posts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.test import TestResponse
+
+from surveyapp.config import Settings
+from surveyapp.demo import DEMO_USERS, NEIGHBOUR_MUNICIPALITY, load_demo_data
+from surveyapp.enums import AssignmentStatus, Respondent, Role
+from surveyapp.models import (
+    Assignment,
+    AuditEvent,
+    Citizen,
+    Course,
+    MeasurementPlan,
+    Municipality,
+    PlanTimepoint,
+    StaffUser,
+)
+from surveyapp.services.plans_admin import copy_plan
+from surveyapp.services.scope import Scope
+
+PASSWORDS = {u.username: u.password for u in DEMO_USERS}
+FOREIGN_LABEL = "ZZ-Nabolund-borger"
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """Ids of records that belong to the other municipality (Nabolund)."""
+
+    citizen_id: int
+    course_id: int
+    assignment_id: int
+    staff_assignment_id: int
+    user_id: int
+    plan_id: int
+    timepoint_id: int
+
+
+def load_small_demo(
+    factory: sessionmaker[Session], settings: Settings, *, today: date | None = None
+) -> Foreign:
+    """Demo data with 20 citizens (2 in Nabolund) and a Nabolund plan; the foreign ids."""
+    load_demo_data(factory, settings, seed=11, citizens=20, today=today)
+    with factory.begin() as session:
+        nabolund = session.scalars(
+            select(Municipality).where(Municipality.code == NEIGHBOUR_MUNICIPALITY[0])
+        ).one()
+        citizen = session.scalars(
+            select(Citizen).where(Citizen.municipality_id == nabolund.id).order_by(Citizen.id)
+        ).first()
+        assert citizen is not None
+        citizen.label = FOREIGN_LABEL
+        course = citizen.courses[0]
+        open_one = next(
+            (a for a in course.assignments if a.status is not AssignmentStatus.COMPLETED),
+            course.assignments[0],
+        )
+        staff_one = next(a for a in course.assignments if a.respondent is Respondent.STAFF)
+        nabo = session.scalars(select(StaffUser).where(StaffUser.username == "nabo")).one()
+        plan = copy_plan(
+            session,
+            Scope(nabo.id, Role.ADMIN, nabolund.id),
+            session.scalars(select(MeasurementPlan).where(MeasurementPlan.is_default)).one().id,
+            "Nabolunds plan",
+        )
+        timepoint = session.scalars(
+            select(PlanTimepoint).where(PlanTimepoint.plan_id == plan.id)
+        ).first()
+        assert timepoint is not None
+        return Foreign(
+            citizen_id=citizen.id,
+            course_id=course.id,
+            assignment_id=open_one.id,
+            staff_assignment_id=staff_one.id,
+            user_id=nabo.id,
+            plan_id=plan.id,
+            timepoint_id=timepoint.id,
+        )
+
+
+def token(client: FlaskClient, path: str = "/") -> str:
+    """A CSRF token for the client's session, from a page that has a form."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get(path).text)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client: FlaskClient, username: str, password: str | None = None) -> TestResponse:
+    """Log in through the login form (password from the demo users by default)."""
+    return client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password if password is not None else PASSWORDS[username],
+            "csrf_token": token(client),
+        },
+    )
+
+
+def post(client: FlaskClient, path: str, data: dict[str, object] | None = None) -> TestResponse:
+    """POST a form with a valid CSRF token."""
+    return client.post(path, data={**(data or {}), "csrf_token": token(client)})
+
+
+def audit_actions(factory: sessionmaker[Session]) -> list[str]:
+    with factory() as session:
+        return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def home_course(factory: sessionmaker[Session], provider_name: str | None = None) -> Course:
+    """A Sølvstrand course (of a given provider) with an unanswered citizen WHO-5."""
+    with factory() as session:
+        stmt = (
+            select(Course)
+            .join(Municipality, Course.municipality_id == Municipality.id)
+            .where(Municipality.code == "990")
+            .order_by(Course.id)
+        )
+        for course in session.scalars(stmt):
+            if provider_name and course.provider.name != provider_name:
+                continue
+            if any(
+                a.instrument_id == "who5"
+                and a.respondent is Respondent.CITIZEN
+                and a.status in (AssignmentStatus.OPEN, AssignmentStatus.SCHEDULED)
+                for a in course.assignments
+            ):
+                return course
+    raise AssertionError("no suitable course in the demo data")
+
+
+def assignment_of(
+    factory: sessionmaker[Session], course_id: int, instrument_id: str, respondent: Respondent
+) -> Assignment:
+    with factory() as session:
+        return session.scalars(
+            select(Assignment)
+            .where(
+                Assignment.course_id == course_id,
+                Assignment.instrument_id == instrument_id,
+                Assignment.respondent == respondent,
+                Assignment.status.in_([AssignmentStatus.OPEN, AssignmentStatus.SCHEDULED]),
+            )
+            .order_by(Assignment.due_date)
+        ).first()  # type: ignore[return-value]

@@ -1,0 +1,145 @@
+"""Staff login: argon2id, throttling with a lockout that always ends, timeouts, logout."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from surveyapp.config import Settings
+from surveyapp.models import AuditEvent, StaffUser
+from tests.support.staff import audit_actions, load_small_demo, login, post
+
+
+@pytest.fixture
+def demo(session_factory: sessionmaker[Session], settings: Settings) -> sessionmaker[Session]:
+    load_small_demo(session_factory, settings)
+    return session_factory
+
+
+def _user(factory: sessionmaker[Session], username: str) -> StaffUser:
+    with factory() as session:
+        return session.scalars(select(StaffUser).where(StaffUser.username == username)).one()
+
+
+def test_login_and_logout_are_audited_and_logout_ends_the_session(
+    client: FlaskClient, demo: sessionmaker[Session]
+) -> None:
+    response = login(client, "koordinator")
+    assert response.status_code == 302 and response.headers["Location"] == "/staff/"
+    assert client.get("/staff/due").status_code == 200
+    stolen = client.get_cookie("session")
+    assert stolen is not None
+    assert post(client, "/logout").status_code == 302
+    assert client.get("/staff/due").status_code == 302
+    # A copy of the old cookie is worthless: the session version has moved on.
+    client.set_cookie("session", stolen.value)
+    assert client.get("/staff/due").headers["Location"].startswith("/login")
+    actions = audit_actions(demo)
+    assert "login" in actions and "logout" in actions
+
+
+def test_wrong_password_unknown_user_and_a_next_to_another_site(
+    client: FlaskClient, demo: sessionmaker[Session]
+) -> None:
+    wrong = login(client, "koordinator", "not-the-password")
+    assert wrong.status_code == 200 and "Forkert brugernavn eller adgangskode" in wrong.text
+    unknown = login(client, "0101501234", "whatever")  # a CPR number typed as username
+    assert "Forkert brugernavn eller adgangskode" in unknown.text
+    with demo() as session:
+        details = session.scalars(select(AuditEvent.details)).all()
+    assert "0101501234" not in repr(details)
+    token_page = client.get("/login?next=//evil.example/x")
+    assert token_page.status_code == 200
+    response = client.post(
+        "/login?next=//evil.example/x",
+        data={
+            "username": "koordinator",
+            "password": "demo-koordinator",
+            "csrf_token": _csrf(token_page.text),
+        },
+    )
+    assert response.headers["Location"] == "/staff/"
+
+
+def _csrf(html: str) -> str:
+    import re
+
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match
+    return match.group(1)
+
+
+def test_five_failures_lock_for_a_while_an_admin_unlocks_and_it_ends_by_itself(
+    app: Flask, client: FlaskClient, demo: sessionmaker[Session]
+) -> None:
+    for _ in range(5):
+        login(client, "admin", "wrong-password")
+    locked = login(client, "admin")  # even the right password is refused now
+    assert locked.status_code == 200 and "kontoen er låst i" in locked.text
+    assert _user(demo, "admin").locked_until is not None
+    assert "login.locked" in audit_actions(demo)
+    # The lockout is time-limited: once it has passed, the right password works again.
+    with demo.begin() as session:
+        admin = session.scalars(select(StaffUser).where(StaffUser.username == "admin")).one()
+        admin.locked_until = datetime.now(UTC) - timedelta(seconds=1)
+    assert login(client, "admin").status_code == 302
+    # Another user locked out: an admin lifts it at once.
+    other = app.test_client()
+    for _ in range(5):
+        login(other, "terapeut", "wrong-password")
+    assert "kontoen er låst i" in login(other, "terapeut").text
+    terapeut = _user(demo, "terapeut")
+    assert post(client, f"/staff/admin/users/{terapeut.id}/unlock").status_code == 303
+    assert login(other, "terapeut").status_code == 302
+
+
+def test_idle_and_absolute_timeouts(client: FlaskClient, demo: sessionmaker[Session]) -> None:
+    login(client, "koordinator")
+    with client.session_transaction() as session:
+        session["staff_seen_at"] -= 31 * 60
+    expired = client.get("/staff/due")
+    assert expired.status_code == 302 and expired.headers["Location"].startswith("/login")
+    assert "Din session er udløbet" in client.get(expired.headers["Location"]).text
+    login(client, "koordinator")
+    with client.session_transaction() as session:
+        session["staff_login_at"] -= 12 * 3600 + 1
+    assert client.get("/staff/due").status_code == 302
+
+
+def test_deactivation_ends_the_users_session_at_once(
+    app: Flask, demo: sessionmaker[Session]
+) -> None:
+    coordinator, admin = app.test_client(), app.test_client()
+    login(coordinator, "koordinator")
+    login(admin, "admin")
+    assert coordinator.get("/staff/due").status_code == 200
+    user_id = _user(demo, "koordinator").id
+    assert post(admin, f"/staff/admin/users/{user_id}/deactivate").status_code == 303
+    assert coordinator.get("/staff/due").status_code == 302
+    refused = login(coordinator, "koordinator")
+    assert "Denne konto er deaktiveret" in refused.text
+    # An admin cannot deactivate the admin's own account (no locking oneself out).
+    admin_id = _user(demo, "admin").id
+    post(admin, f"/staff/admin/users/{admin_id}/deactivate")
+    assert _user(demo, "admin").active
+
+
+def test_roles_analyst_sees_no_individual_citizen(
+    client: FlaskClient, demo: sessionmaker[Session]
+) -> None:
+    login(client, "analytiker")
+    home = client.get("/staff/")
+    assert home.status_code == 200 and "som analytiker" in home.text.lower()
+    assert client.get("/staff/due").status_code == 403
+    assert client.get("/staff/citizens").status_code == 403
+    assert client.get("/staff/admin/users").status_code == 403
+
+
+def test_staff_pages_are_not_cached(client: FlaskClient, demo: sessionmaker[Session]) -> None:
+    login(client, "koordinator")
+    assert client.get("/staff/due").headers["Cache-Control"] == "no-store"
