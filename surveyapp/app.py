@@ -44,6 +44,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         BABEL_DEFAULT_LOCALE=settings.default_locale,
         BABEL_TRANSLATION_DIRECTORIES=str(_translations_dir()),
         MAX_CONTENT_LENGTH=1024 * 1024,
+        # A tablet may lie on the table for hours; CSRF tokens last as long as a staff
+        # session may (12 h). Respondent pages re-show an expired form with the answer kept.
+        WTF_CSRF_TIME_LIMIT=12 * 3600,
+        KIOSK_IDLE_SECONDS=settings.kiosk_idle_seconds,
         TESTING=settings.env == "test",
     )
     app.config.update(overrides)
@@ -61,6 +65,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from surveyapp.web import public, respond
 
     app.register_blueprint(public.bp)
+
+    from surveyapp.web import admin, auth, coordinator, kiosk
+
+    auth.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(coordinator.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(kiosk.bp)
     # Respondent forms check their CSRF token themselves, so that a token that expired while
     # the tablet lay on the table re-shows the question with the answer kept (never a 400).
     csrf.exempt(respond.bp)

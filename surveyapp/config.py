@@ -33,6 +33,7 @@ class Settings:
     default_locale: str = "da"
     instruments_dirs: tuple[Path, ...] = field(default_factory=tuple)
     sqlite_busy_timeout_ms: int = 5000
+    kiosk_idle_seconds: int = 300
 
     @property
     def is_production(self) -> bool:
@@ -55,6 +56,7 @@ class Settings:
             sqlite_busy_timeout_ms=int(
                 env.get("SURVEYAPP_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms)
             ),
+            kiosk_idle_seconds=int(env.get("SURVEYAPP_KIOSK_IDLE_SECONDS", cls.kiosk_idle_seconds)),
         )
         settings.check()
         return settings

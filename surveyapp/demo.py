@@ -367,8 +367,9 @@ DEMO_LINK_INSTRUMENTS = (
 )
 
 
-def make_demo_links(factory: sessionmaker[Session], settings: Settings,
-                    today: date | None = None) -> list[tuple[str, str, str]]:
+def make_demo_links(
+    factory: sessionmaker[Session], settings: Settings, today: date | None = None
+) -> list[tuple[str, str, str]]:
     """Fresh links to unanswered demo questionnaires: (instrument, respondent, token)."""
     from surveyapp.services.links import create_link
 
@@ -401,8 +402,14 @@ def make_demo_links(factory: sessionmaker[Session], settings: Settings,
             ).first()
             if assignment is not None:
                 token = create_link(session, assignment, valid_for=timedelta(days=14))
-                audit.record(session, audit.SYSTEM, "link.create", object_type="assignment",
-                             object_id=assignment.id, municipality_id=municipality.id,
-                             details={"demo": True})
+                audit.record(
+                    session,
+                    audit.SYSTEM,
+                    "link.create",
+                    object_type="assignment",
+                    object_id=assignment.id,
+                    municipality_id=municipality.id,
+                    details={"demo": True},
+                )
                 links.append((instrument_id, respondent.value, token))
     return links

@@ -1,4 +1,4 @@
-"""kiosk sessions
+"""kiosk sessions: the server-side state of a tablet handed to a citizen
 
 Revision ID: 0002
 Revises: 0001
@@ -29,6 +29,7 @@ def upgrade() -> None:
     sa.Column('assignment_ids', sa.JSON(), nullable=False),
     sa.Column('state', sa.Enum('handover', 'answering', 'handback', 'ended', name='kiosk_state', native_enum=False, create_constraint=True, length=13), nullable=False),
     sa.Column('pin_failures', sa.Integer(), nullable=False),
+    sa.Column('staff_login_at', surveyapp.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('started_at', surveyapp.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_activity_at', surveyapp.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('handed_back_at', surveyapp.models.base.UTCDateTime(timezone=True), nullable=True),

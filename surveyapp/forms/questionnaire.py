@@ -39,15 +39,22 @@ def special_choices(instrument: Instrument, item: Item, lang: str) -> list[tuple
 
 
 def _choice_validators(item: Item, choices: list[tuple[str, str]]) -> list[Any]:
-    allowed = AnyOf([value for value, _label in choices],
-                    message=_l("That answer cannot be used. Please choose one of the options."))
+    allowed = AnyOf(
+        [value for value, _label in choices],
+        message=_l("That answer cannot be used. Please choose one of the options."),
+    )
     if item.optional:
         return [Optional(), allowed]
     return [InputRequired(message=_l("Please choose an answer.")), allowed]
 
 
-def _radio(instrument: Instrument, item: Item, lang: str, params: Mapping[str, str],
-           choices: list[tuple[str, str]]) -> UnboundField:
+def _radio(
+    instrument: Instrument,
+    item: Item,
+    lang: str,
+    params: Mapping[str, str],
+    choices: list[tuple[str, str]],
+) -> UnboundField:
     choices = choices + special_choices(instrument, item, lang)
     return RadioField(
         instrument.text(item.id, lang, params),
@@ -57,30 +64,33 @@ def _radio(instrument: Instrument, item: Item, lang: str, params: Mapping[str, s
     )
 
 
-def _single_choice(instrument: Instrument, item: Item, lang: str,
-                   params: Mapping[str, str]) -> UnboundField:
+def _single_choice(
+    instrument: Instrument, item: Item, lang: str, params: Mapping[str, str]
+) -> UnboundField:
     choices = [(str(o.value), o.label[lang].render(params)) for o in item.options]
     return _radio(instrument, item, lang, params, choices)
 
 
-def _scale(instrument: Instrument, item: Item, lang: str,
-           params: Mapping[str, str]) -> UnboundField:
+def _scale(
+    instrument: Instrument, item: Item, lang: str, params: Mapping[str, str]
+) -> UnboundField:
     choices = [(str(v), str(v)) for v in range(item.min, item.max + 1)]
     return _radio(instrument, item, lang, params, choices)
 
 
-def _integer(instrument: Instrument, item: Item, lang: str,
-             params: Mapping[str, str]) -> UnboundField:
-    message = _l("Please write a whole number from %(low)s to %(high)s.", low=item.min,
-                 high=item.max)
+def _integer(
+    instrument: Instrument, item: Item, lang: str, params: Mapping[str, str]
+) -> UnboundField:
+    message = _l(
+        "Please write a whole number from %(low)s to %(high)s.", low=item.min, high=item.max
+    )
     return IntegerField(
         instrument.text(item.id, lang, params),
         validators=[
             Optional() if item.optional else InputRequired(message=message),
             NumberRange(min=item.min, max=item.max, message=message),
         ],
-        render_kw={"inputmode": "numeric", "autocomplete": "off", "min": item.min,
-                   "max": item.max},
+        render_kw={"inputmode": "numeric", "autocomplete": "off", "min": item.min, "max": item.max},
     )
 
 
@@ -92,7 +102,9 @@ FIELD_FACTORIES: Mapping[ItemKind, FieldFactory] = {
 
 
 def instrument_form_class(
-    instrument: Instrument, lang: str, params: Mapping[str, str] | None = None,
+    instrument: Instrument,
+    lang: str,
+    params: Mapping[str, str] | None = None,
     items: Iterable[Item] | None = None,
 ) -> type[FlaskForm]:
     """A new form class with one field per item (all items, or the ones given)."""
@@ -104,8 +116,9 @@ def instrument_form_class(
     return type(f"{instrument.id}_{lang}_form", (FlaskForm,), fields)
 
 
-def item_form_class(instrument: Instrument, item: Item, lang: str,
-                    params: Mapping[str, str] | None = None) -> type[FlaskForm]:
+def item_form_class(
+    instrument: Instrument, item: Item, lang: str, params: Mapping[str, str] | None = None
+) -> type[FlaskForm]:
     """A new form class for one question on its own screen."""
     return instrument_form_class(instrument, lang, params, items=[item])
 

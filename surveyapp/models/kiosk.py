@@ -28,6 +28,7 @@ class KioskSession(Base):
     assignment_ids: Mapped[list[int]] = mapped_column(JSON)  # the queue, in answering order
     state: Mapped[KioskState] = mapped_column(str_enum(KioskState, "kiosk_state"))
     pin_failures: Mapped[int] = mapped_column(default=0)
+    staff_login_at: Mapped[datetime]  # the suspended login's start: its 12 h limit still holds
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
     handed_back_at: Mapped[datetime | None]

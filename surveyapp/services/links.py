@@ -22,15 +22,25 @@ class LinkInvalid(LookupError):
 
 
 def create_link(
-    session: Session, assignment: Assignment, *, created_by_id: int | None = None,
-    valid_for: timedelta = DEFAULT_VALIDITY, now: datetime | None = None,
+    session: Session,
+    assignment: Assignment,
+    *,
+    created_by_id: int | None = None,
+    valid_for: timedelta = DEFAULT_VALIDITY,
+    now: datetime | None = None,
 ) -> str:
     """Make a new link token for the assignment and return it (it is not stored)."""
     now = now or utcnow()
     token = new_token()
-    session.add(LinkToken(assignment=assignment, token_hash=token_hash(token),
-                          expires_at=now + valid_for, created_at=now,
-                          created_by_id=created_by_id))
+    session.add(
+        LinkToken(
+            assignment=assignment,
+            token_hash=token_hash(token),
+            expires_at=now + valid_for,
+            created_at=now,
+            created_by_id=created_by_id,
+        )
+    )
     session.flush()
     return token
 

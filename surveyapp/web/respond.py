@@ -91,9 +91,14 @@ def _page(flow: Flow, template: str, lang: str, **context: Any) -> str:
     instrument = flow.instrument
     with force_locale(lang):
         return render_template(
-            f"respond/{template}", flow=flow, instrument=instrument, lang=lang,
+            f"respond/{template}",
+            flow=flow,
+            instrument=instrument,
+            lang=lang,
             title=instrument.title.get(lang, instrument.title[instrument.default_language]),
-            text_size=session.get("text_size", 1), **flow.extra, **context,
+            text_size=session.get("text_size", 1),
+            **flow.extra,
+            **context,
         )
 
 
@@ -105,7 +110,10 @@ def show_start(flow: Flow) -> str | WerkzeugResponse:
     lang = response.language if response is not None else _language(flow.instrument)
     params = flow.text_params
     return _page(
-        flow, "start.html", lang, response=response,
+        flow,
+        "start.html",
+        lang,
+        response=response,
         can_switch_language=response is None or not response.answers,
         instruction=flow.instrument.text("instruction", lang, params),
         preamble=flow.instrument.text("preamble", lang, params),
@@ -117,8 +125,9 @@ def begin_answering(flow: Flow) -> WerkzeugResponse:
     lang = _language(flow.instrument)
 
     def action() -> int:
-        response = answering.open_response(db_session(), flow.assignment, channel=flow.channel,
-                                           language=lang, registry=registry())
+        response = answering.open_response(
+            db_session(), flow.assignment, channel=flow.channel, language=lang, registry=registry()
+        )
         return answering.resume_position(flow.instrument, response)
 
     try:
@@ -149,8 +158,15 @@ def _question_page(flow: Flow, number: int, form: Any, message: str | None = Non
     lang = response.language if response else _language(flow.instrument)
     params = flow.text_params
     return _page(
-        flow, "question.html", lang, form=form, field=form[item.id],
-        item=item, number=number, total=len(flow.instrument.items), message=message,
+        flow,
+        "question.html",
+        lang,
+        form=form,
+        field=form[item.id],
+        item=item,
+        number=number,
+        total=len(flow.instrument.items),
+        message=message,
         stem=flow.instrument.text("stem", lang, params),
         min_label=item.min_label[lang].render(params) if item.min_label else None,
         max_label=item.max_label[lang].render(params) if item.max_label else None,
@@ -192,8 +208,10 @@ def take_answer(flow: Flow, number: int) -> str | WerkzeugResponse:
     skipped = item.optional and request.form.get("skip") == "1"
     if not skipped and not form.validate():
         if "csrf_token" in form.errors:
-            message = _("The page was open for a long time, so your answer was not saved yet. "
-                        "Please press the button again.")
+            message = _(
+                "The page was open for a long time, so your answer was not saved yet. "
+                "Please press the button again."
+            )
         else:
             message = form.errors[item.id][0] if item.id in form.errors else None
         return _question_page(flow, number, form, str(message or ""))
@@ -202,15 +220,21 @@ def take_answer(flow: Flow, number: int) -> str | WerkzeugResponse:
 
     def action() -> bool:
         db = db_session()
-        current = answering.open_response(db, flow.assignment, channel=flow.channel,
-                                          language=response.language, registry=registry())
+        current = answering.open_response(
+            db,
+            flow.assignment,
+            channel=flow.channel,
+            language=response.language,
+            registry=registry(),
+        )
         if current.submitted_at is not None:
             return True
         if given is not None:
             answering.save_answer(db, current, item.id, given, registry=registry())
         if last and not answering.missing_required(instrument, current):
-            answering.submit_response(db, current, registry=registry(),
-                                      submission_key=request.form.get("submission_key"))
+            answering.submit_response(
+                db, current, registry=registry(), submission_key=request.form.get("submission_key")
+            )
             return True
         return False
 
@@ -219,8 +243,9 @@ def take_answer(flow: Flow, number: int) -> str | WerkzeugResponse:
     except answering.AnswerRejected as rejected:
         if rejected.code == "closed":
             return flow.go("thanks")
-        return _question_page(flow, number, form,
-                              _("That answer cannot be used. Please choose one of the options."))
+        return _question_page(
+            flow, number, form, _("That answer cannot be used. Please choose one of the options.")
+        )
     if sent:
         return flow.go("thanks")
     next_number = number + 1 if not last else answering.resume_position(instrument, response)

@@ -235,6 +235,8 @@ def test_no_horizontal_scrolling_and_large_targets(
     page.goto(url)
     page.get_by_role("link", name="Tekststørrelse 3 af 3").click()
     page.get_by_role("button", name="Start").click()
+    page.wait_for_url(f"{url}/1")
+    page.wait_for_load_state("load")
     screenshot(page, f"respond-{width}px-largest-text")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -243,6 +245,8 @@ def test_tablet_text_and_touch_targets_are_large(live_server: LiveServer, page: 
     url, _ = _link(live_server, "who5")
     page.goto(url)
     page.get_by_role("button", name="Start").click()
+    page.wait_for_url(f"{url}/1")
+    page.wait_for_load_state("load")
     font = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
     assert font >= 22
     heights = [

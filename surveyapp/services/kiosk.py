@@ -1,0 +1,255 @@
+"""Kiosk visits: the staff tablet handed to a citizen for their due questionnaires.
+
+Starting a visit suspends the staff user's login (their session version is bumped, so no
+earlier cookie works) and gives the browser only a random grant for this visit. The citizen
+answers the queued questionnaires; on completion, pause or idle timeout the tablet shows the
+hand-back screen, and only the staff user's kiosk PIN leads on. Wrong PINs are counted per
+visit; after MAX_PIN_FAILURES the visit ends and the full login is required.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from surveyapp.enums import AssignmentStatus, KioskState, Respondent
+from surveyapp.models import Assignment, Course, KioskSession, StaffUser, utcnow
+from surveyapp.security import hash_secret, new_token, token_hash, verify_secret
+from surveyapp.services import audit
+from surveyapp.services.scope import Scope, get_citizen, require_individual_access
+
+INSTRUMENT_ORDER = ("who5", "whodas12", "start_meeting")
+MAX_PIN_FAILURES = 5
+PIN_RE = re.compile(r"^\d{4,6}$")
+DUE_STATUSES = (AssignmentStatus.OPEN, AssignmentStatus.IN_PROGRESS)
+
+
+class KioskError(ValueError):
+    """A kiosk visit cannot start or go on; `code` says why."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code  # nothing_due, no_pin, bad_pin_format
+
+
+def visit_queue(session: Session, scope: Scope, citizen_id: int, today: date) -> list[Assignment]:
+    """The citizen's own questionnaires due at this visit, in answering order."""
+    rows = session.scalars(
+        select(Assignment)
+        .join(Course)
+        .where(
+            Course.citizen_id == citizen_id,
+            scope.course_filter(),
+            Assignment.respondent == Respondent.CITIZEN,
+            Assignment.status.in_(DUE_STATUSES),
+        )
+    ).all()
+    due = [
+        a
+        for a in rows
+        if a.status is AssignmentStatus.IN_PROGRESS
+        or (a.window_start is not None and a.window_start <= today)
+    ]
+
+    def order(a: Assignment) -> tuple[int, date, int]:
+        rank = (
+            INSTRUMENT_ORDER.index(a.instrument_id)
+            if a.instrument_id in INSTRUMENT_ORDER
+            else len(INSTRUMENT_ORDER)
+        )
+        return (rank, a.due_date or date.max, a.id)
+
+    return sorted(due, key=order)
+
+
+def start_visit(
+    session: Session,
+    scope: Scope,
+    citizen_id: int,
+    *,
+    login_at: datetime,
+    today: date,
+    now: datetime | None = None,
+) -> str:
+    """Queue the citizen's due questionnaires, suspend the staff login; return the grant."""
+    require_individual_access(scope)
+    citizen = get_citizen(session, scope, citizen_id)
+    user = session.get(StaffUser, scope.user_id)
+    if user is None or not user.kiosk_pin_hash:
+        raise KioskError("no_pin")
+    queue = visit_queue(session, scope, citizen.id, today)
+    if not queue:
+        raise KioskError("nothing_due")
+    now = now or utcnow()
+    grant = new_token()
+    session.add(
+        KioskSession(
+            grant_hash=token_hash(grant),
+            staff_user_id=user.id,
+            municipality_id=citizen.municipality_id,
+            citizen_id=citizen.id,
+            assignment_ids=[a.id for a in queue],
+            state=KioskState.HANDOVER,
+            staff_login_at=login_at,
+            started_at=now,
+            last_activity_at=now,
+        )
+    )
+    user.session_version += 1  # the staff session is suspended: no earlier cookie works
+    audit.record(
+        session,
+        scope.actor,
+        "kiosk.start",
+        object_type="citizen",
+        object_id=citizen.id,
+        details={"assignments": [a.id for a in queue]},
+    )
+    session.flush()
+    return grant
+
+
+def find_visit(session: Session, grant: str | None) -> KioskSession | None:
+    """The running visit a grant belongs to (None for an unknown or ended one)."""
+    if not grant:
+        return None
+    visit = session.scalars(
+        select(KioskSession).where(KioskSession.grant_hash == token_hash(grant))
+    ).one_or_none()
+    return None if visit is None or visit.state is KioskState.ENDED else visit
+
+
+def _actor(visit: KioskSession) -> audit.Actor:
+    return audit.Actor(audit.ActorType.CITIZEN, municipality_id=visit.municipality_id)
+
+
+def keep_alive(
+    session: Session, visit: KioskSession, *, idle: timedelta, now: datetime | None = None
+) -> None:
+    """Note activity; a visit left idle longer than `idle` is handed back first."""
+    now = now or utcnow()
+    if visit.state is KioskState.ANSWERING and now - visit.last_activity_at > idle:
+        hand_back(session, visit, "idle", now=now)
+    visit.last_activity_at = now
+
+
+def begin(visit: KioskSession) -> None:
+    """The citizen has the tablet: answering starts."""
+    if visit.state is KioskState.HANDOVER:
+        visit.state = KioskState.ANSWERING
+
+
+def hand_back(
+    session: Session, visit: KioskSession, reason: str, *, now: datetime | None = None
+) -> None:
+    """Show the hand-back screen from now on (done, pause or idle)."""
+    if visit.state in (KioskState.HANDBACK, KioskState.ENDED):
+        return
+    visit.state = KioskState.HANDBACK
+    visit.handed_back_at = now or utcnow()
+    visit.hand_back_reason = reason
+    audit.record(
+        session,
+        _actor(visit),
+        "kiosk.hand_back",
+        object_type="kiosk_session",
+        object_id=visit.id,
+        details={"reason": reason},
+    )
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    position: int  # 1-based place in the queue
+    assignment: Assignment
+
+
+def queue(session: Session, visit: KioskSession) -> list[Assignment]:
+    rows = {
+        a.id: a
+        for a in session.scalars(select(Assignment).where(Assignment.id.in_(visit.assignment_ids)))
+    }
+    return [rows[i] for i in visit.assignment_ids if i in rows]
+
+
+def place(session: Session, visit: KioskSession, position: int) -> Assignment | None:
+    """The queued assignment at a 1-based position (None outside the queue)."""
+    items = queue(session, visit)
+    return items[position - 1] if 1 <= position <= len(items) else None
+
+
+def current_place(session: Session, visit: KioskSession) -> QueuePlace | None:
+    """The first queued questionnaire not yet sent (None when all are done)."""
+    for position, assignment in enumerate(queue(session, visit), start=1):
+        response = assignment.response
+        if assignment.status is not AssignmentStatus.DECLINED and (
+            response is None or response.submitted_at is None
+        ):
+            return QueuePlace(position, assignment)
+    return None
+
+
+def unlock(
+    session: Session,
+    visit: KioskSession,
+    pin: str,
+    *,
+    ip_address: str | None = None,
+    now: datetime | None = None,
+) -> StaffUser | None:
+    """End the visit with the staff user's PIN and return the user; None for a wrong PIN.
+
+    After MAX_PIN_FAILURES wrong PINs the visit ends without a user: full login required.
+    """
+    now = now or utcnow()
+    user = session.get(StaffUser, visit.staff_user_id)
+    actor = audit.Actor(
+        audit.ActorType.STAFF,
+        user_id=visit.staff_user_id,
+        municipality_id=visit.municipality_id,
+        ip_address=ip_address,
+    )
+    ok = (
+        user is not None
+        and user.active
+        and user.kiosk_pin_hash is not None
+        and PIN_RE.match(pin or "") is not None
+        and verify_secret(user.kiosk_pin_hash, pin)
+    )
+    if ok:
+        visit.state, visit.ended_at, visit.end_reason = KioskState.ENDED, now, "pin"
+        audit.record(
+            session, actor, "kiosk.unlock", object_type="kiosk_session", object_id=visit.id
+        )
+        return user
+    visit.pin_failures += 1
+    audit.record(
+        session,
+        actor,
+        "kiosk.pin_failed",
+        object_type="kiosk_session",
+        object_id=visit.id,
+        details={"failures": visit.pin_failures},
+    )
+    if visit.pin_failures >= MAX_PIN_FAILURES:
+        visit.state, visit.ended_at, visit.end_reason = KioskState.ENDED, now, "lockout"
+        audit.record(
+            session, actor, "kiosk.lockout", object_type="kiosk_session", object_id=visit.id
+        )
+    return None
+
+
+def set_pin(session: Session, scope: Scope, pin: str, repeated: str) -> None:
+    """Set the user's own kiosk PIN (4–6 digits), argon2id-hashed."""
+    if not PIN_RE.match(pin or ""):
+        raise KioskError("bad_pin_format")
+    if pin != repeated:
+        raise KioskError("pin_mismatch")
+    user = session.get(StaffUser, scope.user_id)
+    if user is None:
+        raise KioskError("no_user")
+    user.kiosk_pin_hash = hash_secret(pin)
+    audit.record(session, scope.actor, "kiosk.pin_set", object_type="staff_user", object_id=user.id)

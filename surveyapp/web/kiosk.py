@@ -1,0 +1,347 @@
+"""Kiosk mode: the staff tablet handed to the citizen during a home visit.
+
+While a visit runs, the browser holds only the visit's grant: every other address leads back
+to the kiosk, and the staff login is suspended until the coordinator's PIN. Questionnaires
+are answered with the shared answering pages (surveyapp.web.respond) under /kiosk/<n>/...
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import login_user, logout_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response as WerkzeugResponse
+from wtforms import HiddenField, PasswordField
+from wtforms.validators import InputRequired
+
+from surveyapp.enums import Channel, KioskState, Role
+from surveyapp.models import KioskSession, utcnow
+from surveyapp.services import kiosk as kiosk_service
+from surveyapp.web import db_session, respond, run_in_transaction
+from surveyapp.web.access import public, respondent
+from surveyapp.web.auth import StaffPrincipal, current_scope, staff_required, today
+
+bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
+bp.after_request(respond.never_cache)
+KIOSK_DIR = Path(__file__).resolve().parents[2] / "kiosk"
+GRANT = "kiosk_grant"
+STAFF_ROLES = (Role.COORDINATOR, Role.ADMIN)
+ALLOWED_OUTSIDE = {"static", "display.text_size"}
+STAFF_ENDPOINTS = {"kiosk.start_visit", "kiosk.set_pin"}
+
+
+class StartForm(FlaskForm):
+    citizen_id = HiddenField(validators=[InputRequired()])
+
+
+class PinForm(FlaskForm):
+    pin = PasswordField(
+        _l("Kiosk PIN"),
+        validators=[InputRequired()],
+        render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 6},
+    )
+
+
+class SetPinForm(FlaskForm):
+    pin = PasswordField(
+        _l("New kiosk PIN (4 to 6 digits)"),
+        validators=[InputRequired()],
+        render_kw={"inputmode": "numeric", "autocomplete": "new-password", "maxlength": 6},
+    )
+    repeated = PasswordField(
+        _l("The same PIN again"),
+        validators=[InputRequired()],
+        render_kw={"inputmode": "numeric", "autocomplete": "new-password", "maxlength": 6},
+    )
+
+
+def idle_timeout() -> timedelta:
+    return timedelta(seconds=int(current_app.config.get("KIOSK_IDLE_SECONDS", 300)))
+
+
+@bp.before_app_request
+def confine_to_the_kiosk() -> WerkzeugResponse | None:
+    """While a visit runs in this browser, nothing but the kiosk can be reached."""
+    if GRANT not in session:
+        return None
+    if request.endpoint in ALLOWED_OUTSIDE:
+        return None
+    if request.blueprint == "kiosk" and request.endpoint not in STAFF_ENDPOINTS:
+        return None
+    return redirect(url_for("kiosk.screen"), code=303)
+
+
+def _visit() -> KioskSession:
+    visit = kiosk_service.find_visit(db_session(), session.get(GRANT))
+    if visit is None:
+        session.pop(GRANT, None)
+        abort(404)
+    return visit
+
+
+def _touch(visit: KioskSession) -> None:
+    run_in_transaction(lambda: kiosk_service.keep_alive(db_session(), visit, idle=idle_timeout()))
+
+
+# --- staff side: start a visit, set one's PIN --------------------------------------------------
+
+
+@bp.post("/start")
+@staff_required(STAFF_ROLES)
+def start_visit() -> WerkzeugResponse:
+    """Queue the citizen's due questionnaires and hand the tablet over."""
+    form = StartForm()
+    if not form.validate_on_submit() or not str(form.citizen_id.data).isdigit():
+        abort(400)
+    citizen_id = int(form.citizen_id.data)
+    login_at = datetime.fromtimestamp(session.get("staff_login_at") or 0, tz=UTC)
+    try:
+        grant = run_in_transaction(
+            lambda: kiosk_service.start_visit(
+                db_session(), current_scope(), citizen_id, login_at=login_at, today=today()
+            )
+        )
+    except kiosk_service.KioskError as error:
+        if error.code == "no_pin":
+            flash(_("Set your kiosk PIN before you hand the tablet over."), "error")
+            return redirect(url_for("kiosk.set_pin"), code=303)
+        flash(_("This citizen has no questionnaires due now."), "info")
+        return redirect(request.referrer or url_for("coordinator.home"), code=303)
+    locale, size = session.get("locale"), session.get("text_size")
+    logout_user()
+    session.clear()
+    session[GRANT] = grant
+    if locale:
+        session["locale"] = locale
+    if size:
+        session["text_size"] = size
+    return redirect(url_for("kiosk.screen"), code=303)
+
+
+@bp.route("/pin-kode", methods=["GET", "POST"])
+@staff_required(STAFF_ROLES)
+def set_pin() -> str | WerkzeugResponse:
+    """Let staff set their own kiosk PIN."""
+    form = SetPinForm()
+    if form.validate_on_submit():
+        try:
+            run_in_transaction(
+                lambda: kiosk_service.set_pin(
+                    db_session(), current_scope(), form.pin.data or "", form.repeated.data or ""
+                )
+            )
+        except kiosk_service.KioskError as error:
+            message = (
+                _("The two PINs are not the same.")
+                if error.code == "pin_mismatch"
+                else _("A kiosk PIN is 4 to 6 digits.")
+            )
+            form.pin.errors = [message]
+        else:
+            flash(_("Your kiosk PIN is saved."), "success")
+            return redirect(url_for("coordinator.home"), code=303)
+    return render_template("kiosk/set_pin.html", form=form)
+
+
+# --- the tablet in the citizen's hands -----------------------------------------------------------
+
+
+@bp.get("/")
+@respondent
+def screen() -> str | WerkzeugResponse:
+    """Show the visit's current screen: hand-over, the questionnaire, or hand-back."""
+    visit = _visit()
+    _touch(visit)
+    if visit.state is KioskState.HANDOVER:
+        return render_template("kiosk/handover.html", text_size=session.get("text_size", 1))
+    if visit.state is KioskState.ANSWERING:
+        current = kiosk_service.current_place(db_session(), visit)
+        if current is None:
+            run_in_transaction(lambda: kiosk_service.hand_back(db_session(), visit, "done"))
+            return redirect(url_for("kiosk.screen"), code=303)
+        return redirect(url_for("kiosk.start", position=current.position), code=303)
+    return render_template(
+        "kiosk/handback.html", form=PinForm(), visit=visit, text_size=session.get("text_size", 1)
+    )
+
+
+@bp.post("/begin")
+@respondent
+def begin_visit() -> WerkzeugResponse:
+    """The citizen has the tablet: show the first questionnaire."""
+    visit = _visit()
+    run_in_transaction(lambda: kiosk_service.begin(visit))
+    return redirect(url_for("kiosk.screen"), code=303)
+
+
+@bp.post("/pause")
+@respondent
+def pause() -> WerkzeugResponse:
+    """ "Give the tablet back": answers so far are kept; the rest waits for later."""
+    visit = _visit()
+    run_in_transaction(lambda: kiosk_service.hand_back(db_session(), visit, "pause"))
+    return redirect(url_for("kiosk.screen"), code=303)
+
+
+@bp.post("/ping")
+@respondent
+def ping() -> tuple[str, int]:
+    """ "Yes, I am here": the citizen is still answering (keeps the visit from idling)."""
+    _touch(_visit())
+    return "", 204
+
+
+@bp.post("/idle")
+@respondent
+def idle() -> WerkzeugResponse:
+    """Nobody answered "Are you still there?": hand the tablet back."""
+    visit = _visit()
+    run_in_transaction(lambda: kiosk_service.hand_back(db_session(), visit, "idle"))
+    return redirect(url_for("kiosk.screen"), code=303)
+
+
+@bp.post("/pin")
+@respondent
+def unlock() -> str | WerkzeugResponse:
+    """Back to the staff screens with the coordinator's PIN."""
+    visit = _visit()
+    form = PinForm()
+    if visit.state is not KioskState.HANDBACK or not form.validate_on_submit():
+        return redirect(url_for("kiosk.screen"), code=303)
+    user = run_in_transaction(
+        lambda: kiosk_service.unlock(
+            db_session(), visit, form.pin.data or "", ip_address=request.remote_addr
+        )
+    )
+    if user is not None:
+        principal = StaffPrincipal.of(user)
+        locale, size = session.get("locale"), session.get("text_size")
+        session.clear()
+        if locale:
+            session["locale"] = locale
+        if size:
+            session["text_size"] = size
+        session["staff_sv"] = user.session_version
+        session["staff_login_at"] = visit.staff_login_at.timestamp()
+        session["staff_seen_at"] = utcnow().timestamp()
+        login_user(principal)
+        return redirect(url_for("coordinator.home"), code=303)
+    if visit.state is KioskState.ENDED:
+        session.clear()
+        flash(_("Too many wrong PINs. Please log in with your username and password."), "error")
+        return redirect(url_for("auth.login"), code=303)
+    form.pin.errors = [
+        _(
+            "Wrong PIN. %(left)s tries left before the full login is required.",
+            left=kiosk_service.MAX_PIN_FAILURES - visit.pin_failures,
+        )
+    ]
+    return render_template(
+        "kiosk/handback.html", form=form, visit=visit, text_size=session.get("text_size", 1)
+    )
+
+
+def _flow(position: int) -> respond.Flow:
+    visit = _visit()
+    _touch(visit)
+    if visit.state is not KioskState.ANSWERING:
+        abort(redirect(url_for("kiosk.screen"), code=303))
+    assignment = kiosk_service.place(db_session(), visit, position)
+    if assignment is None:
+        abort(404)
+    instrument = respond.registry().get(assignment.instrument_id)
+    queue_length = len(visit.assignment_ids)
+    return respond.Flow(
+        assignment,
+        instrument,
+        Channel.KIOSK,
+        "kiosk",
+        {"position": position},
+        extra={
+            "kiosk": {
+                "idle_seconds": int(idle_timeout().total_seconds()),
+                "position": position,
+                "queue_length": queue_length,
+            }
+        },
+    )
+
+
+@bp.get("/<int:position>")
+@respondent
+def start(position: int) -> str | WerkzeugResponse:
+    """The instruction screen of the queued questionnaire."""
+    return respond.show_start(_flow(position))
+
+
+@bp.post("/<int:position>/start")
+@respondent
+def begin(position: int) -> WerkzeugResponse:
+    """Begin or resume answering."""
+    return respond.begin_answering(_flow(position))
+
+
+@bp.post("/<int:position>/sprog")
+@respondent
+def language(position: int) -> WerkzeugResponse:
+    """Switch the questionnaire's language."""
+    return respond.switch_language(_flow(position))
+
+
+@bp.get("/<int:position>/<int:number>")
+@respondent
+def question(position: int, number: int) -> str | WerkzeugResponse:
+    """Show one question."""
+    return respond.show_question(_flow(position), number)
+
+
+@bp.post("/<int:position>/<int:number>")
+@respondent
+def answer(position: int, number: int) -> str | WerkzeugResponse:
+    """Save one answer."""
+    return respond.take_answer(_flow(position), number)
+
+
+@bp.get("/<int:position>/tak")
+@respondent
+def thanks(position: int) -> WerkzeugResponse:
+    """A questionnaire is sent: on to the next one, or the hand-back screen."""
+    _flow(position)
+    return redirect(url_for("kiosk.screen"), code=303)
+
+
+# --- the PWA shell ---------------------------------------------------------------------------
+
+
+@bp.get("/manifest.webmanifest")
+@public
+def manifest() -> WerkzeugResponse:
+    """The web app manifest that installs the kiosk full-screen on the tablet."""
+    return send_from_directory(
+        KIOSK_DIR, "manifest.webmanifest", mimetype="application/manifest+json"
+    )
+
+
+@bp.get("/app/<path:filename>")
+@public
+def shell_file(filename: str) -> WerkzeugResponse:
+    """The kiosk script and icons (from the top-level kiosk/ folder)."""
+    if filename not in {"kiosk.js", "icon-192.png", "icon-512.png"}:
+        abort(404)
+    return send_from_directory(KIOSK_DIR, filename)
