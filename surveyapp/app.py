@@ -10,6 +10,7 @@ from flask_wtf import CSRFProtect
 
 from surveyapp.config import Settings
 from surveyapp.db import make_engine, make_session_factory
+from surveyapp.instruments import load_registry
 from surveyapp.web.access import check_every_view_has_a_rule
 
 SUPPORTED_LOCALES = ("da", "en")
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.extensions["surveyapp.settings"] = settings
     app.extensions["surveyapp.engine"] = engine
     app.extensions["surveyapp.sessions"] = make_session_factory(engine)
+    # Loaded once at start: a malformed definition file stops the app with a clear message.
+    app.extensions["surveyapp.registry"] = load_registry(settings.instruments_dirs)
 
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale

@@ -24,8 +24,9 @@ from surveyapp.services import assignments as assignment_service
 from surveyapp.services import auth as auth_service
 from surveyapp.services import plans_admin
 from surveyapp.services import scope as scope_service
-from surveyapp.web.auth import COPENHAGEN, current_scope, staff_required, today, unit_of_work
-from surveyapp.web.coordinator import _instrument_title, registry
+from surveyapp.web import registry, unit_of_work
+from surveyapp.web.auth import COPENHAGEN, current_scope, staff_required, today
+from surveyapp.web.coordinator import _instrument_title
 
 bp = Blueprint("admin", __name__, url_prefix="/staff/admin")
 ADMIN = (Role.ADMIN,)

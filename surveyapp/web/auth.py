@@ -8,8 +8,7 @@ been idle longer than STAFF_IDLE_TIMEOUT or is older than STAFF_MAX_SESSION_AGE.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import wraps
@@ -33,7 +32,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
-from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from surveyapp.enums import Role
@@ -41,7 +39,7 @@ from surveyapp.forms.staff import ActionForm, LoginForm
 from surveyapp.models import StaffUser, utcnow
 from surveyapp.services import auth as auth_service
 from surveyapp.services.scope import NotPermitted, OutOfScope, Scope
-from surveyapp.web import db_session
+from surveyapp.web import unit_of_work
 from surveyapp.web.access import mark_staff, public
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -97,14 +95,25 @@ class StaffPrincipal(UserMixin):  # type: ignore[misc]
 # --- helpers for every staff view ------------------------------------------------------------
 
 
-@contextmanager
-def unit_of_work() -> Iterator[Session]:
-    """One transaction for one use case; commits on success, rolls back on any error."""
-    db = db_session()
-    if db.in_transaction():
-        db.commit()  # end a read-only transaction begun by lazy loading
-    with db.begin():
-        yield db
+DISPLAY_CHOICES = ("locale", "text_size")
+
+
+def fresh_session() -> None:
+    """Forget everything in the session but the visitor's language and text size."""
+    keep = {key: session[key] for key in DISPLAY_CHOICES if key in session}
+    session.clear()
+    session.update(keep)
+
+
+def begin_staff_session(
+    principal: StaffPrincipal, *, session_version: int, login_at: float
+) -> None:
+    """Log a staff user in on a fresh session (after the password, or the kiosk PIN)."""
+    fresh_session()
+    session["staff_sv"] = session_version
+    session["staff_login_at"] = login_at
+    session["staff_seen_at"] = utcnow().timestamp()
+    login_user(principal)
 
 
 def current_scope() -> Scope:
@@ -260,15 +269,11 @@ def login() -> Response | str | tuple[str, int]:
             version = result.user.session_version if result.user is not None else None
         if principal is not None:
             next_url = _safe_next(request.args.get("next"))
-            locale = session.get("locale")
-            session.clear()
-            if locale:
-                session["locale"] = locale
-            now = utcnow().timestamp()
-            session["staff_sv"] = version
-            session["staff_login_at"] = now
-            session["staff_seen_at"] = now
-            login_user(principal)
+            begin_staff_session(
+                principal,
+                session_version=version,  # type: ignore[arg-type]
+                login_at=utcnow().timestamp(),
+            )
             return redirect(next_url or url_for("coordinator.home"))
         outcome = result.outcome
         if outcome is auth_service.LoginOutcome.LOCKED:
@@ -299,9 +304,6 @@ def logout() -> Response:
     with unit_of_work() as db:
         auth_service.logout(db, current_user.id, ip_address=request.remote_addr)
     logout_user()
-    locale = session.get("locale")
-    session.clear()
-    if locale:
-        session["locale"] = locale
+    fresh_session()
     flash(_("You have been logged out."), "info")
     return redirect(url_for("auth.login"))

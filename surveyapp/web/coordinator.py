@@ -25,14 +25,14 @@ from surveyapp.forms.staff import (
     entry_form_class,
     select_choices,
 )
-from surveyapp.instruments import Registry, default_registry, load_registry
 from surveyapp.pseudonym import InvalidCPR
 from surveyapp.services import assignments as assignment_service
 from surveyapp.services import charts
 from surveyapp.services import citizens as citizen_service
 from surveyapp.services import scope as scope_service
 from surveyapp.services.responses import AnswerRejected
-from surveyapp.web.auth import COPENHAGEN, current_scope, staff_required, today, unit_of_work
+from surveyapp.web import registry, unit_of_work
+from surveyapp.web.auth import COPENHAGEN, current_scope, staff_required, today
 
 bp = Blueprint("coordinator", __name__, url_prefix="/staff")
 WORKERS = (Role.ADMIN, Role.COORDINATOR)
@@ -43,16 +43,6 @@ COURSE_ERRORS = {
     "ends_before_start": _l("The course cannot end before it starts."),
     "end_date_required": _l("An end date cannot be removed once set; move it instead."),
 }
-
-
-def registry() -> Registry:
-    """The instrument definitions of this installation (shipped plus configured folders)."""
-    found = current_app.extensions.get("surveyapp.registry")
-    if found is None:
-        dirs = current_app.extensions["surveyapp.settings"].instruments_dirs
-        found = load_registry(dirs) if dirs else default_registry()
-        current_app.extensions["surveyapp.registry"] = found
-    return found  # type: ignore[no-any-return]
 
 
 def _lang() -> str:

@@ -24,18 +24,25 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import login_user, logout_user
+from flask_login import logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import HiddenField, PasswordField
 from wtforms.validators import InputRequired
 
 from surveyapp.enums import Channel, KioskState, Role
-from surveyapp.models import KioskSession, utcnow
+from surveyapp.models import KioskSession
 from surveyapp.services import kiosk as kiosk_service
-from surveyapp.web import db_session, respond, run_in_transaction
+from surveyapp.web import db_session, registry, respond, run_in_transaction
 from surveyapp.web.access import public, respondent
-from surveyapp.web.auth import StaffPrincipal, current_scope, staff_required, today
+from surveyapp.web.auth import (
+    StaffPrincipal,
+    begin_staff_session,
+    current_scope,
+    fresh_session,
+    staff_required,
+    today,
+)
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 bp.after_request(respond.never_cache)
@@ -123,14 +130,9 @@ def start_visit() -> WerkzeugResponse:
             return redirect(url_for("kiosk.set_pin"), code=303)
         flash(_("This citizen has no questionnaires due now."), "info")
         return redirect(request.referrer or url_for("coordinator.home"), code=303)
-    locale, size = session.get("locale"), session.get("text_size")
     logout_user()
-    session.clear()
+    fresh_session()
     session[GRANT] = grant
-    if locale:
-        session["locale"] = locale
-    if size:
-        session["text_size"] = size
     return redirect(url_for("kiosk.screen"), code=303)
 
 
@@ -230,20 +232,14 @@ def unlock() -> str | WerkzeugResponse:
         )
     )
     if user is not None:
-        principal = StaffPrincipal.of(user)
-        locale, size = session.get("locale"), session.get("text_size")
-        session.clear()
-        if locale:
-            session["locale"] = locale
-        if size:
-            session["text_size"] = size
-        session["staff_sv"] = user.session_version
-        session["staff_login_at"] = visit.staff_login_at.timestamp()
-        session["staff_seen_at"] = utcnow().timestamp()
-        login_user(principal)
+        begin_staff_session(
+            StaffPrincipal.of(user),
+            session_version=user.session_version,
+            login_at=visit.staff_login_at.timestamp(),
+        )
         return redirect(url_for("coordinator.home"), code=303)
     if visit.state is KioskState.ENDED:
-        session.clear()
+        fresh_session()
         flash(_("Too many wrong PINs. Please log in with your username and password."), "error")
         return redirect(url_for("auth.login"), code=303)
     form.pin.errors = [
@@ -265,7 +261,7 @@ def _flow(position: int) -> respond.Flow:
     assignment = kiosk_service.place(db_session(), visit, position)
     if assignment is None:
         abort(404)
-    instrument = respond.registry().get(assignment.instrument_id)
+    instrument = registry().get(assignment.instrument_id)
     queue_length = len(visit.assignment_ids)
     return respond.Flow(
         assignment,

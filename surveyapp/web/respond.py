@@ -17,7 +17,6 @@ from typing import Any
 from flask import (
     Blueprint,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -31,11 +30,11 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from surveyapp.app import SUPPORTED_LOCALES
 from surveyapp.enums import Channel
 from surveyapp.forms.questionnaire import answer_from_field, field_data, item_form_class
-from surveyapp.instruments import Instrument, Registry, default_registry
+from surveyapp.instruments import Instrument
 from surveyapp.models import Assignment
 from surveyapp.services import responses as answering
 from surveyapp.services.links import LinkInvalid, resolve_link
-from surveyapp.web import db_session, run_in_transaction
+from surveyapp.web import db_session, registry, run_in_transaction
 from surveyapp.web.access import public, respondent
 
 bp = Blueprint("respond", __name__, url_prefix="/svar")
@@ -51,11 +50,6 @@ def never_cache(response: WerkzeugResponse) -> WerkzeugResponse:
 
 
 bp.after_request(never_cache)
-
-
-def registry() -> Registry:
-    registry_: Registry | None = current_app.extensions.get("surveyapp.registry")
-    return registry_ or default_registry()
 
 
 @dataclass
