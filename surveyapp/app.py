@@ -36,6 +36,7 @@ def current_settings() -> Settings:
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Create the app; settings default to the environment (see surveyapp.config)."""
     settings = settings or Settings.from_env()
+    settings.check()  # production refuses demo secrets, however the settings were made
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(
         SECRET_KEY=settings.secret_key,

@@ -69,3 +69,18 @@ def test_login_link_target_exists(client: FlaskClient) -> None:
 
 def test_app_starts_from_settings(settings: Settings) -> None:
     assert create_app(settings).config["SECRET_KEY"] == settings.secret_key
+
+
+def test_the_app_refuses_to_start_in_production_with_demo_secrets(settings: Settings) -> None:
+    import pytest
+
+    from surveyapp.config import DEMO_SECRET_KEY, ConfigError
+
+    demo = Settings(
+        env="production",
+        database_url=settings.database_url,
+        secret_key=DEMO_SECRET_KEY,
+        cpr_hmac_key="k" * 40,
+    )
+    with pytest.raises(ConfigError, match="SURVEYAPP_SECRET_KEY is the demo value"):
+        create_app(demo)
