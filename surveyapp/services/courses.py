@@ -19,7 +19,7 @@ from surveyapp.models import (
     Team,
     utcnow,
 )
-from surveyapp.plans import DEFAULT_PLAN, PlanSpec
+from surveyapp.plans import DEFAULT_PLAN, PlanSpec, TimepointSpec
 from surveyapp.scheduling import TimepointRule, status_on, window_for
 
 
@@ -53,6 +53,22 @@ def create_plan(
     session.add(plan)
     session.flush()
     return plan
+
+
+def spec_of(plan: MeasurementPlan) -> PlanSpec:
+    """The plain specification of a stored plan (the inverse of create_plan)."""
+    return PlanSpec(
+        name=plan.name,
+        timepoints=tuple(
+            TimepointSpec(
+                rule_of(tp),
+                tp.label_da,
+                tp.label_en,
+                tuple((i.instrument_id, i.respondent) for i in tp.items),
+            )
+            for tp in plan.timepoints
+        ),
+    )
 
 
 def default_plan(session: Session) -> MeasurementPlan:

@@ -15,7 +15,7 @@ What a change touches in the courses that follow the plan (not cancelled ones):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from sqlalchemy import delete, select
@@ -34,6 +34,7 @@ from surveyapp.models import (
 )
 from surveyapp.scheduling import TimepointRule, Window, status_on, window_for
 from surveyapp.services import audit
+from surveyapp.services.courses import create_plan, spec_of
 from surveyapp.services.scope import (
     OutOfScope,
     Scope,
@@ -141,28 +142,11 @@ def copy_plan(session: Session, scope: Scope, plan_id: int, name: str) -> Measur
     """An editable copy of a plan, owned by the admin's municipality."""
     require_admin(scope)
     source = get_plan(session, scope, plan_id)
-    copy = MeasurementPlan(name=name.strip()[:120], municipality_id=scope.municipality_id)
-    for tp in source.timepoints:
-        new_tp = PlanTimepoint(
-            key=tp.key,
-            label_da=tp.label_da,
-            label_en=tp.label_en,
-            anchor=tp.anchor,
-            offset_months=tp.offset_months,
-            offset_days=tp.offset_days,
-            window_before_days=tp.window_before_days,
-            window_after_days=tp.window_after_days,
-            sort_order=tp.sort_order,
-        )
-        new_tp.items = [
-            PlanItem(
-                instrument_id=i.instrument_id, respondent=i.respondent, sort_order=i.sort_order
-            )
-            for i in tp.items
-        ]
-        copy.timepoints.append(new_tp)
-    session.add(copy)
-    session.flush()
+    copy = create_plan(
+        session,
+        replace(spec_of(source), name=name.strip()[:120]),
+        municipality_id=scope.municipality_id,
+    )
     audit.record(
         session,
         scope.actor,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from surveyapp.enums import AssignmentStatus, CourseStatus, ProviderKind, Respondent, Sex
 from surveyapp.models import Citizen, Municipality, Provider, Team
 from surveyapp.plans import DEFAULT_PLAN
-from surveyapp.services.courses import create_course, default_plan, set_end_date
+from surveyapp.services.courses import create_course, default_plan, set_end_date, spec_of
 
 TODAY = date(2026, 3, 1)
 
@@ -42,6 +42,7 @@ def test_default_plan_is_created_once(session_factory: sessionmaker[Session]) ->
     with session_factory.begin() as session:
         first = default_plan(session)
         assert default_plan(session).id == first.id
+        assert spec_of(first) == DEFAULT_PLAN  # what is stored reads back as it was given
         assert [tp.key for tp in first.timepoints] == ["baseline", "end", "fu_3m", "fu_1y", "fu_2y"]
 
 
