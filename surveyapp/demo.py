@@ -29,6 +29,7 @@ from surveyapp.enums import (
 from surveyapp.instruments import Registry, default_registry
 from surveyapp.models import Assignment, Citizen, Course, Municipality, Provider, StaffUser, Team
 from surveyapp.pseudonym import read_cpr
+from surveyapp.scheduling import today_in_denmark
 from surveyapp.security import hash_secret
 from surveyapp.services import audit
 from surveyapp.services.courses import create_course as _create_course
@@ -121,7 +122,7 @@ def load_demo_data(
     """Fill an empty database with demo data and say what was made (or that nothing was)."""
     if settings.is_production:
         raise RuntimeError("demo data is never loaded in production")
-    today = today or date.today()
+    today = today or today_in_denmark()
     registry = registry or default_registry()
     with factory.begin() as session:
         if session.scalar(select(func.count()).select_from(Municipality)):
@@ -342,6 +343,7 @@ class _DemoBuilder:
             started_at=submitted - timedelta(minutes=self.rng.randint(3, 15)),
             submitted_at=submitted,
             registry=self.registry,
+            flush=False,  # flushed with the next course
         )
         self.counts["responses"] += 1
 
@@ -375,7 +377,7 @@ def make_demo_links(
 
     if settings.is_production:
         raise RuntimeError("demo links are never made in production")
-    today = today or date.today()
+    today = today or today_in_denmark()
     links = []
     with factory.begin() as session:
         municipality = session.scalars(

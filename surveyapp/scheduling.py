@@ -8,11 +8,19 @@ end-anchored timepoint has no date while the course has no end date.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
 from surveyapp.enums import Anchor, AssignmentStatus
+
+DENMARK = ZoneInfo("Europe/Copenhagen")
+
+
+def today_in_denmark(now: datetime | None = None) -> date:
+    """The calendar day in Denmark: windows and due dates are Danish days, not UTC days."""
+    return (now or datetime.now(DENMARK)).astimezone(DENMARK).date()
 
 
 @dataclass(frozen=True)

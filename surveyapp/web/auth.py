@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -37,6 +37,7 @@ from werkzeug.wrappers import Response
 from surveyapp.enums import Role
 from surveyapp.forms.staff import ActionForm, LoginForm
 from surveyapp.models import StaffUser, utcnow
+from surveyapp.scheduling import today_in_denmark
 from surveyapp.services import auth as auth_service
 from surveyapp.services.scope import NotPermitted, OutOfScope, Scope
 from surveyapp.web import unit_of_work
@@ -134,7 +135,7 @@ def today() -> date:
     fixed = current_app.config.get("SURVEYAPP_TODAY")
     if fixed is not None:
         return fixed  # type: ignore[no-any-return]
-    return datetime.now(COPENHAGEN).date()
+    return today_in_denmark()
 
 
 def policy() -> auth_service.LoginPolicy:

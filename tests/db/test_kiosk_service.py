@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from surveyapp.enums import KioskState, Role
 from surveyapp.models import StaffUser, utcnow
+from surveyapp.scheduling import today_in_denmark
 from surveyapp.security import hash_secret
 from surveyapp.services import kiosk
 from surveyapp.services.scope import OutOfScope, Scope
@@ -18,7 +19,7 @@ PIN = "1357"
 
 
 def _setup(session: Session) -> tuple[Scope, int, int]:
-    course = factories.course(session, start=date.today())
+    course = factories.course(session, start=today_in_denmark())
     user = StaffUser(
         username="kim",
         full_name="Kim",
@@ -27,7 +28,7 @@ def _setup(session: Session) -> tuple[Scope, int, int]:
         password_hash=hash_secret("x" * 12),
         kiosk_pin_hash=hash_secret(PIN),
     )
-    foreign = factories.course(session, start=date.today(), municipality_name="Andeby")
+    foreign = factories.course(session, start=today_in_denmark(), municipality_name="Andeby")
     session.add(user)
     session.flush()
     scope = Scope(user.id, Role.COORDINATOR, course.municipality_id)
@@ -39,7 +40,9 @@ def test_start_queues_in_order_and_suspends_the_login(
 ) -> None:
     with session_factory.begin() as session:
         scope, citizen_id, foreign_id = _setup(session)
-        grant = kiosk.start_visit(session, scope, citizen_id, login_at=utcnow(), today=date.today())
+        grant = kiosk.start_visit(
+            session, scope, citizen_id, login_at=utcnow(), today=today_in_denmark()
+        )
         visit = kiosk.find_visit(session, grant)
         assert visit is not None and visit.state is KioskState.HANDOVER
         assert [a.instrument_id for a in kiosk.queue(session, visit)] == [
@@ -50,7 +53,9 @@ def test_start_queues_in_order_and_suspends_the_login(
         assert session.get(StaffUser, scope.user_id).session_version == 2  # type: ignore[union-attr]
         assert kiosk.find_visit(session, "not-a-grant") is None
         with pytest.raises(OutOfScope):
-            kiosk.start_visit(session, scope, foreign_id, login_at=utcnow(), today=date.today())
+            kiosk.start_visit(
+                session, scope, foreign_id, login_at=utcnow(), today=today_in_denmark()
+            )
 
 
 def test_idle_hands_back_and_the_pin_counter_locks_after_five(
@@ -58,7 +63,9 @@ def test_idle_hands_back_and_the_pin_counter_locks_after_five(
 ) -> None:
     with session_factory.begin() as session:
         scope, citizen_id, _ = _setup(session)
-        grant = kiosk.start_visit(session, scope, citizen_id, login_at=utcnow(), today=date.today())
+        grant = kiosk.start_visit(
+            session, scope, citizen_id, login_at=utcnow(), today=today_in_denmark()
+        )
     with session_factory.begin() as session:
         visit = kiosk.find_visit(session, grant)
         assert visit is not None
@@ -81,7 +88,9 @@ def test_the_right_pin_ends_the_visit_and_returns_the_user(
 ) -> None:
     with session_factory.begin() as session:
         scope, citizen_id, _ = _setup(session)
-        grant = kiosk.start_visit(session, scope, citizen_id, login_at=utcnow(), today=date.today())
+        grant = kiosk.start_visit(
+            session, scope, citizen_id, login_at=utcnow(), today=today_in_denmark()
+        )
         visit = kiosk.find_visit(session, grant)
         kiosk.hand_back(session, visit, "pause")  # type: ignore[arg-type]
         user = kiosk.unlock(session, visit, PIN)  # type: ignore[arg-type]

@@ -14,7 +14,6 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from surveyapp.app import create_app
 from surveyapp.config import Settings
 from surveyapp.db import upgrade
 from surveyapp.demo import load_demo_data
+from surveyapp.scheduling import today_in_denmark
 from tests.conftest import TEST_CPR_KEY, TEST_SECRET_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +68,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     upgrade(settings.database_url)
     app = create_app(settings)
     sessions = app.extensions["surveyapp.sessions"]
-    load_demo_data(sessions, settings, seed=11, citizens=30, today=date.today())
+    load_demo_data(sessions, settings, seed=11, citizens=30, today=today_in_denmark())
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

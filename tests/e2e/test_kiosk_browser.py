@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -13,6 +12,7 @@ from sqlalchemy import select
 from surveyapp.demo import DEMO_PIN, DEMO_USERS
 from surveyapp.enums import AssignmentStatus, Respondent, Sex
 from surveyapp.models import Assignment, Citizen, Municipality, Provider
+from surveyapp.scheduling import today_in_denmark
 from surveyapp.services.courses import create_course, default_plan
 from tests.e2e.conftest import (
     TABLET_PORTRAIT,
@@ -50,8 +50,8 @@ def citizen(live_server: LiveServer) -> int:
             provider=provider,
             team=None,  # type: ignore[arg-type]
             plan=default_plan(session),
-            start_date=date.today(),
-            today=date.today(),
+            start_date=today_in_denmark(),
+            today=today_in_denmark(),
         )
         return citizen.id
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 
 from playwright.sync_api import Page, expect
 
+from surveyapp.scheduling import today_in_denmark
 from tests.e2e.conftest import LiveServer, assert_accessible, screenshot
 
 NEW_CPR = "150345-4321"
@@ -57,7 +58,7 @@ def test_coordinator_registers_a_course_and_records_paper_answers_and_dropout(
     assert "150345" not in page.content()
     page.select_option("#provider_id", label="Sølvstrand Hjemmepleje")
     page.select_option("#team_id", label="Sølvstrand Hjemmepleje: Team Nord")
-    page.fill("#start_date", (date.today() - timedelta(days=1)).isoformat())
+    page.fill("#start_date", (today_in_denmark() - timedelta(days=1)).isoformat())
     screenshot(page, "staff-new-course")
     assert_accessible(page)
     page.locator("#submit").click()

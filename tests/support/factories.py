@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from surveyapp.enums import ProviderKind, Respondent, Sex
 from surveyapp.models import Assignment, Citizen, Course, Municipality, Provider, Team
+from surveyapp.scheduling import today_in_denmark
 from surveyapp.services.courses import create_course, default_plan
 from surveyapp.services.links import create_link
 
@@ -42,7 +43,7 @@ def course(
     )
     session.add(citizen)
     session.flush()
-    start = start or date.today()
+    start = start or today_in_denmark()
     return create_course(
         session,
         citizen=citizen,
@@ -51,7 +52,7 @@ def course(
         plan=default_plan(session),
         start_date=start,
         end_date=end,
-        today=date.today(),
+        today=today_in_denmark(),
     )
 
 

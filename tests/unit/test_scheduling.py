@@ -59,3 +59,13 @@ def test_status_on(current: AssignmentStatus, today: date, expected: AssignmentS
 
 def test_unknown_window_stays_scheduled() -> None:
     assert status_on(AssignmentStatus.OPEN, None, date(2030, 1, 1)) is AssignmentStatus.SCHEDULED
+
+
+def test_today_is_the_danish_calendar_day() -> None:
+    from datetime import UTC, datetime
+
+    from surveyapp.scheduling import today_in_denmark
+
+    assert today_in_denmark(datetime(2026, 11, 23, 23, 30, tzinfo=UTC)) == date(2026, 11, 24)
+    assert today_in_denmark(datetime(2026, 6, 30, 21, 59, tzinfo=UTC)) == date(2026, 6, 30)
+    assert today_in_denmark(datetime(2026, 6, 30, 22, 0, tzinfo=UTC)) == date(2026, 7, 1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from surveyapp.enums import AssignmentStatus, KioskState, Role
 from surveyapp.models import Assignment, AuditEvent, Citizen, KioskSession, StaffUser, utcnow
+from surveyapp.scheduling import today_in_denmark
 from surveyapp.security import hash_secret
 from tests.support import factories
 from tests.support.staff import login, post
@@ -39,7 +40,7 @@ def factory(app: Flask) -> sessionmaker[Session]:
 def visit(factory: sessionmaker[Session]) -> dict[str, int]:
     """A coordinator with a PIN, and a citizen whose baseline questionnaires are due today."""
     with factory.begin() as session:
-        course = factories.course(session, start=date.today())
+        course = factories.course(session, start=today_in_denmark())
         user = StaffUser(
             username="kim",
             full_name="Kim K",
@@ -48,7 +49,7 @@ def visit(factory: sessionmaker[Session]) -> dict[str, int]:
             password_hash=hash_secret(PASSWORD),
             kiosk_pin_hash=hash_secret(PIN),
         )
-        other = factories.course(session, start=date.today(), municipality_name="Andeby")
+        other = factories.course(session, start=today_in_denmark(), municipality_name="Andeby")
         session.add(user)
         session.flush()
         return {

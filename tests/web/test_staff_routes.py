@@ -8,7 +8,6 @@ may reach it and checking that it is scoped.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 
 import pytest
 from flask import Flask
@@ -20,6 +19,7 @@ from surveyapp.config import Settings
 from surveyapp.demo import DEMO_USERS
 from surveyapp.enums import ActorType
 from surveyapp.models import Assignment, Course, Municipality, PlanTimepoint, StaffUser
+from surveyapp.scheduling import today_in_denmark
 from surveyapp.services import audit
 from surveyapp.web.access import rule_of
 from tests.support.staff import FOREIGN_LABEL, Foreign, load_small_demo, login, token
@@ -115,7 +115,7 @@ FORM = {
 
 @pytest.fixture
 def foreign(session_factory: sessionmaker[Session], settings: Settings) -> Foreign:
-    found = load_small_demo(session_factory, settings, today=date.today())
+    found = load_small_demo(session_factory, settings, today=today_in_denmark())
     with session_factory.begin() as session:
         nabolund = session.scalars(select(Municipality).where(Municipality.code == "991")).one()
         audit.record(

@@ -4,7 +4,7 @@ record drop-out, see the scores; and nobody outside the caseload reaches any of 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from surveyapp.config import Settings
 from surveyapp.enums import AssignmentStatus, DropoutReason, Respondent
 from surveyapp.models import Assignment, Base, Citizen, Course, Provider, Response, Team
+from surveyapp.scheduling import today_in_denmark
 from tests.support.staff import Foreign, load_small_demo, login, post
 
 NEW_CPR = "010150-1234"
-TODAY = date.today()
+TODAY = today_in_denmark()
 
 
 @pytest.fixture
