@@ -53,6 +53,7 @@ def open_response(
     registry: Registry,
     now: datetime | None = None,
     entered_by_id: int | None = None,
+    flush: bool = True,
 ) -> Response:
     """The assignment's response, started now if it has none yet."""
     if assignment.response is not None:
@@ -81,7 +82,8 @@ def open_response(
     session.add(response)
     assignment.channel = channel
     _set_status(assignment, AssignmentStatus.IN_PROGRESS, now)
-    session.flush()
+    if flush:  # surface constraint errors here, inside the caller's retry
+        session.flush()
     return response
 
 
@@ -131,6 +133,7 @@ def submit_response(
     registry: Registry,
     submission_key: str | None = None,
     now: datetime | None = None,
+    flush: bool = True,
 ) -> Response:
     """Score and close the response; a repeated submit returns it unchanged."""
     if response.submitted_at is not None:
@@ -147,7 +150,8 @@ def submit_response(
     response.submitted_at = now
     response.submission_key = submission_key
     _set_status(response.assignment, AssignmentStatus.COMPLETED, now)
-    session.flush()
+    if flush:
+        session.flush()
     return response
 
 
@@ -162,21 +166,30 @@ def record_complete_response(
     started_at: datetime,
     submitted_at: datetime,
     entered_by_id: int | None = None,
+    flush: bool = True,
 ) -> Response:
-    """Store a whole response at once (paper forms, staff forms, demo data) and score it."""
-    response = open_response(
-        session,
-        assignment,
-        channel=channel,
-        language=language,
-        registry=registry,
-        now=started_at,
-        entered_by_id=entered_by_id,
-    )
-    instrument = _instrument(registry, response)
-    for item_id, answer in answers.items():
-        _apply_answer(response, instrument, item_id, answer, submitted_at)
-    return submit_response(session, response, registry=registry, now=submitted_at)
+    """Store a whole response at once (paper forms, staff forms, demo data) and score it.
+
+    With flush=False nothing is sent to the database yet (bulk loading flushes once later).
+    """
+    with session.no_autoflush:
+        response = open_response(
+            session,
+            assignment,
+            channel=channel,
+            language=language,
+            registry=registry,
+            now=started_at,
+            entered_by_id=entered_by_id,
+            flush=False,
+        )
+        instrument = _instrument(registry, response)
+        for item_id, answer in answers.items():
+            _apply_answer(response, instrument, item_id, answer, submitted_at)
+        submit_response(session, response, registry=registry, now=submitted_at, flush=False)
+    if flush:
+        session.flush()
+    return response
 
 
 def _instrument(registry: Registry, response: Response) -> Instrument:
