@@ -297,6 +297,20 @@ def _checked_key(
     return change.key
 
 
+def _prepared(
+    session: Session,
+    scope: Scope,
+    plan_id: int,
+    timepoint_id: int | None,
+    change: TimepointChange,
+    registry: Registry,
+) -> tuple[MeasurementPlan, PlanTimepoint | None, str]:
+    """The plan and timepoint a change is for, with the change checked and its key."""
+    plan, timepoint = _target(session, scope, plan_id, timepoint_id)
+    _check(change, registry)
+    return plan, timepoint, _checked_key(plan, timepoint, change)
+
+
 def preview_timepoint(
     session: Session,
     scope: Scope,
@@ -308,9 +322,7 @@ def preview_timepoint(
     today: date,
 ) -> Impact:
     """What saving this timepoint would change in the plan's open courses (changes nothing)."""
-    plan, timepoint = _target(session, scope, plan_id, timepoint_id)
-    _check(change, registry)
-    key = _checked_key(plan, timepoint, change)
+    plan, timepoint, key = _prepared(session, scope, plan_id, timepoint_id, change, registry)
     return _impact(session, plan, key, change, today=today, apply=False, timepoint=timepoint)
 
 
@@ -325,9 +337,7 @@ def apply_timepoint(
     today: date,
 ) -> Impact:
     """Save the timepoint (new or changed) and apply the previewed changes to open courses."""
-    plan, timepoint = _target(session, scope, plan_id, timepoint_id)
-    _check(change, registry)
-    key = _checked_key(plan, timepoint, change)
+    plan, timepoint, key = _prepared(session, scope, plan_id, timepoint_id, change, registry)
     if timepoint is None:
         timepoint = PlanTimepoint(
             key=key, sort_order=max((t.sort_order for t in plan.timepoints), default=-1) + 1
