@@ -8,34 +8,17 @@ from datetime import date
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from surveyapp.enums import AssignmentStatus, CourseStatus, ProviderKind, Respondent, Sex
+from surveyapp.enums import AssignmentStatus, CourseStatus, ProviderKind, Respondent
 from surveyapp.models import Citizen, Municipality, Provider, Team
 from surveyapp.plans import DEFAULT_PLAN
 from surveyapp.services.courses import create_course, default_plan, set_end_date, spec_of
+from tests.support import factories
 
 TODAY = date(2026, 3, 1)
 
 
 def _setup(session: Session) -> tuple[Citizen, Provider, Team]:
-    municipality = Municipality(code="990", name="Sølvstrand Kommune")
-    provider = Provider(
-        municipality=municipality,
-        name="Hjemmeplejen",
-        kind=ProviderKind.MUNICIPAL,
-        unit_name="Hjemmeplejen",
-    )
-    team = Team(provider=provider, name="Team Nord")
-    citizen = Citizen(
-        municipality=municipality,
-        cpr_hmac="c" * 64,
-        label="AB",
-        birth_year=1941,
-        sex=Sex.FEMALE,
-        lives_alone=True,
-    )
-    session.add_all([municipality, provider, team, citizen])
-    session.flush()
-    return citizen, provider, team
+    return factories.organisation(session)
 
 
 def test_default_plan_is_created_once(session_factory: sessionmaker[Session]) -> None:

@@ -35,14 +35,18 @@ def _setup(session: Session) -> tuple[Scope, int, int]:
     return scope, course.citizen_id, foreign.citizen_id
 
 
+def _start(session: Session, scope: Scope, citizen_id: int) -> str:
+    return kiosk.start_visit(
+        session, scope, citizen_id, login_at=utcnow(), today=today_in_denmark()
+    )
+
+
 def test_start_queues_in_order_and_suspends_the_login(
     session_factory: sessionmaker[Session],
 ) -> None:
     with session_factory.begin() as session:
         scope, citizen_id, foreign_id = _setup(session)
-        grant = kiosk.start_visit(
-            session, scope, citizen_id, login_at=utcnow(), today=today_in_denmark()
-        )
+        grant = _start(session, scope, citizen_id)
         visit = kiosk.find_visit(session, grant)
         assert visit is not None and visit.state is KioskState.HANDOVER
         assert [a.instrument_id for a in kiosk.queue(session, visit)] == [
@@ -53,9 +57,7 @@ def test_start_queues_in_order_and_suspends_the_login(
         assert session.get(StaffUser, scope.user_id).session_version == 2  # type: ignore[union-attr]
         assert kiosk.find_visit(session, "not-a-grant") is None
         with pytest.raises(OutOfScope):
-            kiosk.start_visit(
-                session, scope, foreign_id, login_at=utcnow(), today=today_in_denmark()
-            )
+            _start(session, scope, foreign_id)
 
 
 def test_idle_hands_back_and_the_pin_counter_locks_after_five(
@@ -63,9 +65,7 @@ def test_idle_hands_back_and_the_pin_counter_locks_after_five(
 ) -> None:
     with session_factory.begin() as session:
         scope, citizen_id, _ = _setup(session)
-        grant = kiosk.start_visit(
-            session, scope, citizen_id, login_at=utcnow(), today=today_in_denmark()
-        )
+        grant = _start(session, scope, citizen_id)
     with session_factory.begin() as session:
         visit = kiosk.find_visit(session, grant)
         assert visit is not None
@@ -88,9 +88,7 @@ def test_the_right_pin_ends_the_visit_and_returns_the_user(
 ) -> None:
     with session_factory.begin() as session:
         scope, citizen_id, _ = _setup(session)
-        grant = kiosk.start_visit(
-            session, scope, citizen_id, login_at=utcnow(), today=today_in_denmark()
-        )
+        grant = _start(session, scope, citizen_id)
         visit = kiosk.find_visit(session, grant)
         kiosk.hand_back(session, visit, "pause")  # type: ignore[arg-type]
         user = kiosk.unlock(session, visit, PIN)  # type: ignore[arg-type]

@@ -8,10 +8,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from surveyapp.enums import AnswerState, AssignmentStatus, Channel, ProviderKind, Respondent, Sex
+from surveyapp.enums import AnswerState, AssignmentStatus, Channel, Respondent
 from surveyapp.instruments import default_registry
-from surveyapp.models import Answer, Assignment, Citizen, Municipality, Provider, Response
-from surveyapp.services.courses import create_course, default_plan
+from surveyapp.models import Answer, Assignment, Response
 from surveyapp.services.responses import (
     AnswerRejected,
     open_response,
@@ -19,6 +18,7 @@ from surveyapp.services.responses import (
     save_answer,
     submit_response,
 )
+from tests.support import factories
 
 REGISTRY = default_registry()
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -27,40 +27,8 @@ NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 def _assignment(
     session: Session, instrument_id: str = "who5", respondent: Respondent = Respondent.CITIZEN
 ) -> Assignment:
-    municipality = Municipality(code="990", name="Sølvstrand Kommune")
-    provider = Provider(
-        municipality=municipality,
-        name="Hjemmeplejen",
-        kind=ProviderKind.MUNICIPAL,
-        unit_name="Hjemmeplejen",
-    )
-    session.add_all([municipality, provider])
-    session.flush()
-    citizen = Citizen(
-        municipality_id=municipality.id,
-        cpr_hmac="d" * 64,
-        label="EF",
-        birth_year=1938,
-        sex=Sex.MALE,
-    )
-    session.add(citizen)
-    session.flush()
-    course = create_course(
-        session,
-        citizen=citizen,
-        provider=provider,
-        team=None,
-        plan=default_plan(session),
-        start_date=date(2026, 3, 1),
-        today=date(2026, 3, 2),
-    )
-    return next(
-        a
-        for a in course.assignments
-        if a.timepoint_key == "baseline"
-        and a.instrument_id == instrument_id
-        and a.respondent is respondent
-    )
+    course = factories.course(session, start=date(2026, 3, 1), today=date(2026, 3, 2))
+    return factories.assignment(course, instrument_id, respondent)
 
 
 def test_answers_are_saved_as_given_and_changed_in_place(

@@ -15,14 +15,10 @@ from surveyapp.services.links import create_link
 _codes = iter(range(100, 999))
 
 
-def course(
-    session: Session,
-    *,
-    start: date | None = None,
-    end: date | None = None,
-    municipality_name: str = "Sølvstrand Kommune",
-) -> Course:
-    """A citizen with one course on the default plan, in a new municipality."""
+def organisation(
+    session: Session, *, municipality_name: str = "Sølvstrand Kommune"
+) -> tuple[Citizen, Provider, Team]:
+    """A new municipality with a provider, a team and one citizen."""
     municipality = Municipality(code=str(next(_codes)), name=municipality_name)
     provider = Provider(
         municipality=municipality,
@@ -43,16 +39,29 @@ def course(
     )
     session.add(citizen)
     session.flush()
-    start = start or today_in_denmark()
+    return citizen, provider, team
+
+
+def course(
+    session: Session,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    today: date | None = None,
+    municipality_name: str = "Sølvstrand Kommune",
+) -> Course:
+    """A citizen with one course on the default plan, in a new municipality."""
+    citizen, provider, team = organisation(session, municipality_name=municipality_name)
+    today = today or today_in_denmark()
     return create_course(
         session,
         citizen=citizen,
         provider=provider,
         team=team,
         plan=default_plan(session),
-        start_date=start,
+        start_date=start or today,
         end_date=end,
-        today=today_in_denmark(),
+        today=today,
     )
 
 
