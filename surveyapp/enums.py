@@ -55,6 +55,7 @@ class Channel(StrEnum):
     LINK = "link"  # QR code / link on the respondent's own device
     PAPER = "paper"  # entered by staff from a paper form
     STAFF = "staff"  # completed by staff directly (course outcome)
+    IMPORT = "import"  # imported from a file of paper or legacy data (`surveyapp import-responses`)
 
 
 class AssignmentStatus(StrEnum):

@@ -11,10 +11,11 @@ from surveyapp.models.course import (
     PlanTimepoint,
 )
 from surveyapp.models.kiosk import KioskSession
-from surveyapp.models.organisation import Municipality, Provider, StaffUser, Team
+from surveyapp.models.organisation import AnalystGrant, Municipality, Provider, StaffUser, Team
 from surveyapp.models.response import Answer, AuditEvent, Response, Score
 
 __all__ = [
+    "AnalystGrant",
     "Answer",
     "Assignment",
     "AuditEvent",

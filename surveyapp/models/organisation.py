@@ -83,3 +83,23 @@ class StaffUser(Base):
     municipality: Mapped[Municipality] = relationship()
     provider: Mapped[Provider | None] = relationship()
     team: Mapped[Team | None] = relationship()
+
+
+class AnalystGrant(Base):
+    """A municipality's admin lets an analyst (of any municipality) see its aggregates.
+
+    An analyst always sees their own municipality's reports; a grant adds another one, for an
+    evaluation across municipalities. Aggregates only: analysts never see a citizen.
+    """
+
+    __tablename__ = "analyst_grant"
+    __table_args__ = (UniqueConstraint("user_id", "municipality_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    granted_by_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[StaffUser] = relationship(foreign_keys=[user_id])
+    municipality: Mapped[Municipality] = relationship()
