@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -33,6 +34,25 @@ class TimepointRule:
     offset_days: int = 0
     window_before_days: int = 0
     window_after_days: int = 14
+
+
+class TimepointRole(StrEnum):
+    """What a timepoint is in an evaluation, whatever the plan calls it."""
+
+    BASELINE = "baseline"  # førmåling: at the course start
+    DURING = "during"  # after the start, before the end
+    END = "end"  # eftermåling: at the course end
+    FOLLOW_UP = "follow_up"  # opfølgende måling: after the end
+
+
+def timepoint_role(anchor: Anchor, offset_months: int = 0, offset_days: int = 0) -> TimepointRole:
+    """Classify a timepoint by its anchor and offset (the baseline is start + 0)."""
+    ahead = offset_months * 31 + offset_days
+    if anchor is Anchor.COURSE_START:
+        return TimepointRole.BASELINE if ahead <= 0 else TimepointRole.DURING
+    if ahead < 0:
+        return TimepointRole.DURING
+    return TimepointRole.END if ahead == 0 else TimepointRole.FOLLOW_UP
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ stored responses mean, so changing them needs a new version.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import tomllib
@@ -27,11 +28,14 @@ from surveyapp.instruments.model import (
     ItemKind,
     LanguageInfo,
     Option,
+    OptionGroup,
+    ReferenceLine,
     RespondentKind,
+    ScoreSpec,
     Text,
     Texts,
 )
-from surveyapp.instruments.scoring import SCORING_RULES
+from surveyapp.instruments.scoring import SCORING_RULES, score_names
 
 DEFINITIONS_DIR = Path(__file__).parent / "definitions"
 
@@ -52,11 +56,16 @@ _TYPE_NAMES = {
 _TOP_FIELDS = {
     *("id", "version", "title", "respondent", "languages", "licence", "citation", "scoring"),
     *("items", "licence_note", "scoring_note", "codes", "parameters", "option_sets"),
-    *("dont_know_label", "not_applicable_label", "domains", *INSTRUMENT_TEXTS),
+    *("dont_know_label", "not_applicable_label", "domains", "scores", *INSTRUMENT_TEXTS),
 }
 _ITEM_FIELDS = {
     *("id", "kind", "text", "min", "max", "options", "min_label", "max_label"),
-    *("optional", "dont_know", "not_applicable", "domain"),
+    *("optional", "dont_know", "not_applicable", "domain", "reported", "option_groups"),
+}
+_SCORE_FIELDS = {
+    *("name", "label", "min", "max", "higher_is_better", "change_threshold", "reported"),
+    *("threshold_source", "reference_lines", "chart", "chart_label", "baseline_band"),
+    "decimals",
 }
 
 
@@ -85,6 +94,17 @@ def _typed(table: Table, key: str, kind: type[T], where: str) -> T:
             f"{where}field '{key}' must be {_TYPE_NAMES.get(kind, kind.__name__)}, not {value!r}"
         )
     return value
+
+
+def _number(table: Table, key: str, where: str, default: float | None = None) -> float | None:
+    if key not in table:
+        if default is None and key in ("min", "max", "value"):
+            raise _Problem(f"{where}missing required field '{key}'")
+        return default
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Problem(f"{where}field '{key}' must be a number, not {value!r}")
+    return float(value)
 
 
 def _no_unknown(table: Table, allowed: set[str], where: str = "") -> None:
@@ -270,7 +290,91 @@ class _Parser:
         problem = SCORING_RULES[scoring].check(instrument)
         if problem:
             raise _Problem(f"scoring rule '{scoring}' {problem}")
-        return instrument
+        scores = self.scores(_optional(data, "scores", list, []), instrument)
+        return dataclasses.replace(instrument, scores=scores)
+
+    def plain_labels(self, raw: object, where: str) -> Mapping[str, str]:
+        """Project labels (da/en), like the title: no verified flag."""
+        if not isinstance(raw, dict):
+            raise _Problem(f"{where}must be a table of texts per language, not {raw!r}")
+        self.check_languages(raw, where)
+        return MappingProxyType({lang: _field(raw, lang, str, where) for lang in raw})
+
+    def scores(self, raw: list[Any], instrument: Instrument) -> tuple[ScoreSpec, ...]:
+        produced = score_names(instrument)
+        specs: list[ScoreSpec] = []
+        for index, entry in enumerate(raw, start=1):
+            if not isinstance(entry, dict):
+                raise _Problem(f"scores: entry {index} must be a table")
+            name = _field(entry, "name", str, f"score {index}: ")
+            where = f"score '{name}': "
+            _no_unknown(entry, _SCORE_FIELDS, where)
+            if name not in produced:
+                known = ", ".join(produced) or "none"
+                raise _Problem(f"{where}the scoring rule does not produce it (it makes: {known})")
+            if name in {s.name for s in specs}:
+                raise _Problem(f"{where}declared twice")
+            low, high = _number(entry, "min", where), _number(entry, "max", where)
+            assert low is not None and high is not None
+            if low >= high:
+                raise _Problem(f"{where}min {low:g} must be below max {high:g}")
+            threshold = _number(entry, "change_threshold", where)
+            if threshold is not None and not 0 < threshold <= high - low:
+                raise _Problem(f"{where}change_threshold must be above 0 and within the range")
+            lines = []
+            for line in _optional(entry, "reference_lines", list, [], where):
+                if not isinstance(line, dict):
+                    raise _Problem(f"{where}reference_lines: each must be a table")
+                value = _number(line, "value", f"{where}reference line: ")
+                assert value is not None
+                if not low <= value <= high:
+                    raise _Problem(f"{where}reference line {value:g} is outside {low:g}–{high:g}")
+                labels = {k: v for k, v in line.items() if k != "value"}
+                lines.append(ReferenceLine(value, self.plain_labels(labels, where)))
+            band = _optional(entry, "baseline_band", bool, False, where)
+            if band and threshold is None:
+                raise _Problem(f"{where}baseline_band = true needs a change_threshold")
+            chart = _optional(entry, "chart", str, "", where) or None
+            chart_label = (
+                self.plain_labels(entry["chart_label"], f"{where}chart_label: ")
+                if "chart_label" in entry
+                else None
+            )
+            if chart_label is not None and chart is None:
+                raise _Problem(f"{where}chart_label needs a chart panel name in 'chart'")
+            decimals = _optional(entry, "decimals", int, 1, where)
+            if not 0 <= decimals <= 3:
+                raise _Problem(f"{where}decimals must be 0–3")
+            specs.append(
+                ScoreSpec(
+                    name=name,
+                    label=self.plain_labels(_field(entry, "label", dict, where), where),
+                    min=low,
+                    max=high,
+                    higher_is_better=_field(entry, "higher_is_better", bool, where),
+                    change_threshold=threshold,
+                    threshold_source=_optional(entry, "threshold_source", str, "", where),
+                    reported=_optional(entry, "reported", bool, True, where),
+                    reference_lines=tuple(lines),
+                    chart=chart,
+                    chart_label=chart_label,
+                    baseline_band=band,
+                    decimals=decimals,
+                )
+            )
+        return tuple(specs)
+
+    def option_groups(self, raw: Table, item: Item, where: str) -> tuple[OptionGroup, ...]:
+        groups = []
+        for entry in _optional(raw, "option_groups", list, [], where):
+            if not isinstance(entry, dict):
+                raise _Problem(f"{where}option_groups: each must be a table")
+            values = _field(entry, "values", list, f"{where}option group: ")
+            if not values or any(v not in item.values for v in values):
+                raise _Problem(f"{where}option group values must be values of the item's options")
+            label = self.plain_labels(entry.get("label"), f"{where}option group label: ")
+            groups.append(OptionGroup(label, tuple(values)))
+        return tuple(groups)
 
     def item(
         self,
@@ -330,7 +434,7 @@ class _Parser:
         for flag in ("dont_know", "not_applicable"):
             if flags[flag] and labels[f"{flag}_label"] is None:
                 raise _Problem(f"{where}{flag} = true needs [{flag}_label] texts")
-        return Item(
+        item = Item(
             id=item_id,
             kind=kind,
             text=self.texts(raw, "text", item_id, where),
@@ -340,8 +444,13 @@ class _Parser:
             min_label=end_labels[0],
             max_label=end_labels[1],
             domain=_optional(raw, "domain", str, "", where) or None,
+            reported=_optional(raw, "reported", bool, False, where),
             **flags,
         )
+        groups = self.option_groups(raw, item, where)
+        if groups and kind is not ItemKind.SINGLE_CHOICE:
+            raise _Problem(f"{where}only single_choice items have option_groups")
+        return dataclasses.replace(item, option_groups=groups)
 
 
 def load_definition(path: Path) -> Instrument:

@@ -78,6 +78,14 @@ class Option:
 
 
 @dataclass(frozen=True)
+class OptionGroup:
+    """Options reported together as well as one by one (e.g. "still needs help" = 1, 2, 3)."""
+
+    label: Mapping[str, str]
+    values: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Item:
     id: str
     kind: ItemKind
@@ -91,6 +99,10 @@ class Item:
     dont_know: bool = False  # "Ved ikke / vil ikke svare" offered; stored as missing
     not_applicable: bool = False  # "Ikke relevant" offered; stored as missing
     domain: str | None = None
+    # Reported as the shares of its options (categorical items of staff forms, e.g. the
+    # course outcome), with any option groups as extra rows.
+    reported: bool = False
+    option_groups: tuple[OptionGroup, ...] = ()
 
     @property
     def values(self) -> tuple[int, ...]:
@@ -107,6 +119,56 @@ class LanguageInfo:
     verified: bool  # True only if every text in this language is the validated wording
     unverified_texts: tuple[str, ...]  # where not, e.g. ("instruction",) or ("S1", "S1.option.3")
     source: str = ""
+
+
+@dataclass(frozen=True)
+class ReferenceLine:
+    """A horizontal line drawn on a score's chart, e.g. WHO-5's 50 (poor well-being)."""
+
+    value: float
+    label: Mapping[str, str]
+
+
+class Change(StrEnum):
+    IMPROVED = "improved"
+    UNCHANGED = "unchanged"
+    WORSENED = "worsened"
+
+
+@dataclass(frozen=True)
+class ScoreSpec:
+    """What a stored score means to the people reading it: declared in the definition file.
+
+    The citizen page, its chart, the reports and the exports read these; no code names a
+    score. `name` is the stored score name (`<instrument id>_<score>`).
+    """
+
+    name: str
+    label: Mapping[str, str]
+    min: float
+    max: float
+    higher_is_better: bool
+    # A change of at least this many points (in the better or worse direction) counts as
+    # improved or worsened; smaller is unchanged. None: changes are not classified.
+    change_threshold: float | None = None
+    threshold_source: str = ""  # where the threshold comes from (a citation or "our choice")
+    reported: bool = True  # in the progression report and the citizen page's table
+    reference_lines: tuple[ReferenceLine, ...] = ()
+    chart: str | None = None  # chart panel: scores with the same panel share one; None = none
+    chart_label: Mapping[str, str] | None = None  # the panel's title (the first score's wins)
+    baseline_band: bool = False  # shade +/- change_threshold around the baseline value
+    decimals: int = 1  # shown with this many decimals
+
+    def classify(self, before: float, after: float) -> Change | None:
+        """Improved, unchanged or worsened from `before` to `after`, by the threshold."""
+        if self.change_threshold is None:
+            return None
+        gain = (after - before) if self.higher_is_better else (before - after)
+        if gain >= self.change_threshold:
+            return Change.IMPROVED
+        if gain <= -self.change_threshold:
+            return Change.WORSENED
+        return Change.UNCHANGED
 
 
 def _empty() -> Mapping[str, str]:
@@ -133,6 +195,7 @@ class Instrument:
     # Labels of the answer states an item may offer (project labels, like the title).
     dont_know_label: Mapping[str, str] | None = None
     not_applicable_label: Mapping[str, str] | None = None
+    scores: tuple[ScoreSpec, ...] = ()  # the declared scores, in the order they are shown
     path: Path | None = None  # the file it was loaded from
 
     @property
@@ -146,6 +209,14 @@ class Instrument:
     @property
     def default_language(self) -> str:
         return next(iter(self.languages))
+
+    @property
+    def reported_scores(self) -> tuple[ScoreSpec, ...]:
+        return tuple(s for s in self.scores if s.reported)
+
+    def score_spec(self, name: str) -> ScoreSpec | None:
+        """The declaration of a stored score, or None if the file does not declare it."""
+        return next((s for s in self.scores if s.name == name), None)
 
     def item(self, item_id: str) -> Item:
         for item in self.items:

@@ -240,5 +240,7 @@ SCORING_RULES: Mapping[str, ScoringRule] = {
     "who5": ScoringRule("who5/1", _who5, _check_who5),
     "whodas12_simple": ScoringRule("whodas12_simple/1", _whodas12, _check_whodas12),
     "start_meeting_mean": ScoringRule("start_meeting_mean/1", _start_meeting_mean, _check_numeric),
+    # The same arithmetic for any instrument of numeric items: each item, their mean and n.
+    "item_mean": ScoringRule("item_mean/1", _start_meeting_mean, _check_numeric),
     "none": ScoringRule("none/1", _none),
 }
