@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from surveyapp.enums import ActorType, Role
 from surveyapp.models import (
+    AnalystGrant,
     Assignment,
     Citizen,
     Course,
@@ -45,6 +46,7 @@ class NotPermitted(PermissionError):
 
 
 INDIVIDUAL_ROLES = frozenset({Role.ADMIN, Role.COORDINATOR})
+REPORT_ROLES = frozenset({Role.ADMIN, Role.ANALYST})
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,45 @@ class Scope:
         if self.provider_id is not None:
             clause = and_(clause, Provider.id == self.provider_id)
         return clause
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """What a user's aggregate reports and exports may cover: never an individual citizen.
+
+    Admins and analysts see their own municipality; an analyst also sees every municipality
+    whose admin granted it (AnalystGrant), side by side. A user tied to a provider sees only
+    that provider's courses.
+    """
+
+    actor_scope: Scope
+    municipality_ids: frozenset[int]
+    provider_id: int | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return self.actor_scope.actor
+
+    def course_filter(self) -> ColumnElement[bool]:
+        """Courses whose answers these reports may aggregate."""
+        clause = Course.municipality_id.in_(sorted(self.municipality_ids))
+        if self.provider_id is not None:
+            clause = and_(clause, Course.provider_id == self.provider_id)
+        return clause
+
+
+def report_scope(session: Session, scope: Scope) -> ReportScope:
+    """The reach of a user's reports and exports; NotPermitted for coordinators."""
+    if scope.role not in REPORT_ROLES:
+        raise NotPermitted("reports are for analysts and administrators")
+    ids = {scope.municipality_id}
+    if scope.role is Role.ANALYST:
+        ids.update(
+            session.scalars(
+                select(AnalystGrant.municipality_id).where(AnalystGrant.user_id == scope.user_id)
+            )
+        )
+    return ReportScope(scope, frozenset(ids), scope.provider_id)
 
 
 def require_individual_access(scope: Scope) -> None:
