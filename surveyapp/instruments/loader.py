@@ -445,7 +445,9 @@ class _Parser:
             max_label=end_labels[1],
             domain=_optional(raw, "domain", str, "", where) or None,
             reported=_optional(raw, "reported", bool, False, where),
-            **flags,
+            optional=flags["optional"],
+            dont_know=flags["dont_know"],
+            not_applicable=flags["not_applicable"],
         )
         groups = self.option_groups(raw, item, where)
         if groups and kind is not ItemKind.SINGLE_CHOICE:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 from surveyapp.instruments.model import Instrument, Item, ItemKind
 
@@ -118,14 +118,6 @@ def score(instrument: Instrument, answers: Answers) -> ScoreResult:
 def score_names(instrument: Instrument) -> tuple[str, ...]:
     """Return the names of the scores the instrument's rule produces, in order."""
     return tuple(score(instrument, {}).scores)
-
-
-def classify_who5_change(
-    before_percent: Number, after_percent: Number
-) -> Literal["improved", "worsened", "unchanged"]:
-    """Classify a change in WHO-5 percentage score (10 points is a significant change)."""
-    diff = after_percent - before_percent
-    return "improved" if diff >= 10 else "worsened" if diff <= -10 else "unchanged"
 
 
 # --- rules -----------------------------------------------------------------------------------

@@ -14,8 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from surveyapp.enums import AssignmentStatus, CourseStatus, LegalBasis, Respondent
-from surveyapp.models import Assignment, Citizen, Course, PlanTimepoint, Response
+from surveyapp.instruments import Change, Instrument, Item, Registry, ScoreSpec
+from surveyapp.models import Assignment, Citizen, Course, Response
 from surveyapp.pseudonym import read_cpr
+from surveyapp.scheduling import TimepointRole, timepoint_role
 from surveyapp.services import audit
 from surveyapp.services.courses import create_course, set_end_date
 from surveyapp.services.scope import (
@@ -157,32 +159,51 @@ class TimepointView:
     due: date | None
     window_start: date | None
     window_end: date | None
+    role: TimepointRole | None = None
     assignments: list[Assignment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ScoreColumn:
+    """A column of the score table: one declared score (or reported item) of one respondent."""
+
+    instrument: Instrument
+    respondent: Respondent
+    spec: ScoreSpec | None = None  # a score declared in the definition file ...
+    item: Item | None = None  # ... or a reported categorical item (staff forms)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        name = self.spec.name if self.spec else f"{self.instrument.id}.{self.item.id}"  # type: ignore[union-attr]
+        return (name, self.respondent.value)
+
+
+@dataclass
+class ScoreRow:
+    """One timepoint's scores of a course: values and changes by column key."""
+
+    key: str
+    label_da: str
+    label_en: str
+    date: date | None
+    values: dict[tuple[str, str], float | None] = field(default_factory=dict)
+    changes: dict[tuple[str, str], Change] = field(default_factory=dict)  # vs the baseline
+
+
+@dataclass
+class ScoreTable:
+    columns: list[ScoreColumn]
+    rows: list[ScoreRow]
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
 
 
 @dataclass
 class CourseView:
     course: Course
     timepoints: list[TimepointView]
-    scores: list[ScoreRow]
-
-
-@dataclass
-class ScoreRow:
-    """One timepoint's main scores of a course, for the table beside the chart."""
-
-    key: str
-    label_da: str
-    label_en: str
-    date: date | None
-    who5_percent: float | None = None
-    who5_change: str | None = None  # improved / unchanged / worsened, vs the baseline
-    whodas12_percent: float | None = None
-    whodas12_proxy_percent: float | None = None
-    start_meeting_mean: float | None = None
-    start_meeting_relative_mean: float | None = None
-    help_need: int | None = None
-    self_sufficient: int | None = None
+    scores: ScoreTable
 
 
 @dataclass
@@ -191,13 +212,9 @@ class CitizenView:
     courses: list[CourseView]
 
 
-def _timepoint_labels(course: Course) -> dict[str, PlanTimepoint]:
-    return {tp.key: tp for tp in course.plan.timepoints}
-
-
-def course_view(course: Course) -> CourseView:
+def course_view(course: Course, registry: Registry) -> CourseView:
     """A course's assignments grouped by timepoint, and its score table."""
-    plan_timepoints = _timepoint_labels(course)
+    plan_timepoints = {tp.key: tp for tp in course.plan.timepoints}
     order = {tp.key: tp.sort_order for tp in course.plan.timepoints}
     grouped: dict[str, TimepointView] = {}
     for assignment in sorted(
@@ -213,65 +230,75 @@ def course_view(course: Course) -> CourseView:
                 due=assignment.due_date,
                 window_start=assignment.window_start,
                 window_end=assignment.window_end,
+                role=timepoint_role(tp.anchor, tp.offset_months, tp.offset_days) if tp else None,
             )
         view.assignments.append(assignment)
     timepoints = list(grouped.values())
-    return CourseView(course=course, timepoints=timepoints, scores=_score_rows(timepoints))
+    return CourseView(
+        course=course, timepoints=timepoints, scores=score_table(timepoints, registry)
+    )
 
 
-def _scores_of(response: Response | None) -> dict[str, float | None]:
-    if response is None or response.submitted_at is None:
-        return {}
-    return {s.name: s.value for s in response.scores}
+def completed_responses(tp: TimepointView) -> list[tuple[Assignment, Response]]:
+    """The timepoint's submitted responses with their assignments."""
+    return [
+        (a, a.response)
+        for a in tp.assignments
+        if a.status is AssignmentStatus.COMPLETED
+        and a.response is not None
+        and a.response.submitted_at is not None
+    ]
 
 
-def _score_rows(timepoints: list[TimepointView]) -> list[ScoreRow]:
-    from surveyapp.instruments import classify_who5_change
+def _instrument_of(registry: Registry, response: Response) -> Instrument | None:
+    try:
+        return registry.get(response.instrument_id, response.instrument_version)
+    except KeyError:
+        return None
 
+
+def score_table(timepoints: list[TimepointView], registry: Registry) -> ScoreTable:
+    """Every reported score and reported item with an answer, by timepoint.
+
+    Columns follow the order the questionnaires are given in; a citizen's own answers and a
+    relative's are separate columns. Changes are classified against the baseline timepoint
+    (the plan's start-anchored one, whatever it is called) by each score's own threshold.
+    """
+    columns: dict[tuple[str, str], ScoreColumn] = {}
     rows: list[ScoreRow] = []
-    baseline_who5: float | None = None
+    baseline: dict[tuple[str, str], float] = {}
     for tp in timepoints:
         row = ScoreRow(tp.key, tp.label_da, tp.label_en, None)
-        for a in tp.assignments:
-            if a.status is not AssignmentStatus.COMPLETED or a.response is None:
+        for a, response in completed_responses(tp):
+            instrument = _instrument_of(registry, response)
+            if instrument is None:
                 continue
-            scores = _scores_of(a.response)
-            submitted = a.response.submitted_at
-            if submitted is not None and a.respondent is Respondent.CITIZEN:
-                day = submitted.date()
+            if a.respondent is not Respondent.STAFF and response.submitted_at is not None:
+                day = response.submitted_at.date()
                 row.date = day if row.date is None else min(row.date, day)
-            if a.instrument_id == "who5":
-                row.who5_percent = scores.get("who5_percent")
-            elif a.instrument_id == "whodas12":
-                row.whodas12_percent = scores.get("whodas12_percent")
-            elif a.instrument_id == "whodas12_proxy":
-                row.whodas12_proxy_percent = scores.get("whodas12_proxy_percent")
-            elif a.instrument_id == "start_meeting" and a.respondent is Respondent.CITIZEN:
-                row.start_meeting_mean = scores.get("start_meeting_mean")
-            elif a.instrument_id == "start_meeting":
-                row.start_meeting_relative_mean = scores.get("start_meeting_mean")
-            elif a.instrument_id == "course_outcome":
-                answers = {x.item_id: x.value for x in a.response.answers}
-                row.help_need = answers.get("co_help_need")
-                row.self_sufficient = answers.get("co_self_sufficient")
-        if tp.key == "baseline":
-            baseline_who5 = row.who5_percent
-        elif baseline_who5 is not None and row.who5_percent is not None:
-            row.who5_change = classify_who5_change(baseline_who5, row.who5_percent)
-        if any(
-            v is not None
-            for v in (
-                row.who5_percent,
-                row.whodas12_percent,
-                row.whodas12_proxy_percent,
-                row.start_meeting_mean,
-                row.start_meeting_relative_mean,
-                row.help_need,
-                row.self_sufficient,
-            )
-        ):
+            stored = {sc.name: sc.value for sc in response.scores}
+            for spec in instrument.reported_scores:
+                if stored.get(spec.name) is not None:
+                    column = ScoreColumn(instrument, a.respondent, spec=spec)
+                    columns.setdefault(column.key, column)
+                    row.values[column.key] = stored[spec.name]
+            answers = {x.item_id: x.value for x in response.answers}
+            for item in instrument.items:
+                if item.reported and answers.get(item.id) is not None:
+                    column = ScoreColumn(instrument, a.respondent, item=item)
+                    columns.setdefault(column.key, column)
+                    row.values[column.key] = answers[item.id]
+        for key, value in row.values.items():
+            spec = columns[key].spec
+            if spec is None or value is None:
+                continue
+            if tp.role is TimepointRole.BASELINE:
+                baseline.setdefault(key, value)
+            elif key in baseline and (change := spec.classify(baseline[key], value)):
+                row.changes[key] = change
+        if row.values:
             rows.append(row)
-    return rows
+    return ScoreTable(list(columns.values()), rows)
 
 
 def _courses_in_scope(session: Session, scope: Scope, citizen_id: int) -> list[Course]:
@@ -295,15 +322,19 @@ def _courses_in_scope(session: Session, scope: Scope, citizen_id: int) -> list[C
     )
 
 
-def citizen_page(session: Session, scope: Scope, citizen_id: int) -> CitizenView:
+def citizen_page(
+    session: Session, scope: Scope, citizen_id: int, registry: Registry
+) -> CitizenView:
     """A citizen with every course the user may see, its timeline and scores; audited."""
     citizen = get_citizen(session, scope, citizen_id)
-    courses = [course_view(c) for c in _courses_in_scope(session, scope, citizen_id)]
+    courses = [course_view(c, registry) for c in _courses_in_scope(session, scope, citizen_id)]
     audit.record(session, scope.actor, "citizen.view", object_type="citizen", object_id=citizen.id)
     return CitizenView(citizen=citizen, courses=courses)
 
 
-def course_chart_data(session: Session, scope: Scope, course_id: int) -> CourseView:
+def course_chart_data(
+    session: Session, scope: Scope, course_id: int, registry: Registry
+) -> CourseView:
     """One course's timeline and scores (for its chart); audited as a view of the citizen."""
     course = get_course(session, scope, course_id)
     audit.record(
@@ -314,7 +345,7 @@ def course_chart_data(session: Session, scope: Scope, course_id: int) -> CourseV
         object_id=course.id,
         details={"citizen_id": course.citizen_id},
     )
-    return course_view(course)
+    return course_view(course, registry)
 
 
 # --- courses ---------------------------------------------------------------------------------

@@ -17,12 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from surveyapp.enums import AssignmentStatus, KioskState, Respondent
-from surveyapp.models import Assignment, Course, KioskSession, StaffUser, utcnow
+from surveyapp.models import Assignment, Course, KioskSession, PlanItem, StaffUser, utcnow
 from surveyapp.security import hash_secret, new_token, token_hash, verify_secret
 from surveyapp.services import audit
 from surveyapp.services.scope import Scope, get_citizen, require_individual_access
 
-INSTRUMENT_ORDER = ("who5", "whodas12", "start_meeting")
 MAX_PIN_FAILURES = 5
 PIN_RE = re.compile(r"^\d{4,6}$")
 DUE_STATUSES = (AssignmentStatus.OPEN, AssignmentStatus.IN_PROGRESS)
@@ -55,13 +54,23 @@ def visit_queue(session: Session, scope: Scope, citizen_id: int, today: date) ->
         or (a.window_start is not None and a.window_start <= today)
     ]
 
-    def order(a: Assignment) -> tuple[int, date, int]:
-        rank = (
-            INSTRUMENT_ORDER.index(a.instrument_id)
-            if a.instrument_id in INSTRUMENT_ORDER
-            else len(INSTRUMENT_ORDER)
+    # The plan says in which order a timepoint's questionnaires are given.
+    timepoint_ids = {a.timepoint_id for a in due if a.timepoint_id is not None}
+    plan_order = {
+        (row.timepoint_id, row.instrument_id, row.respondent): row.sort_order
+        for row in session.execute(
+            select(
+                PlanItem.timepoint_id,
+                PlanItem.instrument_id,
+                PlanItem.respondent,
+                PlanItem.sort_order,
+            ).where(PlanItem.timepoint_id.in_(timepoint_ids))
         )
-        return (rank, a.due_date or date.max, a.id)
+    }
+
+    def order(a: Assignment) -> tuple[date, int, int]:
+        rank = plan_order.get((a.timepoint_id, a.instrument_id, a.respondent), 999)
+        return (a.due_date or date.max, rank, a.id)
 
     return sorted(due, key=order)
 

@@ -63,6 +63,32 @@ def _instrument_title(instrument_id: str) -> str:
     return title.get(_lang()) or next(iter(title.values()))
 
 
+def _local_label(labels: Any) -> str:
+    """A da/en label from a definition file in the UI language."""
+    return str(labels.get(_lang()) or next(iter(labels.values())))
+
+
+def _score_column_label(column: citizen_service.ScoreColumn) -> str:
+    if column.spec is not None:
+        label = _local_label(column.spec.label)
+    else:
+        label = column.item.text[_lang()].value  # type: ignore[union-attr]
+    if column.respondent is Respondent.RELATIVE:
+        label = f"{label} {_('(relative)')}"
+    return label
+
+
+def _score_value(column: citizen_service.ScoreColumn, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if column.spec is not None:
+        return _number(value, column.spec.decimals)
+    for option in column.item.options:  # type: ignore[union-attr]
+        if option.value == value:
+            return option.label[_lang()].value
+    return _number(value, 0)
+
+
 def _number(value: float | None, digits: int = 1) -> str:
     if value is None:
         return "–"
@@ -90,7 +116,12 @@ def _datetime(value: datetime | None) -> str:
 def _setup(state: Any) -> None:
     app: Flask = state.app
     app.jinja_env.globals.update(
-        local_text=_local, instrument_title=_instrument_title, fmt_number=_number
+        local_text=_local,
+        local_label=_local_label,
+        instrument_title=_instrument_title,
+        fmt_number=_number,
+        score_column_label=_score_column_label,
+        score_value=_score_value,
     )
     app.jinja_env.filters.update(staff_date=_date, staff_time=_time, staff_datetime=_datetime)
 
@@ -217,7 +248,7 @@ def citizen(citizen_id: int) -> str:
     scope = current_scope()
     with unit_of_work() as db:
         assignment_service.refresh_statuses(db, scope.municipality_id, today=today())
-        page = citizen_service.citizen_page(db, scope, citizen_id)
+        page = citizen_service.citizen_page(db, scope, citizen_id, registry())
     return render_template("staff/citizen.html", page=page, today=today())
 
 
@@ -226,9 +257,10 @@ def citizen(citizen_id: int) -> str:
 def course_chart(course_id: int) -> Response:
     """The course's scores over time as an SVG image (matplotlib)."""
     with unit_of_work() as db:
-        view = citizen_service.course_chart_data(db, current_scope(), course_id)
-        series = charts.series_of(view)
-    svg = charts.chart_svg(series, _chart_labels())
+        view = citizen_service.course_chart_data(db, current_scope(), course_id, registry())
+        labels = _chart_labels()
+        panels = charts.panels_of(view, _lang(), labels)
+    svg = charts.chart_svg(panels, labels)
     response = current_app.response_class(svg, mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response
@@ -236,23 +268,13 @@ def course_chart(course_id: int) -> Response:
 
 def _chart_labels() -> charts.ChartLabels:
     return charts.ChartLabels(
-        who5=_("WHO-5 well-being"),
-        who5_axis=_("Score 0–100"),
-        line_50=_("50: poor well-being at or below"),
-        band=_("Baseline ±10 points"),
-        whodas=_("WHODAS-12 functioning"),
-        whodas_axis=_("Percent (0 = no difficulty)"),
-        whodas_self=_("Citizen"),
-        whodas_proxy=_("Relative (proxy)"),
-        start_meeting=_("Start-meeting satisfaction"),
-        start_meeting_axis=_("Score 0–10"),
-        start_meeting_items=(
-            _("Seen, heard and understood"),
-            _("Coherent and coordinated"),
-            _("Own abilities used"),
-            _("Overall experience"),
-        ),
         no_data=_("No answers yet"),
+        band=lambda t: _("Baseline ±%(points)s points", points=_number(t, 1)),
+        respondent={
+            Respondent.CITIZEN: "",
+            Respondent.RELATIVE: _("(relative)"),
+            Respondent.STAFF: _("(staff)"),
+        },
         date_format="%d.%m.%Y" if _lang() == "da" else "%Y-%m-%d",
         number=lambda v: _number(v, 0),
     )

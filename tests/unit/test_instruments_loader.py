@@ -258,3 +258,82 @@ def test_a_shared_option_set_is_used_in_its_order(tmp_path: Path) -> None:
 def test_a_missing_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError, match="nope.toml: cannot read"):
         load_definition(tmp_path / "nope.toml")
+
+
+# --- declared scores ---------------------------------------------------------------------------
+
+SCORED = (
+    VALID.replace('scoring = "none"', 'scoring = "item_mean"').replace(
+        """[[items]]
+id = "q1"
+kind = "single_choice"
+min = 0
+max = 2
+text.da = "Spørgsmål"
+text.en = "Question"
+options = [
+  { value = 0, da = "Nej", en = "No" },
+  { value = 1, da = "Lidt", en = "A little" },
+  { value = 2, da = "Ja", en = "Yes" },
+]
+""",
+        "",
+    )
+    + """
+[[scores]]
+name = "demo_mean"
+label = { da = "Gennemsnit", en = "Mean" }
+min = 0
+max = 10
+higher_is_better = false
+change_threshold = 2
+chart = "demo"
+chart_label = { da = "Demo", en = "Demo" }
+baseline_band = true
+reference_lines = [ { value = 5, da = "Midten", en = "Middle" } ]
+"""
+)
+
+
+def test_declared_scores_load_with_their_meaning(tmp_path: Path) -> None:
+    demo = load_definition(write(tmp_path, SCORED))
+    (spec,) = demo.scores
+    assert (spec.name, spec.label["en"], spec.min, spec.max) == ("demo_mean", "Mean", 0, 10)
+    assert spec.reported and not spec.higher_is_better and spec.baseline_band
+    assert spec.reference_lines[0].value == 5 and spec.reference_lines[0].label["da"] == "Midten"
+    assert spec.classify(6, 4).value == "improved" and spec.classify(6, 7).value == "unchanged"
+    assert demo.reported_scores == (spec,) and demo.score_spec("demo_n") is None
+
+
+SCORE_REJECTIONS = [
+    ('name = "demo_mean"', 'name = "demo_total"', "score 'demo_total': the scoring rule does"),
+    ("max = 10\nhigher", "max = 0\nhigher", "score 'demo_mean': min 0 must be below max 0"),
+    ("change_threshold = 2", "change_threshold = 0", "change_threshold must be above 0"),
+    ("change_threshold = 2\n", "", "baseline_band = true needs a change_threshold"),
+    ("{ value = 5,", "{ value = 50,", "reference line 50 is outside 0–10"),
+    (', en = "Mean" }', " }", "no text for language 'en'"),
+    ("higher_is_better = false\n", "", "missing required field 'higher_is_better'"),
+    ('chart = "demo"\n', "", "chart_label needs a chart panel name"),
+    ("reference_lines", "colour = 1\nreference_lines", "unknown field 'colour'"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), SCORE_REJECTIONS)
+def test_bad_score_declarations_are_refused(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    assert old in SCORED
+    with pytest.raises(DefinitionError, match=re.escape(message)):
+        load_definition(write(tmp_path, SCORED.replace(old, new, 1)))
+
+
+def test_option_groups_must_use_the_items_values(tmp_path: Path) -> None:
+    grouped = VALID.replace(
+        'options = [\n  { value = 0, da = "Nej"',
+        'reported = true\noption_groups = [ { label = { da = "Noget", en = "Some" }, '
+        'values = [1, 2] } ]\noptions = [\n  { value = 0, da = "Nej"',
+    )
+    demo = load_definition(write(tmp_path, grouped))
+    assert demo.item("q1").reported and demo.item("q1").option_groups[0].values == (1, 2)
+    with pytest.raises(DefinitionError, match="option group values must be values"):
+        load_definition(write(tmp_path, grouped.replace("values = [1, 2]", "values = [1, 5]")))

@@ -16,7 +16,6 @@ from surveyapp.instruments import (
     RespondentKind,
     ScoringError,
     Text,
-    classify_who5_change,
     default_registry,
     score,
 )
@@ -104,7 +103,20 @@ def test_who5_likely_depression_boundary() -> None:
     ],
 )
 def test_who5_change(before: float, after: float, change: str) -> None:
-    assert classify_who5_change(before, after) == change
+    """The WHO-5 file declares the published 10-point threshold; higher is better."""
+    spec = WHO5.score_spec("who5_percent")
+    assert spec is not None and spec.change_threshold == 10
+    assert spec.classify(before, after) == change
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "change"),
+    [(40, 30, "improved"), (40, 31, "unchanged"), (40, 50, "worsened"), (10, 0, "improved")],
+)
+def test_whodas_change_lower_is_better(before: float, after: float, change: str) -> None:
+    spec = WHODAS.score_spec("whodas12_percent")
+    assert spec is not None and not spec.higher_is_better
+    assert spec.classify(before, after) == change
 
 
 # --- WHODAS 2.0 12-item --------------------------------------------------------------------
