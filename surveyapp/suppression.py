@@ -17,10 +17,11 @@ returns the keys to hide:
 
 Secondary cells are chosen greedily: first, cheaply, for each relation with a single hidden
 member; then for each cell the exact check finds determined, until none is. A candidate is a
-shown member of a relation of the cell at risk; the smallest non-zero count is preferred,
-parts before totals (hiding a total spreads into the relations above it), and a zero cell
-only when nothing else is left. Ties are broken by `str(key)`, then by the order of `counts`,
-so the same table always gives the same cells.
+shown member of a relation of the cell at risk. Preferred, in this order: a non-zero cell (a
+zero only when nothing else is left); one that also protects other relations in need (one
+cell for two, a rectangle rather than a whole row); a part rather than a total (hiding a
+total spreads into the relations above it); the smallest count. Ties are broken by
+`str(key)`, then by the order of `counts`, so the same table always gives the same cells.
 
 The protection is against exact linear recovery and small remainders. Tighter bounds that a
 reader could derive from the counts being non-negative integers (interval disclosure across
@@ -81,13 +82,14 @@ def suppress(
         if not at_risk:
             return frozenset(hidden)
         touched: set[int] = set()
+        needy = {index for cell in at_risk for index in table.relations_of[cell]}
         added = False
         for cell in at_risk:
             if touched & table.relations_of[cell]:
                 continue  # a cell added in this round may already protect it; check again
-            candidate = table.best_candidate(table.relations_of[cell], hidden)
+            candidate = table.best_candidate(table.relations_of[cell], hidden, needy)
             if candidate is None:
-                candidate = table.best_candidate(range(len(relations)), hidden)
+                candidate = table.best_candidate(range(len(relations)), hidden, needy)
             if candidate is None:
                 continue  # nothing shown is left to hide: the relations pin it whatever we do
             hidden.add(candidate)
@@ -183,36 +185,53 @@ class _Table(Generic[K]):
     def rank(self, cell: K) -> tuple[int, str, int]:
         return self.counts[cell], str(cell), self.order[cell]
 
-    def preference(self, cell: K) -> tuple[bool, bool, int, str, int]:
-        """Smaller is better: non-zero before zero, parts before totals, then by rank."""
-        return (self.counts[cell] == 0, cell in self.totals, *self.rank(cell))
+    def preference(
+        self, cell: K, needy: Collection[int] = frozenset()
+    ) -> tuple[bool, int, bool, int, str, int]:
+        """Smaller is better: non-zero before zero, then the cell in most of the `needy`
+        relations (one cell protecting two), parts before totals, then by rank."""
+        helps = sum(index in needy for index in self.relations_of[cell])
+        return (self.counts[cell] == 0, -helps, cell in self.totals, *self.rank(cell))
 
-    def best_candidate(self, relation_indexes: Iterable[int], hidden: set[K]) -> K | None:
+    def best_candidate(
+        self, relation_indexes: Iterable[int], hidden: set[K], needy: Collection[int] = ()
+    ) -> K | None:
         shown = {
-            cell
-            for index in relation_indexes
-            for cell in (self.relations[index].total, *self.relations[index].parts)
-            if cell not in hidden
+            cell for index in relation_indexes for cell in self.members(index) if cell not in hidden
         }
-        return min(shown, key=self.preference, default=None)
+        return min(shown, key=lambda cell: self.preference(cell, needy), default=None)
+
+    def members(self, index: int) -> tuple[K, ...]:
+        rel = self.relations[index]
+        return (rel.total, *rel.parts)
+
+    def needs_cell(self, index: int, hidden: set[K]) -> bool:
+        """The relation gives a hidden member away: it has one, or a small known remainder."""
+        inside = sum(cell in hidden for cell in self.members(index))
+        if inside == 0:
+            return False
+        return inside == 1 or _small_remainder(
+            self.counts, self.relations[index], hidden, self.threshold
+        )
 
     def close_cheaply(self, hidden: set[K]) -> None:
         """Hide cells until no relation has one hidden member or a small known remainder."""
         changed = True
         while changed:
             changed = False
-            for rel in self.relations:
-                members = (rel.total, *rel.parts)
-                hidden_members = [cell for cell in members if cell in hidden]
-                if not hidden_members:
+            for index in range(len(self.relations)):
+                if not self.needs_cell(index, hidden):
                     continue
-                if len(hidden_members) == 1 or _small_remainder(
-                    self.counts, rel, hidden, self.threshold
-                ):
-                    pool = [cell for cell in members if cell not in hidden]
-                    if pool:
-                        hidden.add(min(pool, key=self.preference))
-                        changed = True
+                pool = [cell for cell in self.members(index) if cell not in hidden]
+                needy = {
+                    other
+                    for cell in pool
+                    for other in self.relations_of[cell]
+                    if other != index and self.needs_cell(other, hidden)
+                }
+                if pool:
+                    hidden.add(min(pool, key=lambda cell: self.preference(cell, needy)))
+                    changed = True
 
 
 def small_remainders(

@@ -260,6 +260,16 @@ def test_the_bridge_fools_the_one_per_relation_rule_and_the_exact_check_adds_a_c
     assert problems((counts, relations), hidden) == []
 
 
+def test_a_cell_that_protects_two_relations_is_preferred_to_a_smaller_one() -> None:
+    # r0c1 = 1 and r1c2 = 2. Row 0's smallest other cell is r0c0 = 4, but r0c2 = 6 also
+    # protects r1c2 in column 2; likewise r1c1 = 3 serves row 1 and column 1: a rectangle of
+    # four cells instead of the whole body of the table.
+    counts, relations = grid_table([[4, 1, 6], [7, 3, 2]])
+    hidden = suppress(counts, relations)
+    assert hidden == {"r0c1", "r0c2", "r1c1", "r1c2"}
+    assert problems((counts, relations), hidden) == []
+
+
 def test_a_hidden_subtotal_spreads_up_and_down_the_hierarchy() -> None:
     # Provider 0 has two small teams (1 + 1 = 2, itself small); provider 1 has 3 + 4.
     counts, relations = tree_table([[[1, 1], [3, 4]], [[5, 6]]])
