@@ -14,6 +14,8 @@ PURE = [
     "surveyapp/scheduling.py",
     "surveyapp/enums.py",
     "surveyapp/plans.py",
+    "surveyapp/suppression.py",
+    "surveyapp/statistics.py",
 ]
 
 
