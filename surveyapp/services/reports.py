@@ -412,6 +412,11 @@ def per_item_scores(instrument: Instrument) -> tuple[ScoreSpec, ...]:
     return tuple(sorted(found, key=lambda s: order[s.name]))
 
 
+def mean_decimals(spec: ScoreSpec) -> int:
+    """Means are shown with the score's decimals, and at least one."""
+    return max(1, spec.decimals)
+
+
 def _title(instrument_id: str, registry: Registry) -> Label:
     try:
         return registry.get(instrument_id).title
@@ -785,7 +790,7 @@ def progression(
             if pairs:
                 tables.append(_progression_table(ctx, inst, spec, r, pairs, sums))
         if tables:
-            sections.append(Section(spec.label, tuple(tables), notes=_threshold_notes(spec)))
+            sections.append(Section(spec.label, tuple(tables)))
     return ctx.result(
         "progression",
         sections,
@@ -860,9 +865,10 @@ def _progression_table(
             after = (*base, s.key, "mean_after", m_id)
             change = (*base, s.key, "mean_change", m_id)
             n = summary.n
-            store.mean(before, (summary.mean_before or 0) * n, n_key, decimals=spec.decimals)
-            store.mean(after, (summary.mean_after or 0) * n, n_key, decimals=spec.decimals)
-            store.change(change, summary, n_key, decimals=spec.decimals)
+            places = mean_decimals(spec)
+            store.mean(before, (summary.mean_before or 0) * n, n_key, decimals=places)
+            store.mean(after, (summary.mean_after or 0) * n, n_key, decimals=places)
+            store.change(change, summary, n_key, decimals=places)
             keys: list[CellKey | None] = [n_key, before, after, change]
             if classified:
                 for c in _CHANGES:
@@ -1405,7 +1411,7 @@ def _start_meeting_table(
                         k(spec.name, phase, "mean", m_id),
                         total,
                         k(spec.name, phase, "n", m_id),
-                        decimals=spec.decimals,
+                        decimals=mean_decimals(spec),
                     )
                 )
         rows.append(Row((spec.label,), tuple(keys), dims=(("score", spec.name),)))
