@@ -22,15 +22,20 @@ suppression.
 
 from __future__ import annotations
 
+import csv
+import json
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import IO, Any
 
 from surveyapp.statistics import PairedSummary
 from surveyapp.suppression import SumRelation, hide_statistic, suppress
 
 CellKey = tuple[Hashable, ...]
+
+#: The reports, by the name the command line, the pages and the audit trail use.
+REPORT_NAMES = ("coverage", "progression", "outcomes", "start-meeting", "target-group")
 
 
 @dataclass(frozen=True)
@@ -291,6 +296,80 @@ class ReportResult:
                         "ci_high": _round(cell.ci_high, cell.decimals),
                         "suppressed": cell.hidden,
                     }
+
+
+# --- the command line's formats ---------------------------------------------------------------
+
+FIXED_FIRST = ("report", "table")
+FIXED_LAST = ("column", "measure", "value", "n", "count", "ci_low", "ci_high", "suppressed")
+
+
+def record_columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The columns of a report's records: report, table, the dimensions met, the values."""
+    dims: list[str] = []
+    for record in records:
+        for key in record:
+            if key not in FIXED_FIRST and key not in FIXED_LAST and key not in dims:
+                dims.append(key)
+    return [*FIXED_FIRST, *dims, *FIXED_LAST]
+
+
+def report_records(result: ReportResult) -> list[dict[str, Any]]:
+    """The result's records, each led by the report's name."""
+    return [{"report": result.name, **record} for record in result.records()]
+
+
+def write_csv(result: ReportResult, stream: IO[str]) -> None:
+    """One row per cell (UTF-8 CSV); a suppressed cell has empty values and suppressed=true."""
+    records = report_records(result)
+    writer = csv.DictWriter(stream, fieldnames=record_columns(records), lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow(
+            {
+                key: ("true" if value else "false") if isinstance(value, bool) else neutral(value)
+                for key, value in record.items()
+            }
+        )
+
+
+def to_json(result: ReportResult, about: Mapping[str, Any]) -> str:
+    """The result as a JSON document: what was asked (`about`) and one record per cell."""
+    document = {
+        "report": result.name,
+        "threshold": result.threshold,
+        **about,
+        "records": report_records(result),
+    }
+    return json.dumps(document, ensure_ascii=False, indent=1)
+
+
+def write_xlsx(result: ReportResult, stream: IO[bytes], about: Mapping[str, Any]) -> None:
+    """An Excel workbook: the records on one sheet, what was asked on another."""
+    from openpyxl import Workbook
+
+    records = report_records(result)
+    columns = record_columns(records)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(result.name[:31])
+    sheet.append(columns)
+    for record in records:
+        sheet.append([neutral(record.get(column)) for column in columns])
+    info = book.create_sheet("about")
+    info.append(["report", result.name])
+    info.append(["threshold", result.threshold])
+    for key, value in about.items():
+        info.append(
+            [key, json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value]
+        )
+    book.save(stream)
+
+
+def neutral(value: Any) -> Any:
+    """A text that a spreadsheet would read as a formula, made plain text (numbers as they are)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def rounded(cell: Cell) -> float | int | None:

@@ -41,6 +41,7 @@ from surveyapp.enums import (
     LegalBasis,
     ProviderKind,
     Respondent,
+    Role,
     Sex,
 )
 from surveyapp.instruments import Instrument, Registry, RespondentKind
@@ -60,6 +61,7 @@ from surveyapp.models import (
 )
 from surveyapp.report_tables import (
     AGE_BANDS,
+    REPORT_NAMES,
     CellKey,
     CellStore,
     ChartKind,
@@ -76,7 +78,7 @@ from surveyapp.report_tables import (
 )
 from surveyapp.scheduling import TimepointRole, timepoint_role
 from surveyapp.services import audit
-from surveyapp.services.scope import ReportScope
+from surveyapp.services.scope import ReportScope, Scope
 from surveyapp.statistics import PairedSums, summarise
 
 # --- filters ---------------------------------------------------------------------------------
@@ -375,8 +377,14 @@ def _context(
     if filters.team_id is not None:
         team = next(t for t in options.teams if t.id == filters.team_id)
         providers = [p for p in providers if p.id == team.provider_id]
+    narrowed = filters.provider_id or filters.provider_kind or filters.team_id
+    with_providers = {p.municipality_id for p in providers}
     organisation = Organisation(
-        municipalities=[m for m in options.municipalities if m[0] in chosen],
+        municipalities=[
+            m
+            for m in options.municipalities
+            if m[0] in chosen and (not narrowed or m[0] in with_providers)
+        ],
         providers={},
     )
     for p in providers:
@@ -1583,6 +1591,49 @@ REPORTS: Mapping[str, ReportFunction] = {
     "start-meeting": start_meeting,
     "target-group": target_group,
 }
+
+
+class UnknownName(LookupError):
+    """A municipality or provider named on the command line that does not exist (or is
+    ambiguous); the message says which."""
+
+
+def installation_scope(session: Session, municipalities: Iterable[str] = ()) -> ReportScope:
+    """The reach of a report run by the installation itself (the command line): like an
+    administrator of every municipality named (by name or code, case-insensitive), or of
+    all of them. Its audit events carry the system actor (see `run_report`)."""
+    rows = session.execute(select(Municipality.id, Municipality.code, Municipality.name)).all()
+    wanted = [text.strip() for text in municipalities if text.strip()]
+    if not wanted:
+        ids = {row.id for row in rows}
+    else:
+        ids = set()
+        for text in wanted:
+            found = [r.id for r in rows if text == r.code or text.casefold() == r.name.casefold()]
+            if not found:
+                raise UnknownName(f"no municipality has the name or code {text!r}")
+            ids.update(found)
+    if not ids:
+        raise UnknownName("the database holds no municipality")
+    actor = Scope(user_id=0, role=Role.ADMIN, municipality_id=min(ids))
+    return ReportScope(actor, frozenset(ids))
+
+
+def provider_named(session: Session, rscope: ReportScope, text: str) -> int:
+    """The id of the provider with this name or id within the report scope."""
+    stmt = select(Provider.id, Provider.name).where(
+        Provider.municipality_id.in_(sorted(rscope.municipality_ids))
+    )
+    rows = session.execute(stmt).all()
+    found = [r.id for r in rows if str(r.id) == text.strip()]
+    found = found or [r.id for r in rows if r.name.casefold() == text.strip().casefold()]
+    if not found:
+        raise UnknownName(f"no provider named {text!r} in the chosen municipalities")
+    if len(found) > 1:
+        raise UnknownName(
+            f"several providers are named {text!r}: give --municipality, or the provider's id"
+        )
+    return found[0]
 
 
 def run_report(
