@@ -1153,7 +1153,7 @@ def _outcome_table(ctx: _Context, inst: Any, item: Any, used: list[Slot]) -> Tab
                 Row(
                     (Term("out.of_whom", (("option", _option_label(option)),)),),
                     cells(share_of("value", v, f"group{g_index}")),
-                    dims=(("option_group", str(g_index)), ("option", str(v))),
+                    dims=(("within_group", str(g_index)), ("of_whom", str(v))),
                     indent=1,
                     chart=False,
                 )
