@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from surveyapp.enums import (
@@ -61,7 +61,6 @@ from surveyapp.models import (
 )
 from surveyapp.report_tables import (
     AGE_BANDS,
-    REPORT_NAMES,
     CellKey,
     CellStore,
     ChartKind,
@@ -251,6 +250,15 @@ class _Plans:
     def follow_ups(self) -> tuple[Slot, ...]:
         return tuple(s for s in self.slots if s.role is TimepointRole.FOLLOW_UP)
 
+    def narrowed(self, slot: Slot, instrument_id: str) -> Slot:
+        """The slot with only the timepoints at which some plan gives this instrument."""
+        ids = tuple(
+            tp
+            for tp in slot.timepoint_ids
+            if any(i == instrument_id for i, _r in self.items.get(tp, ()))
+        )
+        return replace(slot, timepoint_ids=ids)
+
     def next_after_baseline(self, instrument_id: str, respondent: Respondent) -> tuple[int, ...]:
         """Each plan's first timepoint after its baseline that gives this questionnaire."""
         found = []
@@ -340,6 +348,10 @@ class _Context:
     where: list[ColumnElement[bool]]
     plans: _Plans
     store: CellStore = field(default_factory=CellStore)
+
+    def course_ids(self) -> Any:
+        """The ids of the courses in the report (for `course_id IN (...)`)."""
+        return select(Course.id).where(*self.where)
 
     def respondent_where(self, column: Any) -> list[ColumnElement[bool]]:
         return [] if self.filters.respondent is None else [column == self.filters.respondent]
@@ -464,6 +476,8 @@ _STATUS_CATEGORY = {
 }
 CATEGORIES = ("measured", "missed", "dropped_out", "pending")
 NO_REASON = "not_given"
+_MEASURED, _MISSED, _PENDING, _NO_REASON = 1, 2, 3, 9
+_REASON_CODE = {why: 10 + index for index, why in enumerate(DropoutReason)}
 
 
 def coverage(
@@ -486,68 +500,80 @@ def coverage(
     sections: list[Section] = []
     if slot is None:
         return ctx.result("coverage", sections)
-    inner = (
+    # One row per (instrument, course, respondent), each slot's status as a code; SQLite
+    # builds it in the order of ix_assignment_report without sorting, the outer query adds up.
+    code = case(
+        (Assignment.status == AssignmentStatus.COMPLETED, _MEASURED),
+        (Assignment.status == AssignmentStatus.EXPIRED, _MISSED),
+        (Assignment.status.in_(sorted(PENDING)), _PENDING),
+        *((Assignment.dropout_reason == why, code) for why, code in _REASON_CODE.items()),
+        else_=_NO_REASON,
+    )
+    used = [s for s in slots if s.timepoint_ids]
+    per_course = (
         select(
-            Course.municipality_id.label("m"),
-            Course.provider_id.label("p"),
             Assignment.instrument_id.label("i"),
+            Assignment.course_id.label("c"),
             Assignment.respondent.label("r"),
-            slot.label("slot"),
-            Assignment.status.label("status"),
-            Assignment.dropout_reason.label("reason"),
+            *(
+                func.max(case((Assignment.timepoint_id.in_(s.timepoint_ids), code))).label(
+                    f"s{index}"
+                )
+                for index, s in enumerate(used)
+            ),
         )
-        .join(Course, Assignment.course_id == Course.id)
         .where(
-            *ctx.where,
             Assignment.timepoint_id.in_(ctx.plans.slot_ids),
             *ctx.respondent_where(Assignment.respondent),
         )
+        .group_by(Assignment.instrument_id, Assignment.course_id, Assignment.respondent)
         .subquery()
     )
-    c = inner.c
+    pc = per_course.c
+    codes = [_MEASURED, _MISSED, _PENDING, _NO_REASON, *_REASON_CODE.values()]
+    follow_ups = [
+        pc[f"s{index}"] for index, s in enumerate(used) if s.role is TimepointRole.FOLLOW_UP
+    ]
+    sums = [
+        func.sum(case((pc[f"s{index}"] == value, 1), else_=0))
+        for index in range(len(used))
+        for value in codes
+    ]
+    if follow_ups:
+        sums.append(func.sum(case((or_(*(col == _MEASURED for col in follow_ups)), 1), else_=0)))
     rows = session.execute(
-        select(c.m, c.p, c.i, c.r, c.slot, c.status, c.reason, func.count()).group_by(
-            c.m, c.p, c.i, c.r, c.slot, c.status, c.reason
-        )
-    ).all()
-    fu_ids = sorted({i for s in ctx.plans.follow_ups for i in s.timepoint_ids})
-    any_fu = session.execute(
-        select(
-            Course.municipality_id,
-            Course.provider_id,
-            Assignment.instrument_id,
-            Assignment.respondent,
-            func.count(func.distinct(Assignment.course_id)),
-        )
-        .join(Course, Assignment.course_id == Course.id)
-        .where(
-            *ctx.where,
-            Assignment.timepoint_id.in_(fu_ids),
-            Assignment.status == AssignmentStatus.COMPLETED,
-            *ctx.respondent_where(Assignment.respondent),
-        )
-        .group_by(
-            Course.municipality_id,
-            Course.provider_id,
-            Assignment.instrument_id,
-            Assignment.respondent,
-        )
+        select(Course.municipality_id, Course.provider_id, pc.i, pc.r, *sums)
+        .join(Course, Course.id == pc.c)
+        .where(*ctx.where)
+        .group_by(Course.municipality_id, Course.provider_id, pc.i, pc.r)
     ).all()
     store = ctx.store
     org = ctx.organisation
+    reason_of = {code: why for why, code in _REASON_CODE.items()}
+    no_reason = False
+    for m, p, i, r, *numbers in rows:
+        for index, s in enumerate(used):
+            for value, n in zip(
+                codes, numbers[index * len(codes) : (index + 1) * len(codes)], strict=True
+            ):
+                if not n:
+                    continue
+                if value == _MEASURED:
+                    store.count(("measured", i, r, s.key, m, p), n)
+                elif value == _MISSED:
+                    store.count(("status", i, r, s.key, "missed", m), n)
+                elif value == _PENDING:
+                    store.count(("status", i, r, s.key, "pending", m), n)
+                else:
+                    why = reason_of.get(value, NO_REASON)
+                    no_reason = no_reason or why == NO_REASON
+                    store.count(("status", i, r, s.key, "dropped_out", m), n)
+                    store.count(("reason", i, r, s.key, why, m), n)
+        if follow_ups:
+            store.count(("measured", i, r, ANY_FOLLOW_UP, m, p), numbers[-1])
     reasons: list[Any] = list(DropoutReason)
-    if any(st is AssignmentStatus.DECLINED and why is None for *_g, st, why, _n in rows):
+    if no_reason:
         reasons.append(NO_REASON)
-    for m, p, i, r, slot_key, status, reason, n in rows:
-        category = _STATUS_CATEGORY[status]
-        if category == "measured":
-            store.count(("measured", i, r, slot_key, m, p), n)
-        else:
-            store.count(("status", i, r, slot_key, category, m), n)
-        if category == "dropped_out":
-            store.count(("reason", i, r, slot_key, reason or NO_REASON, m), n)
-    for m, p, i, r, n in any_fu:
-        store.count(("measured", i, r, ANY_FOLLOW_UP, m, p), n)
     combos = _combos([(row[2], row[3]) for row in rows], registry)
     slot_keys = [s.key for s in slots]
     for i, r in combos:
@@ -700,97 +726,15 @@ def progression(
     sections: list[Section] = []
     if not specs or slot is None or not later:
         return ctx.result("progression", sections)
-    names = [spec.name for _inst, spec in specs]
-    direction = case(
-        *((Score.name == spec.name, 1 if spec.higher_is_better else -1) for _i, spec in specs),
-        else_=None,
-    )
-    threshold_of = case(
-        *(
-            (Score.name == spec.name, float(spec.change_threshold))
-            for _i, spec in specs
-            if spec.change_threshold is not None
-        ),
-        else_=None,
-    )
-    values = (
-        select(
-            Assignment.course_id.label("c"),
-            Course.municipality_id.label("m"),
-            Assignment.respondent.label("r"),
-            Score.name.label("s"),
-            slot.label("slot"),
-            Score.value.label("v"),
-            direction.label("d"),
-            threshold_of.label("t"),
-        )
-        .select_from(Score)
-        .join(Response, Score.response_id == Response.id)
-        .join(Assignment, Response.assignment_id == Assignment.id)
-        .join(Course, Assignment.course_id == Course.id)
-        .where(
-            Score.name.in_(names),
-            Score.value.is_not(None),
-            Response.submitted_at.is_not(None),
-            Assignment.timepoint_id.in_(ctx.plans.slot_ids),
-            *ctx.where,
-            *ctx.respondent_where(Assignment.respondent),
-        )
-        .subquery()
-    )
-    v = values.c
-    at = {
-        s.key: func.max(case((v.slot == s.key, v.v), else_=None)).label(f"v{index}")
-        for index, s in enumerate(slots)
-    }
-    pivot = (
-        select(
-            v.m,
-            v.r,
-            v.s,
-            func.max(v.d).label("d"),
-            func.max(v.t).label("t"),
-            *at.values(),
-        )
-        .group_by(v.c, v.m, v.r, v.s)
-        .subquery()
-    )
-    p = pivot.c
-    baseline = p[at["baseline"].name]
-    aggregates = []
-    for s in later:
-        after = p[at[s.key].name]
-        both = and_(baseline.is_not(None), after.is_not(None))
-        diff = after - baseline
-        gain = diff * p.d
-        aggregates += [
-            func.sum(case((both, 1), else_=0)),
-            func.sum(case((both, baseline), else_=None)),
-            func.sum(case((both, after), else_=None)),
-            func.sum(case((both, diff), else_=None)),
-            func.sum(case((both, diff * diff), else_=None)),
-            func.sum(case((and_(both, gain >= p.t), 1), else_=0)),
-            func.sum(case((and_(both, gain > -p.t, gain < p.t), 1), else_=0)),
-            func.sum(case((and_(both, gain <= -p.t), 1), else_=0)),
-        ]
-    rows = session.execute(select(p.m, p.r, p.s, *aggregates).group_by(p.m, p.r, p.s)).all()
     sums: dict[tuple[str, Respondent, str], dict[int | None, PairedSums]] = defaultdict(dict)
-    for m, r, name, *numbers in rows:
-        for index, s in enumerate(later):
-            chunk = numbers[index * 8 : index * 8 + 8]
-            n = int(chunk[0] or 0)
-            if not n:
-                continue
-            sums[(name, r, s.key)][m] = PairedSums(
-                n,
-                float(chunk[1] or 0),
-                float(chunk[2] or 0),
-                float(chunk[3] or 0),
-                float(chunk[4] or 0),
-                int(chunk[5] or 0),
-                int(chunk[6] or 0),
-                int(chunk[7] or 0),
-            )
+    by_instrument: dict[str, list[ScoreSpec]] = defaultdict(list)
+    for inst, spec in specs:
+        by_instrument[inst.id].append(spec)
+    for instrument_id, instrument_specs in by_instrument.items():
+        for (name, r, slot_key, m), found in _paired_sums(
+            ctx, instrument_id, instrument_specs, later
+        ).items():
+            sums[(name, r, slot_key)][m] = found
     for inst, spec in specs:
         tables = []
         for r in RESPONDENT_ORDER:
@@ -804,6 +748,111 @@ def progression(
         sections,
         notes=(Term("note.courses_counted"), Term("note.progression_pairs")),
     )
+
+
+def _per_course_values(
+    ctx: _Context, instrument_id: str, names: list[str], slots: list[Slot]
+) -> Any:
+    """One row per (course, respondent) of one instrument: each score at each slot.
+
+    Built from ix_assignment_report (instrument, course, respondent, ...) and ix_score_report
+    (response, name, value) without a sort: SQLite streams the GROUP BY in index order.
+    """
+    completed = and_(
+        Assignment.instrument_id == instrument_id,
+        Assignment.status == AssignmentStatus.COMPLETED,
+        Assignment.timepoint_id.in_(sorted({i for s in slots for i in s.timepoint_ids})),
+        *ctx.respondent_where(Assignment.respondent),
+    )
+    columns = [
+        func.max(
+            case(
+                (
+                    and_(Score.name == name, Assignment.timepoint_id.in_(s.timepoint_ids)),
+                    Score.value,
+                ),
+                else_=None,
+            )
+        ).label(f"v{n_index}_{s_index}")
+        for n_index, name in enumerate(names)
+        for s_index, s in enumerate(slots)
+    ]
+    return (
+        select(
+            Assignment.instrument_id.label("i"),
+            Assignment.course_id.label("c"),
+            Assignment.respondent.label("r"),
+            *columns,
+        )
+        .join(Response, Response.assignment_id == Assignment.id)
+        .join(Score, Score.response_id == Response.id)
+        .where(completed, Score.name.in_(names), Score.value.is_not(None))
+        .group_by(Assignment.instrument_id, Assignment.course_id, Assignment.respondent)
+        .subquery()
+    )
+
+
+def _paired_sums(
+    ctx: _Context, instrument_id: str, specs: list[ScoreSpec], later: list[Slot]
+) -> dict[tuple[str, Respondent, str, int], PairedSums]:
+    """The paired sums of each score from the baseline to each later slot, by municipality."""
+    baseline = next(s for s in ctx.plans.slots if s.role is TimepointRole.BASELINE)
+    baseline = ctx.plans.narrowed(baseline, instrument_id)
+    later = [ctx.plans.narrowed(s, instrument_id) for s in later]
+    later = [s for s in later if s.timepoint_ids]
+    if not baseline.timepoint_ids or not later:
+        return {}
+    slots = [baseline, *later]
+    names = [spec.name for spec in specs]
+    pivot = _per_course_values(ctx, instrument_id, names, slots).c
+    aggregates = []
+    for n_index, spec in enumerate(specs):
+        before = pivot[f"v{n_index}_0"]
+        for s_index in range(1, len(slots)):
+            after = pivot[f"v{n_index}_{s_index}"]
+            both = and_(before.is_not(None), after.is_not(None))
+            diff = after - before
+            aggregates += [
+                func.sum(case((both, 1), else_=0)),
+                func.sum(case((both, before), else_=None)),
+                func.sum(case((both, after), else_=None)),
+                func.sum(case((both, diff), else_=None)),
+                func.sum(case((both, diff * diff), else_=None)),
+            ]
+            if spec.change_threshold is None:
+                aggregates += [literal_column("0"), literal_column("0"), literal_column("0")]
+                continue
+            gain = diff if spec.higher_is_better else -diff
+            limit = float(spec.change_threshold)
+            aggregates += [
+                func.sum(case((and_(both, gain >= limit), 1), else_=0)),
+                func.sum(case((and_(both, gain > -limit, gain < limit), 1), else_=0)),
+                func.sum(case((and_(both, gain <= -limit), 1), else_=0)),
+            ]
+    rows = ctx.session.execute(
+        select(Course.municipality_id, pivot.r, *aggregates)
+        .join(Course, Course.id == pivot.c)
+        .where(*ctx.where)
+        .group_by(Course.municipality_id, pivot.r)
+    ).all()
+    found: dict[tuple[str, Respondent, str, int], PairedSums] = {}
+    for m, r, *numbers in rows:
+        chunks = [numbers[k : k + 8] for k in range(0, len(numbers), 8)]
+        for index, chunk in enumerate(chunks):
+            spec, slot = specs[index // len(later)], later[index % len(later)]
+            n = int(chunk[0] or 0)
+            if n:
+                found[(spec.name, r, slot.key, m)] = PairedSums(
+                    n,
+                    float(chunk[1] or 0),
+                    float(chunk[2] or 0),
+                    float(chunk[3] or 0),
+                    float(chunk[4] or 0),
+                    int(chunk[5] or 0),
+                    int(chunk[6] or 0),
+                    int(chunk[7] or 0),
+                )
+    return found
 
 
 def _threshold_notes(spec: ScoreSpec) -> tuple[Label, ...]:
