@@ -31,8 +31,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, and_, case, false, func, literal_column, or_, select
+from sqlalchemy.orm import Session
 
 from surveyapp.enums import (
     AnswerState,
@@ -998,67 +998,12 @@ def outcomes(
     sections: list[Section] = []
     if not forms or slot is None:
         return ctx.result("outcomes", sections)
-    form_ids = [inst.id for inst, _items in forms]
-    item_ids = sorted({item.id for _inst, items in forms for item in items})
-    answered = (
-        select(
-            Course.municipality_id.label("m"),
-            Response.instrument_id.label("i"),
-            slot.label("slot"),
-            Answer.item_id.label("item"),
-            Answer.state.label("state"),
-            Answer.value.label("value"),
-        )
-        .select_from(Answer)
-        .join(Response, Answer.response_id == Response.id)
-        .join(Assignment, Response.assignment_id == Assignment.id)
-        .join(Course, Assignment.course_id == Course.id)
-        .where(
-            Response.instrument_id.in_(form_ids),
-            Answer.item_id.in_(item_ids),
-            Response.submitted_at.is_not(None),
-            Assignment.timepoint_id.in_(ctx.plans.slot_ids),
-            *ctx.where,
-            *ctx.respondent_where(Assignment.respondent),
-        )
-        .subquery()
-    )
-    a = answered.c
-    answer_rows = session.execute(
-        select(a.m, a.i, a.slot, a.item, a.state, a.value, func.count()).group_by(
-            a.m, a.i, a.slot, a.item, a.state, a.value
-        )
-    ).all()
-    records = (
-        select(
-            Course.municipality_id.label("m"),
-            Response.instrument_id.label("i"),
-            slot.label("slot"),
-        )
-        .join(Assignment, Response.assignment_id == Assignment.id)
-        .join(Course, Assignment.course_id == Course.id)
-        .where(
-            Response.instrument_id.in_(form_ids),
-            Response.submitted_at.is_not(None),
-            Assignment.timepoint_id.in_(ctx.plans.slot_ids),
-            *ctx.where,
-            *ctx.respondent_where(Assignment.respondent),
-        )
-        .subquery()
-    )
-    record_rows = session.execute(
-        select(records.c.m, records.c.i, records.c.slot, func.count()).group_by(
-            records.c.m, records.c.i, records.c.slot
-        )
-    ).all()
-    store = ctx.store
-    for m, i, slot_key, item_id, state, value, n in answer_rows:
-        what = "value" if state is AnswerState.ANSWERED else state.value
-        store.count(("out", i, item_id, slot_key, what, value if what == "value" else None, m), n)
     slots_with_data: dict[str, set[str]] = defaultdict(set)
-    for m, i, slot_key, n in record_rows:
-        store.count(("out", i, "*", slot_key, "records", None, m), n)
-        slots_with_data[i].add(slot_key)
+    for inst, items in forms:
+        for (m, slot_key, item_id, what, value), n in _outcome_counts(ctx, inst, items).items():
+            if item_id == "*":
+                slots_with_data[inst.id].add(slot_key)
+            ctx.store.count(("out", inst.id, item_id, slot_key, what, value, m), n)
     for inst, items in forms:
         used = [s for s in slots if s.key in slots_with_data[inst.id]]
         if not used:
@@ -1070,6 +1015,80 @@ def outcomes(
         sections,
         notes=(Term("note.courses_counted"), Term("note.dont_know_apart")),
     )
+
+
+_STATE_CODE = {AnswerState.ANSWERED: 1, AnswerState.DONT_KNOW: 2, AnswerState.NOT_APPLICABLE: 3}
+
+
+def _outcome_counts(
+    ctx: _Context, inst: Instrument, items: list[Any]
+) -> dict[tuple[int, str, str, str, int | None], int]:
+    """Per municipality, slot and item: the forms completed and the answers by value and state.
+
+    Keys: (municipality, slot, item id or "*" for the forms, what, value) where what is
+    "records", "value" (with the value) or an answer state ("dont_know", "not_applicable").
+    """
+    slots = [ctx.plans.narrowed(s, inst.id) for s in ctx.plans.slots]
+    slots = [s for s in slots if s.timepoint_ids]
+    if not slots:
+        return {}
+    state = case(*((Answer.state == st, code) for st, code in _STATE_CODE.items()), else_=None)
+    columns = []
+    for k, slot in enumerate(slots):
+        at = Assignment.timepoint_id.in_(slot.timepoint_ids)
+        columns.append(func.max(case((at, 1), else_=None)).label(f"rec{k}"))
+        for j, item in enumerate(items):
+            here = and_(at, Answer.item_id == item.id)
+            columns.append(
+                func.max(
+                    case((and_(here, Answer.state == AnswerState.ANSWERED), Answer.value))
+                ).label(f"val{k}_{j}")
+            )
+            columns.append(func.max(case((here, state))).label(f"st{k}_{j}"))
+    pivot = (
+        select(
+            Assignment.instrument_id.label("i"),
+            Assignment.course_id.label("c"),
+            Assignment.respondent.label("r"),
+            *columns,
+        )
+        .join(Response, Response.assignment_id == Assignment.id)
+        .outerjoin(
+            Answer,
+            and_(Answer.response_id == Response.id, Answer.item_id.in_([i.id for i in items])),
+        )
+        .where(
+            Assignment.instrument_id == inst.id,
+            Assignment.status == AssignmentStatus.COMPLETED,
+            Assignment.timepoint_id.in_(sorted({i for s in slots for i in s.timepoint_ids})),
+            *ctx.respondent_where(Assignment.respondent),
+        )
+        .group_by(Assignment.instrument_id, Assignment.course_id, Assignment.respondent)
+        .subquery()
+    ).c
+    sums, keys = [], []
+    for k, slot in enumerate(slots):
+        sums.append(func.sum(func.coalesce(pivot[f"rec{k}"], 0)))
+        keys.append((slot.key, "*", "records", None))
+        for j, item in enumerate(items):
+            for option in item.options:
+                sums.append(func.sum(case((pivot[f"val{k}_{j}"] == option.value, 1), else_=0)))
+                keys.append((slot.key, item.id, "value", option.value))
+            for st in (AnswerState.DONT_KNOW, AnswerState.NOT_APPLICABLE):
+                sums.append(func.sum(case((pivot[f"st{k}_{j}"] == _STATE_CODE[st], 1), else_=0)))
+                keys.append((slot.key, item.id, st.value, None))
+    rows = ctx.session.execute(
+        select(Course.municipality_id, *sums)
+        .join(Course, Course.id == pivot.c)
+        .where(*ctx.where)
+        .group_by(Course.municipality_id)
+    ).all()
+    found: dict[tuple[int, str, str, str, int | None], int] = {}
+    for m, *numbers in rows:
+        for (slot_key, item_id, what, value), n in zip(keys, numbers, strict=True):
+            if n:
+                found[(m, slot_key, item_id, what, value)] = int(n)
+    return found
 
 
 def _outcome_table(ctx: _Context, inst: Any, item: Any, used: list[Slot]) -> Table:
@@ -1296,111 +1315,19 @@ def start_meeting(
     combos = [(inst.id, r) for inst, _specs in found for r in RESPONDENT_ORDER]
     next_ids = {combo: ctx.plans.next_after_baseline(*combo) for combo in combos}
 
-    def slot_case(a: Any) -> Any:
-        nexts = [
-            and_(a.instrument_id == i, a.respondent == r, a.timepoint_id.in_(ids))
-            for (i, r), ids in next_ids.items()
-            if ids
-        ]
-        whens = [(a.timepoint_id.in_(baseline.timepoint_ids), "baseline")]
-        if nexts:
-            whens.append((or_(*nexts), "next"))
-        return case(*whens, else_=None)
-
-    names = [spec.name for _inst, specs in found for spec in specs]
-    scored = (
-        select(
-            Course.municipality_id.label("m"),
-            Response.instrument_id.label("i"),
-            Assignment.respondent.label("r"),
-            Score.name.label("s"),
-            slot_case(Assignment).label("slot"),
-            Score.value.label("v"),
-        )
-        .select_from(Score)
-        .join(Response, Score.response_id == Response.id)
-        .join(Assignment, Response.assignment_id == Assignment.id)
-        .join(Course, Assignment.course_id == Course.id)
-        .where(
-            Score.name.in_(names),
-            Response.submitted_at.is_not(None),
-            Assignment.instrument_id.in_([inst.id for inst, _s in found]),
-            *ctx.where,
-            *ctx.respondent_where(Assignment.respondent),
-        )
-        .subquery()
-    )
-    sc = scored.c
-    mean_rows = session.execute(
-        select(sc.m, sc.r, sc.s, sc.slot, func.count(sc.v), func.sum(sc.v))
-        .where(sc.slot.is_not(None))
-        .group_by(sc.m, sc.r, sc.s, sc.slot)
-    ).all()
-    done = (
-        select(
-            Course.municipality_id.label("m"),
-            Assignment.instrument_id.label("i"),
-            Assignment.respondent.label("r"),
-            slot_case(Assignment).label("slot"),
-        )
-        .join(Course, Assignment.course_id == Course.id)
-        .where(
-            Assignment.status == AssignmentStatus.COMPLETED,
-            Assignment.instrument_id.in_([inst.id for inst, _s in found]),
-            *ctx.where,
-            *ctx.respondent_where(Assignment.respondent),
-        )
-        .subquery()
-    )
-    answered_rows = session.execute(
-        select(done.c.m, done.c.i, done.c.r, done.c.slot, func.count())
-        .where(done.c.slot.is_not(None))
-        .group_by(done.c.m, done.c.i, done.c.r, done.c.slot)
-    ).all()
-    first, later = aliased(Assignment), aliased(Assignment)
-    pairs = [
-        and_(first.instrument_id == i, first.respondent == r, later.timepoint_id.in_(ids))
-        for (i, r), ids in next_ids.items()
-        if ids
-    ]
-    ready_rows = []
-    if pairs:
-        ready_rows = session.execute(
-            select(Course.municipality_id, first.instrument_id, first.respondent, func.count())
-            .select_from(first)
-            .join(Course, first.course_id == Course.id)
-            .join(
-                later,
-                and_(
-                    later.course_id == first.course_id,
-                    later.instrument_id == first.instrument_id,
-                    later.respondent == first.respondent,
-                ),
-            )
-            .where(
-                first.status == AssignmentStatus.COMPLETED,
-                first.timepoint_id.in_(baseline.timepoint_ids),
-                later.status.in_(sorted(READY)),
-                or_(*pairs),
-                *ctx.where,
-                *ctx.respondent_where(first.respondent),
-            )
-            .group_by(Course.municipality_id, first.instrument_id, first.respondent)
-        ).all()
     store = ctx.store
     sums: dict[CellKey, float] = defaultdict(float)
     present: set[tuple[str, Respondent]] = set()
-    spec_of = {spec.name: (inst, spec) for inst, specs in found for spec in specs}
-    for m, r, name, slot_key, n, total in mean_rows:
-        inst, _spec = spec_of[name]
-        store.count(("sm", inst.id, r, name, slot_key, "n", m), n)
-        sums[(inst.id, r, name, slot_key, m)] += float(total or 0)
-        present.add((inst.id, r))
-    for m, i, r, slot_key, n in answered_rows:
-        store.count(("sm", i, r, "*", slot_key, "answered", m), n)
-        present.add((i, r))
-    for m, i, r, n in ready_rows:
-        store.count(("sm", i, r, "*", "next", "ready", m), n)
+    for inst, specs in found:
+        nexts = {r: next_ids[(inst.id, r)] for r in RESPONDENT_ORDER}
+        for (m, r, name, phase, what), value in _start_meeting_sums(
+            ctx, inst.id, specs, ctx.plans.narrowed(baseline, inst.id), nexts
+        ).items():
+            if what == "sum":
+                sums[(inst.id, r, name, phase, m)] += value
+            elif value:
+                store.count(("sm", inst.id, r, name, phase, what, m), int(value))
+                present.add((inst.id, r))
     for inst, specs in found:
         tables = []
         for r in RESPONDENT_ORDER:
@@ -1417,6 +1344,93 @@ def start_meeting(
             Term("note.dont_know_mean"),
         ),
     )
+
+
+# The status of a start-meeting questionnaire's next measurement, as the report needs it.
+_ANSWERED, _READY_NOT_ANSWERED, _NOT_READY = 1, 2, 3
+
+
+def _start_meeting_sums(
+    ctx: _Context,
+    instrument_id: str,
+    specs: tuple[ScoreSpec, ...],
+    baseline: Slot,
+    nexts: Mapping[Respondent, tuple[int, ...]],
+) -> dict[tuple[int, Respondent, str, str, str], float]:
+    """Per municipality and respondent: n and sum of each per-item score at the baseline and
+    at the next measurement, the number answered at each, and the number ready for follow-up.
+
+    Keys: (municipality, respondent, score name or "*", "baseline" or "next", what) with what
+    "n", "sum", "answered" or "ready".
+    """
+    at_baseline = Assignment.timepoint_id.in_(baseline.timepoint_ids)
+    at_next = or_(
+        false(),
+        *(
+            and_(Assignment.respondent == r, Assignment.timepoint_id.in_(ids))
+            for r, ids in nexts.items()
+            if ids
+        ),
+    )
+    status = case(
+        (Assignment.status == AssignmentStatus.COMPLETED, _ANSWERED),
+        (Assignment.status.in_(sorted(READY)), _READY_NOT_ANSWERED),
+        else_=_NOT_READY,
+    )
+    names = [spec.name for spec in specs]
+    columns = [
+        func.max(case((at_baseline, status))).label("b"),
+        func.max(case((at_next, status))).label("x"),
+    ]
+    for index, name in enumerate(names):
+        for phase, where in (("b", at_baseline), ("x", at_next)):
+            columns.append(
+                func.max(case((and_(where, Score.name == name), Score.value))).label(
+                    f"{phase}{index}"
+                )
+            )
+    every = sorted({*baseline.timepoint_ids, *(i for ids in nexts.values() for i in ids)})
+    pivot = (
+        select(
+            Assignment.instrument_id.label("i"),
+            Assignment.course_id.label("c"),
+            Assignment.respondent.label("r"),
+            *columns,
+        )
+        .outerjoin(Response, Response.assignment_id == Assignment.id)
+        .outerjoin(Score, and_(Score.response_id == Response.id, Score.name.in_(names)))
+        .where(
+            Assignment.instrument_id == instrument_id,
+            Assignment.timepoint_id.in_(every),
+            *ctx.respondent_where(Assignment.respondent),
+        )
+        .group_by(Assignment.instrument_id, Assignment.course_id, Assignment.respondent)
+        .subquery()
+    ).c
+    sums, keys = [], []
+    for phase, column in (("baseline", pivot.b), ("next", pivot.x)):
+        sums.append(func.sum(case((column == _ANSWERED, 1), else_=0)))
+        keys.append(("*", phase, "answered"))
+    sums.append(
+        func.sum(case((and_(pivot.b == _ANSWERED, pivot.x <= _READY_NOT_ANSWERED), 1), else_=0))
+    )
+    keys.append(("*", "next", "ready"))
+    for index, name in enumerate(names):
+        for phase, prefix in (("baseline", "b"), ("next", "x")):
+            value = pivot[f"{prefix}{index}"]
+            sums += [func.count(value), func.sum(value)]
+            keys += [(name, phase, "n"), (name, phase, "sum")]
+    rows = ctx.session.execute(
+        select(Course.municipality_id, pivot.r, *sums)
+        .join(Course, Course.id == pivot.c)
+        .where(*ctx.where)
+        .group_by(Course.municipality_id, pivot.r)
+    ).all()
+    found: dict[tuple[int, Respondent, str, str, str], float] = {}
+    for m, r, *numbers in rows:
+        for (name, phase, what), value in zip(keys, numbers, strict=True):
+            found[(m, r, name, phase, what)] = float(value or 0)
+    return found
 
 
 def _start_meeting_table(
