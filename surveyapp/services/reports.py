@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, and_, case, false, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
 from surveyapp.enums import (
@@ -1715,6 +1715,11 @@ def run_report(
         report = REPORTS[name]
     except KeyError:
         raise ValueError(f"unknown report {name!r} (known: {', '.join(REPORTS)})") from None
+    if session.get_bind().dialect.name == "postgresql":
+        # Aggregates of a million answers: sort and hash in memory, and skip the JIT compile
+        # (it costs more than it saves on these one-off queries). For this transaction only.
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+        session.execute(text("SET LOCAL jit = off"))
     result = report(session, rscope, registry, filters, threshold)
     audit.record(
         session,
