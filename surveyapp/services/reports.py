@@ -1244,14 +1244,15 @@ def _outcome_table(ctx: _Context, inst: Any, item: Any, used: list[Slot]) -> Tab
                 chart=False,
             )
         )
-    rows.append(
-        Row(
-            (Term("out.blank"),),
-            cells(lambda s, m: key(s, "blank", None, m)),
-            dims=(("row", "blank"),),
-            chart=False,
+    if any(store.value_of(key(s, "blank", None, m[0])) for s in used for m in org.municipalities):
+        rows.append(
+            Row(
+                (Term("out.blank"),),
+                cells(lambda s, m: key(s, "blank", None, m)),
+                dims=(("row", "blank"),),
+                chart=False,
+            )
         )
-    )
     return Table(
         key=f"outcomes.{inst.id}.{item.id}",
         title={code: text.value for code, text in item.text.items()},
