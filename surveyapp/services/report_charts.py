@@ -76,7 +76,7 @@ def chart_data(
     labels = [text(table.columns[i].label) for i in charted]
     if len(set(labels)) < len(labels):  # the same label under several headings: say which
         labels = [
-            f"{text(table.columns[i].group)}: {label}" if table.columns[i].group else label
+            f"{text(group)}: {label}" if (group := table.columns[i].group) is not None else label
             for i, label in zip(charted, labels, strict=True)
         ]
     series = tuple(labels)

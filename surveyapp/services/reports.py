@@ -805,7 +805,7 @@ def _paired_sums(
     slots = [baseline, *later]
     names = [spec.name for spec in specs]
     pivot = _per_course_values(ctx, instrument_id, names, slots).c
-    aggregates = []
+    aggregates: list[Any] = []
     for n_index, spec in enumerate(specs):
         before = pivot[f"v{n_index}_0"]
         for s_index in range(1, len(slots)):
@@ -908,19 +908,19 @@ def _progression_table(
         for c in _CHANGES:
             add_up(store, lambda m, _p, k=s.key, c=c: (*base, k, c, m), org, by_provider=False)
         for group in groups:
-            m_id = group.municipality_id
-            n_key = (*base, s.key, "n", m_id)
+            group_id = group.municipality_id
+            n_key = (*base, s.key, "n", group_id)
             if classified:
-                store.total(n_key, [(*base, s.key, c, m_id) for c in _CHANGES])
+                store.total(n_key, [(*base, s.key, c, group_id) for c in _CHANGES])
             total = (
                 _total_sums([by_m.get(mm[0]) for mm in org.municipalities])
-                if m_id is None
-                else by_m.get(m_id)
+                if group_id is None
+                else by_m.get(group_id)
             )
             summary = summarise(total or PairedSums(0, 0, 0, 0, 0))
-            before = (*base, s.key, "mean_before", m_id)
-            after = (*base, s.key, "mean_after", m_id)
-            change = (*base, s.key, "mean_change", m_id)
+            before = (*base, s.key, "mean_before", group_id)
+            after = (*base, s.key, "mean_after", group_id)
+            change = (*base, s.key, "mean_change", group_id)
             n = summary.n
             places = mean_decimals(spec)
             store.mean(before, (summary.mean_before or 0) * n, n_key, decimals=places)
@@ -929,8 +929,8 @@ def _progression_table(
             keys: list[CellKey | None] = [n_key, before, after, change]
             if classified:
                 for c in _CHANGES:
-                    share = (*base, s.key, f"share_{c}", m_id)
-                    store.share(share, (*base, s.key, c, m_id), n_key)
+                    share = (*base, s.key, f"share_{c}", group_id)
+                    store.share(share, (*base, s.key, c, group_id), n_key)
                     keys.append(share)
             rows.append(
                 Row(
@@ -1066,7 +1066,8 @@ def _outcome_counts(
         .group_by(Assignment.instrument_id, Assignment.course_id, Assignment.respondent)
         .subquery()
     ).c
-    sums, keys = [], []
+    sums: list[Any] = []
+    keys: list[Any] = []
     for k, slot in enumerate(slots):
         sums.append(func.sum(func.coalesce(pivot[f"rec{k}"], 0)))
         keys.append((slot.key, "*", "records", None))
@@ -1408,7 +1409,8 @@ def _start_meeting_sums(
         .group_by(Assignment.instrument_id, Assignment.course_id, Assignment.respondent)
         .subquery()
     ).c
-    sums, keys = [], []
+    sums: list[Any] = []
+    keys: list[Any] = []
     for phase, column in (("baseline", pivot.b), ("next", pivot.x)):
         sums.append(func.sum(case((column == _ANSWERED, 1), else_=0)))
         keys.append(("*", phase, "answered"))
@@ -1697,7 +1699,7 @@ def provider_named(session: Session, rscope: ReportScope, text: str) -> int:
         raise UnknownName(
             f"several providers are named {text!r}: give --municipality, or the provider's id"
         )
-    return found[0]
+    return int(found[0])
 
 
 def run_report(

@@ -113,9 +113,7 @@ def test_bad_filters_say_what_is_wrong_and_never_fail(
         "legal_basis=999": "Not a valid choice.",
     }
     for query, message in bad.items():
-        response = client.get(
-            f"/staff/reports/coverage?{query}", headers={"Accept-Language": "en"}
-        )
+        response = client.get(f"/staff/reports/coverage?{query}", headers={"Accept-Language": "en"})
         assert response.status_code == 400, query
         assert message in response.text, query
         assert 'class="report"' not in response.text  # no table on half-understood filters
