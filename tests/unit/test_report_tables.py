@@ -239,3 +239,13 @@ def test_the_threshold_is_the_one_given(threshold: int) -> None:
     store = CellStore()
     store.count(("a",), 4)
     assert store.resolve(threshold)[("a",)].hidden is (threshold > 4)
+
+
+def test_the_suppression_threshold_is_a_setting_that_never_goes_below_three() -> None:
+    from surveyapp.config import ConfigError, Settings
+
+    assert Settings.from_env({}).suppression_threshold == 3
+    assert Settings.from_env({"SURVEYAPP_SUPPRESSION_THRESHOLD": "5"}).suppression_threshold == 5
+    for bad in ("2", "0", "tre"):
+        with pytest.raises(ConfigError, match="SURVEYAPP_SUPPRESSION_THRESHOLD"):
+            Settings.from_env({"SURVEYAPP_SUPPRESSION_THRESHOLD": bad})
