@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from surveyapp.report_tables import REPORT_NAMES
+
 
 @click.group()
 def main() -> None:
@@ -70,6 +72,131 @@ def demo_links_command(base_url: str) -> None:
     click.echo("Demo links (open on a phone- or tablet-sized browser):")
     for instrument_id, respondent, token in links:
         click.echo(f"  {instrument_id:15} {respondent:9} {base_url}/svar/{token}")
+
+
+@main.command("report")
+@click.argument("name", type=click.Choice(REPORT_NAMES))
+@click.option(
+    "--municipality",
+    "municipalities",
+    multiple=True,
+    help="A municipality's name or code; repeat for several. Default: every municipality.",
+)
+@click.option("--provider", help="A provider's name (or id) in those municipalities.")
+@click.option("--provider-kind", type=click.Choice(["municipal", "private"]))
+@click.option(
+    "--from",
+    "start_from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Course start on or after (YYYY-MM-DD).",
+)
+@click.option(
+    "--to",
+    "start_to",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Course start on or before (YYYY-MM-DD).",
+)
+@click.option("--legal-basis", type=click.Choice(["83a", "83", "86", "140"]))
+@click.option("--respondent", type=click.Choice(["citizen", "relative", "staff"]))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["csv", "xlsx", "json"]),
+    default="csv",
+    show_default=True,
+)
+@click.option(
+    "--threshold",
+    type=int,
+    help="Hide cells on fewer citizens than this (at least 3; "
+    "default SURVEYAPP_SUPPRESSION_THRESHOLD).",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, writable=True), help="Write to this file, not stdout."
+)
+def report_command(
+    name: str,
+    municipalities: tuple[str, ...],
+    provider: str | None,
+    provider_kind: str | None,
+    start_from: object,
+    start_to: object,
+    legal_basis: str | None,
+    respondent: str | None,
+    output_format: str,
+    threshold: int | None,
+    out: str | None,
+) -> None:
+    """Print an evaluation report (aggregates, suppressed like the report pages).
+
+    One row per table cell: the report, the table, what the row and column are
+    (municipality code, provider, instrument, respondent, timepoint, ...), the measure
+    (count, share, mean, change), its value as the page shows it (a share in whole percent),
+    n, a share's count, a change's confidence interval, and whether it is suppressed (then
+    value, n and count are empty). Runs as the installation: every municipality named, or all.
+    """
+    from datetime import datetime
+
+    from surveyapp.config import Settings
+    from surveyapp.db import make_engine, make_session_factory
+    from surveyapp.enums import LegalBasis, ProviderKind, Respondent
+    from surveyapp.instruments import load_registry
+    from surveyapp.report_tables import to_json, write_csv, write_xlsx
+    from surveyapp.services import audit
+    from surveyapp.services import reports as report_service
+    from surveyapp.suppression import DEFAULT_THRESHOLD
+
+    settings = Settings.from_env()
+    threshold = settings.suppression_threshold if threshold is None else threshold
+    if threshold < DEFAULT_THRESHOLD:
+        raise click.BadParameter(f"at least {DEFAULT_THRESHOLD}", param_hint="--threshold")
+    if output_format == "xlsx" and out is None and sys.stdout.isatty():
+        raise click.UsageError("an Excel file is binary: give --out FILE (or redirect stdout)")
+    registry = load_registry(settings.instruments_dirs)
+    factory = make_session_factory(make_engine(settings.database_url))
+    with factory.begin() as session:
+        try:
+            rscope = report_service.installation_scope(session, municipalities)
+            filters = report_service.ReportFilters(
+                provider_id=report_service.provider_named(session, rscope, provider)
+                if provider
+                else None,
+                provider_kind=ProviderKind(provider_kind) if provider_kind else None,
+                start_from=start_from.date() if isinstance(start_from, datetime) else None,
+                start_to=start_to.date() if isinstance(start_to, datetime) else None,
+                legal_basis=LegalBasis(legal_basis) if legal_basis else None,
+                respondent=Respondent(respondent) if respondent else None,
+            )
+            result = report_service.run_report(
+                session,
+                rscope,
+                registry,
+                name,
+                filters,
+                threshold,
+                actor=audit.SYSTEM,
+                channel="cli",
+            )
+        except report_service.UnknownName as exc:
+            raise click.UsageError(str(exc)) from None
+        except report_service.FilterError as exc:
+            raise click.UsageError(f"--{exc.field.replace('_', '-')}: {exc.code}") from None
+        about = {
+            "municipalities": list(result.municipalities),
+            "filters": filters.audit_details(),
+        }
+    if output_format == "xlsx":
+        if out is None:
+            write_xlsx(result, click.get_binary_stream("stdout"), about)
+        else:
+            with open(out, "wb") as stream:
+                write_xlsx(result, stream, about)
+        return
+    with click.open_file(out or "-", "w", encoding="utf-8", lazy=False) as stream:
+        if output_format == "json":
+            stream.write(to_json(result, about) + "\n")
+        else:
+            write_csv(result, stream)
 
 
 @main.command("serve")

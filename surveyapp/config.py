@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from surveyapp.suppression import DEFAULT_THRESHOLD
+
 DEMO_SECRET_KEY = "demo-secret-key-not-for-production"  # noqa: S105 - a marker, refused in production
 DEMO_CPR_HMAC_KEY = "demo-cpr-hmac-key-not-for-production"
 DEFAULT_SQLITE_PATH = Path("instance") / "surveyapp.sqlite3"
@@ -34,6 +36,8 @@ class Settings:
     instruments_dirs: tuple[Path, ...] = field(default_factory=tuple)
     sqlite_busy_timeout_ms: int = 5000
     kiosk_idle_seconds: int = 300
+    # Reports and aggregate exports hide every cell built on fewer citizens than this.
+    suppression_threshold: int = DEFAULT_THRESHOLD
 
     @property
     def is_production(self) -> bool:
@@ -57,6 +61,9 @@ class Settings:
                 env.get("SURVEYAPP_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms)
             ),
             kiosk_idle_seconds=int(env.get("SURVEYAPP_KIOSK_IDLE_SECONDS", cls.kiosk_idle_seconds)),
+            suppression_threshold=_whole_number(
+                env, "SURVEYAPP_SUPPRESSION_THRESHOLD", cls.suppression_threshold
+            ),
         )
         settings.check()
         return settings
@@ -70,6 +77,11 @@ class Settings:
         if self.default_locale not in {"da", "en"}:
             raise ConfigError(
                 f"SURVEYAPP_DEFAULT_LOCALE must be da or en, not {self.default_locale!r}"
+            )
+        if self.suppression_threshold < DEFAULT_THRESHOLD:
+            raise ConfigError(
+                f"SURVEYAPP_SUPPRESSION_THRESHOLD must be at least {DEFAULT_THRESHOLD} (no cell "
+                f"may rest on fewer citizens), not {self.suppression_threshold}"
             )
         if not self.is_production:
             return
@@ -86,3 +98,13 @@ class Settings:
             problems.append("SURVEYAPP_SECRET_KEY and SURVEYAPP_CPR_HMAC_KEY must differ")
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
