@@ -16,6 +16,7 @@ PURE = [
     "surveyapp/plans.py",
     "surveyapp/suppression.py",
     "surveyapp/statistics.py",
+    "surveyapp/report_tables.py",
 ]
 
 
