@@ -80,6 +80,11 @@ ROUTES = {
     "admin.plan": FOREIGN,
     "admin.timepoint": FOREIGN,
     "admin.delete_timepoint": FOREIGN,
+    "imports.upload": LISTING,
+    "imports.preview": FOREIGN,  # the token of a file this user uploaded; anyone else's: 404
+    "imports.confirm": FOREIGN,
+    "imports.cancel": FOREIGN,
+    "imports.done": LISTING,
 }
 
 # Users of Sølvstrand (the home municipality) in every role and scope, and the anonymous visitor.
