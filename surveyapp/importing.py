@@ -217,7 +217,7 @@ class Table:
 
 
 def read_table(data: bytes, *, max_rows: int = MAX_ROWS, max_bytes: int = MAX_BYTES) -> Table:
-    """Read a CSV (UTF-8 with or without BOM, or Windows-1252; comma, semicolon or tab) or .xlsx.
+    """Read CSV (UTF-8 with or without BOM, Windows-1252 or UTF-16; comma, semicolon or tab) or .xlsx.
 
     The kind is told by the content, not the file name. Raises ImportRejected.
     """
@@ -233,7 +233,11 @@ def read_table(data: bytes, *, max_rows: int = MAX_ROWS, max_bytes: int = MAX_BY
 
 
 def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "cp1252"):
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text"
+        encodings: tuple[str, ...] = ("utf-16",)
+    else:
+        encodings = ("utf-8-sig", "cp1252")
+    for encoding in encodings:
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
