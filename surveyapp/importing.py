@@ -217,7 +217,9 @@ class Table:
 
 
 def read_table(data: bytes, *, max_rows: int = MAX_ROWS, max_bytes: int = MAX_BYTES) -> Table:
-    """Read CSV (UTF-8 with or without BOM, Windows-1252 or UTF-16; comma, semicolon or tab) or .xlsx.
+    """Read a CSV file (UTF-8 with or without BOM, Windows-1252, UTF-16) or an .xlsx workbook.
+
+    A CSV is comma, semicolon or tab separated, whichever the header row has most of.
 
     The kind is told by the content, not the file name. Raises ImportRejected.
     """
