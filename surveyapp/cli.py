@@ -51,10 +51,13 @@ def import_responses_command(file: str, dry_run: bool) -> None:
         rows = parse(
             path.read_bytes(), registry=registry, hmac_key=settings.cpr_hmac_key, today=today
         )
-        factory = make_session_factory(make_engine(settings.database_url))
-        with factory.begin() as session:
-            run = imports.preview_import if dry_run else imports.import_responses
-            summary = run(session, rows, registry=registry, today=today)
+        engine = make_engine(settings.database_url)
+        try:
+            with make_session_factory(engine).begin() as session:
+                run = imports.preview_import if dry_run else imports.import_responses
+                summary = run(session, rows, registry=registry, today=today)
+        finally:
+            engine.dispose()
     except ImportRejected as exc:
         click.echo(
             f"surveyapp import-responses: {path.name}: nothing imported, "
