@@ -315,7 +315,7 @@ def _table(records: Iterator[list[object]], max_rows: int) -> Table:
         if not any(texts):
             continue  # an empty line is not a response
         if len(rows) >= max_rows:
-            raise ImportRejected([problem("too_many_rows", limit=f"{max_rows:,}")])
+            raise ImportRejected([problem("too_many_rows", limit=max_rows)])
         if any(texts[len(columns) :]):
             problems.append(problem("extra_cells", row_number))
         unnamed.update(i for i, t in enumerate(texts[: len(columns)]) if t and not columns[i])

@@ -29,7 +29,9 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import format_decimal
 from flask_babel import gettext as _
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
@@ -82,7 +84,12 @@ def _in_memory(*_args: Any, **_kwargs: Any) -> io.BytesIO:
 def _too_large(exc: RequestEntityTooLarge) -> Any:
     if request.endpoint != "imports.upload":
         return exc
-    return _upload_page(ImportUploadForm(formdata=None), [problem("file_too_large", limit=10)], 413)
+    # The body was not read to its end: the page is shown as if nothing had been posted.
+    request.form = request.files = ImmutableMultiDict()  # type: ignore[misc]
+    limit = MAX_BYTES // (1024 * 1024)
+    return _upload_page(
+        ImportUploadForm(formdata=None), [problem("file_too_large", limit=limit)], 413
+    )
 
 
 @bp.after_request
@@ -148,7 +155,13 @@ def _pending(token: str) -> dict[str, Any]:
 
 def _messages(problems: list[ImportProblem]) -> list[tuple[int | None, str | None, str]]:
     """(row, column, message in the page's language) for every problem."""
-    return [(p.row, p.column, _(MESSAGES[p.code], **p.params)) for p in problems]
+    shown = []
+    for p in problems:
+        params = dict(p.params)
+        if "limit" in params:  # a number of ours (a cell's value is echoed as written)
+            params["limit"] = format_decimal(int(params["limit"]))
+        shown.append((p.row, p.column, _(MESSAGES[p.code], **params)))
+    return shown
 
 
 def _upload_page(form: ImportUploadForm, problems: list[ImportProblem], status: int = 200) -> Any:
