@@ -11,8 +11,8 @@ class ImportUploadForm(FlaskForm):
     file = FileField(
         _l("File (CSV or Excel .xlsx)"),
         description=_l(
-            "One response per row. At most 10 MB and 50,000 rows. Nothing is imported before "
-            "you have seen the preview and confirmed it."
+            "One response per row. Nothing is imported before you have seen the preview and "
+            "confirmed it."
         ),
         validators=[FileRequired(_l("Choose a file."))],
     )

@@ -11,12 +11,15 @@ other (services.responses.record_complete_response) and has channel "import".
 
 A measurement that already has a submitted response is an error for that row: nothing is ever
 stored twice, so importing the same file again is refused row by row and changes nothing.
-Every row is checked against the database before anything is kept (in a savepoint, rolled back
-on any problem), and ImportRejected lists every bad row and column.
+Every row is checked against the database before anything is written (the dry run, which is
+also the preview: it loads what the rows name and plans the citizens, courses and responses
+without writing), and ImportRejected lists every bad row and column. Only a file without a
+problem is stored, inside a savepoint, so that even a failure half-way leaves nothing behind.
 
-For an existing course, `team` and `course_end` must agree with what the course has; where
-the course has none yet, the import sets it (an end date moves its end-anchored measurements,
-as editing the course would). The label of an existing citizen is never changed.
+Rows of one course agree on `team` and `course_end`, and with what an existing course has;
+where a course has none yet, the first row naming one sets it (an end date moves the
+end-anchored measurements, as editing the course would). A new citizen's label comes from the
+first row that has one; the label of an existing citizen is never changed.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from surveyapp.enums import AssignmentStatus, Channel, Respondent
 from surveyapp.importing import (
@@ -55,6 +59,7 @@ from surveyapp.services.responses import record_complete_response
 from surveyapp.services.scope import Scope, require_admin
 
 CHUNK = 500  # ids per IN (...) query
+FLUSH_ROWS = 500  # responses written per flush
 
 
 @dataclass
@@ -118,10 +123,10 @@ def preview_import(
     today: date,
     scope: Scope | None = None,
 ) -> ImportSummary:
-    """Check every row against the database and say what an import would do; keep nothing.
+    """Check every row against the database and say what an import would do; write nothing.
 
-    Raises ImportRejected exactly as `import_responses` would. Audited as
-    "responses.import_preview" (the preview tells which citizens exist).
+    Raises ImportRejected exactly as `import_responses` would (both run the same checks).
+    Audited as "responses.import_preview" (a preview tells which citizens exist).
     """
     summary = _run(session, rows, registry=registry, today=today, scope=scope, keep=False)
     _audit(session, scope, "responses.import_preview", summary)
@@ -139,20 +144,19 @@ def _run(
 ) -> ImportSummary:
     if scope is not None:
         require_admin(scope)
-    savepoint = session.begin_nested()
-    try:
-        importer = _Importer(session, registry, today, scope)
-        summary = importer.run(rows)
-        if importer.problems:
-            raise ImportRejected(importer.problems)
-    except BaseException:
-        savepoint.rollback()
-        raise
+    importer = _Importer(session, registry, today, scope)
+    importer.check(rows)
+    if importer.problems:
+        raise ImportRejected(importer.problems)
     if keep:
+        savepoint = session.begin_nested()  # a failure half-way leaves nothing behind
+        try:
+            importer.apply()
+        except BaseException:
+            savepoint.rollback()
+            raise
         savepoint.commit()
-    else:
-        savepoint.rollback()
-    return summary
+    return importer.summary
 
 
 def _audit(session: Session, scope: Scope | None, action: str, summary: ImportSummary) -> None:
@@ -186,8 +190,75 @@ def _folded(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+MeasurementKey = tuple[str, str, Respondent]  # timepoint key, instrument id, respondent
+
+
+@dataclass(eq=False)
+class _PlannedCitizen:
+    """A citizen as the rows describe them: found (`existing`) or to be created."""
+
+    municipality_id: int
+    pseudonym: str
+    birth_year: int
+    sex: Any
+    existing: Citizen | None
+    label: str | None = None
+    label_row: int = 0
+    created: Citizen | None = None
+
+
+@dataclass(eq=False)
+class _PlannedCourse:
+    """A course as the rows describe it: found (`existing`) or to be created on `plan`."""
+
+    citizen: _PlannedCitizen
+    provider: Provider
+    start_date: date
+    existing: Course | None
+    plan: MeasurementPlan | None = None  # the plan of a course to be created
+    team: Team | None = None
+    end_date: date | None = None
+    updated: bool = False  # an existing course given a team or end date
+    created: Course | None = None
+
+    def measurements(self) -> dict[MeasurementKey, Assignment | None]:
+        """What the course measures (an existing course's assignments; None: to be made)."""
+        if self.existing is not None:
+            return {
+                (a.timepoint_key, a.instrument_id, a.respondent): a
+                for a in self.existing.assignments
+            }
+        assert self.plan is not None
+        return {
+            (tp.key, item.instrument_id, item.respondent): None
+            for tp in self.plan.timepoints
+            for item in tp.items
+        }
+
+    def timepoint_keys(self) -> list[str]:
+        course_plan = self.existing.plan if self.existing is not None else self.plan
+        assert course_plan is not None
+        keys = [tp.key for tp in course_plan.timepoints]
+        if self.existing is not None:
+            keys += [a.timepoint_key for a in self.existing.assignments]
+        return list(dict.fromkeys(keys))
+
+
+@dataclass(eq=False)
+class _Planned:
+    row: ImportRow
+    course: _PlannedCourse
+    key: MeasurementKey
+    assignment: Assignment | None  # an existing course's; None for a course to be created
+
+
 class _Importer:
-    """One import's lookups (each record loaded once) and the problems found so far."""
+    """Check every row against what the database holds, then (if asked) store them.
+
+    `check` writes nothing: it loads what the rows may name in a few queries and plans the
+    citizens, courses and responses, collecting every problem. `apply` carries the plan out,
+    through the same services the rest of the app uses.
+    """
 
     def __init__(self, session: Session, registry: Registry, today: date, scope: Scope | None):
         self.session = session
@@ -200,16 +271,14 @@ class _Importer:
         self.municipalities = self._municipality_lookup()
         self.providers: dict[tuple[int, str], Provider] = {}
         self.teams: dict[tuple[int, str], Team] = {}
-        self.citizens: dict[tuple[int, str], Citizen] = {}
-        self.new_citizens: dict[int, tuple[int, str | None]] = {}  # id(citizen) -> (row, label)
+        self.existing_citizens: dict[tuple[int, str], Citizen] = {}
         self.existing_courses: dict[tuple[int, int, date], Course] = {}  # by citizen.id
-        self.courses: dict[tuple[int, int, date], Course] = {}  # by id(citizen), this import's
-        self.found_citizens: set[int] = set()
-        self.new_courses: set[int] = set()  # id(course) of courses made by this import
-        self.updated_courses: set[int] = set()
-        self.found_courses: set[int] = set()
+        self.citizens: dict[tuple[int, str], _PlannedCitizen] = {}
+        self.courses: dict[tuple[int, str, int, date], _PlannedCourse] = {}
         self.plans: dict[int, MeasurementPlan] = {}
-        self.answered: dict[int, int] = {}  # id(assignment) -> row that answers it
+        self.measurements: dict[int, dict[MeasurementKey, Assignment | None]] = {}
+        self.answered: dict[tuple[int, MeasurementKey], int] = {}  # -> the row answering it
+        self.planned: list[_Planned] = []
 
     def fail(self, code: str, row: ImportRow, column: str | None = None, **params: object) -> None:
         self.problems.append(problem(code, row.row, column, **params))
@@ -268,7 +337,7 @@ class _Importer:
                         Citizen.municipality_id == municipality_id, Citizen.cpr_hmac.in_(batch)
                     )
                 ):
-                    self.citizens[(municipality_id, c.cpr_hmac)] = c
+                    self.existing_citizens[(municipality_id, c.cpr_hmac)] = c
                     citizen_ids.append(c.id)
         for batch in _chunks(citizen_ids):
             for course in self.session.scalars(
@@ -302,17 +371,21 @@ class _Importer:
             self.plans[municipality_id] = own or default_plan(self.session)
         return self.plans[municipality_id]
 
-    # --- rows ----------------------------------------------------------------------------
+    # --- checking --------------------------------------------------------------------------
 
-    def run(self, rows: Sequence[ImportRow]) -> ImportSummary:
+    def check(self, rows: Sequence[ImportRow]) -> None:
+        """Plan every row and collect every problem; nothing is written."""
         self.summary.rows = len(rows)
         self.preload(rows)
         for row in rows:
-            self.row(row)
-        self.session.flush()
-        return self.summary
+            self.check_row(row)
+        self.summary.citizens_created = sum(1 for c in self.citizens.values() if not c.existing)
+        self.summary.citizens_found = len(self.citizens) - self.summary.citizens_created
+        self.summary.courses_created = sum(1 for c in self.courses.values() if not c.existing)
+        self.summary.courses_found = len(self.courses) - self.summary.courses_created
+        self.summary.courses_updated = sum(1 for c in self.courses.values() if c.updated)
 
-    def row(self, row: ImportRow) -> None:
+    def check_row(self, row: ImportRow) -> None:
         municipality = self.municipality(row)
         if municipality is None:
             return
@@ -335,110 +408,73 @@ class _Importer:
         self.summary.municipality_ids.add(municipality.id)
         citizen = self.citizen(row, municipality)
         course = self.course(row, citizen, provider, team)
-        if course is None:
-            return
-        assignment = self.assignment(row, course)
-        if assignment is not None:
-            self.store(row, assignment)
+        if course is not None:
+            self.measurement(row, course)
 
-    def citizen(self, row: ImportRow, municipality: Municipality) -> Citizen:
+    def citizen(self, row: ImportRow, municipality: Municipality) -> _PlannedCitizen:
         key = (municipality.id, row.pseudonym)
         citizen = self.citizens.get(key)
         if citizen is None:
-            citizen = Citizen(
-                municipality_id=municipality.id,
-                cpr_hmac=row.pseudonym,
-                label=row.label or DEFAULT_LABEL,
-                birth_year=row.birth_year,
-                sex=row.sex,
-                lives_alone=None,
-                created_by_id=self.user_id,
-                courses=[],
+            citizen = self.citizens[key] = _PlannedCitizen(
+                municipality.id,
+                row.pseudonym,
+                row.birth_year,
+                row.sex,
+                existing=self.existing_citizens.get(key),
+                label=row.label,
+                label_row=row.row,
             )
-            self.session.add(citizen)
-            self.citizens[key] = citizen
-            self.new_citizens[id(citizen)] = (row.row, row.label)
-            self.summary.citizens_created += 1
-        elif id(citizen) in self.new_citizens:
-            first_row, label = self.new_citizens[id(citizen)]
-            if row.label and label is None:
-                citizen.label = row.label
-                self.new_citizens[id(citizen)] = (first_row, row.label)
-            elif row.label and row.label != label:
-                self.fail("label_differs", row, "label", other=first_row)
-        elif id(citizen) not in self.found_citizens:
-            self.found_citizens.add(id(citizen))
-            self.summary.citizens_found += 1
+        elif citizen.existing is None and row.label:
+            if citizen.label is None:
+                citizen.label, citizen.label_row = row.label, row.row
+            elif row.label != citizen.label:
+                self.fail("label_differs", row, "label", other=citizen.label_row)
         return citizen
 
     def course(
-        self, row: ImportRow, citizen: Citizen, provider: Provider, team: Team | None
-    ) -> Course | None:
-        key = (id(citizen), provider.id, row.course_start)
+        self, row: ImportRow, citizen: _PlannedCitizen, provider: Provider, team: Team | None
+    ) -> _PlannedCourse | None:
+        key = (citizen.municipality_id, citizen.pseudonym, provider.id, row.course_start)
         course = self.courses.get(key)
-        if course is None and citizen.id is not None:
-            course = self.existing_courses.get((citizen.id, provider.id, row.course_start))
         if course is None:
-            course = create_course(
-                self.session,
-                citizen=citizen,
-                provider=provider,
-                team=team,
-                plan=self.plan(provider.municipality_id),
-                start_date=row.course_start,
-                end_date=row.course_end,
-                created_by_id=self.user_id,
-                today=self.today,
+            existing = None
+            if citizen.existing is not None:
+                existing = self.existing_courses.get(
+                    (citizen.existing.id, provider.id, row.course_start)
+                )
+            course = self.courses[key] = _PlannedCourse(
+                citizen,
+                provider,
+                row.course_start,
+                existing,
+                plan=None if existing else self.plan(provider.municipality_id),
+                team=existing.team if existing else None,
+                end_date=existing.end_date if existing else None,
             )
-            self.courses[key] = course
-            self.new_courses.add(id(course))
-            self.summary.courses_created += 1
-            return course
-        self.courses[key] = course
-        existing = id(course) not in self.new_courses
-        if existing and id(course) not in self.found_courses:
-            self.found_courses.add(id(course))
-            self.summary.courses_found += 1
         ok = True
         if team is not None and course.team is not team:
             if course.team is None:
                 course.team = team
-                self._updated(course, existing)
+                course.updated = course.existing is not None
             else:
                 self.fail("team_differs", row, "team", team=course.team.name)
                 ok = False
         if row.course_end is not None and course.end_date != row.course_end:
             if course.end_date is None:
-                set_end_date(self.session, course, row.course_end, today=self.today)
-                self._updated(course, existing)
+                course.end_date = row.course_end
+                course.updated = course.existing is not None
             else:
                 self.fail("course_end_differs", row, "course_end", date=course.end_date.isoformat())
                 ok = False
         return course if ok else None
 
-    def _updated(self, course: Course, existing: bool) -> None:
-        if existing and id(course) not in self.updated_courses:
-            self.updated_courses.add(id(course))
-            self.summary.courses_updated += 1
-
-    def assignment(self, row: ImportRow, course: Course) -> Assignment | None:
-        found = next(
-            (
-                a
-                for a in course.assignments
-                if a.timepoint_key == row.timepoint
-                and a.instrument_id == row.instrument_id
-                and a.respondent is row.respondent
-            ),
-            None,
-        )
-        if found is None:
-            keys = list(
-                dict.fromkeys(
-                    [tp.key for tp in course.plan.timepoints]
-                    + [a.timepoint_key for a in course.assignments]
-                )
-            )
+    def measurement(self, row: ImportRow, course: _PlannedCourse) -> None:
+        measurements = self.measurements.get(id(course))
+        if measurements is None:
+            measurements = self.measurements[id(course)] = course.measurements()
+        key = (row.timepoint, row.instrument_id, row.respondent)
+        if key not in measurements:
+            keys = course.timepoint_keys()
             if row.timepoint not in keys:
                 self.fail(
                     "unknown_timepoint",
@@ -456,27 +492,104 @@ class _Importer:
                     respondent=row.respondent.value,
                     timepoint=row.timepoint,
                 )
-            return None
-        if id(found) in self.answered:
-            self.fail("duplicate_row", row, other=self.answered[id(found)])
-            return None
-        response = found.response
-        if (response is not None and response.submitted_at is not None) or (
-            found.status is AssignmentStatus.COMPLETED
-        ):
-            when = response.submitted_at if response and response.submitted_at else None
-            self.fail(
-                "already_answered",
-                row,
-                date=when.astimezone(DENMARK).date().isoformat() if when else "?",
-                channel=response.channel.value if response else "?",
+            return
+        if (id(course), key) in self.answered:
+            self.fail("duplicate_row", row, other=self.answered[(id(course), key)])
+            return
+        assignment = measurements[key]
+        if assignment is not None:
+            response = assignment.response
+            if (response is not None and response.submitted_at is not None) or (
+                assignment.status is AssignmentStatus.COMPLETED
+            ):
+                when = response.submitted_at if response and response.submitted_at else None
+                self.fail(
+                    "already_answered",
+                    row,
+                    date=when.astimezone(DENMARK).date().isoformat() if when else "?",
+                    channel=response.channel.value if response else "?",
+                )
+                return
+            if assignment.status is AssignmentStatus.DECLINED:
+                self.fail("dropped_out", row)
+                return
+        self.answered[(id(course), key)] = row.row
+        self.planned.append(_Planned(row, course, key, assignment))
+        self.summary.responses[(row.instrument_id, row.respondent)] += 1
+
+    # --- storing ---------------------------------------------------------------------------
+
+    def apply(self) -> None:
+        """Create the citizens and courses, complete the courses found, store the responses.
+
+        One citizen at a time, flushed every FLUSH_ROWS rows, with nothing kept of a citizen
+        once done: memory stays flat however long the file (the session holds only weak
+        references to what it has written).
+        """
+        by_citizen: dict[int, list[_Planned]] = {}
+        for planned in self.planned:
+            by_citizen.setdefault(id(planned.course.citizen), []).append(planned)
+        unflushed = 0
+        for group in by_citizen.values():
+            for planned in group:
+                course = self.course_of(planned.course)
+                assignment = planned.assignment or next(
+                    a
+                    for a in course.assignments
+                    if (a.timepoint_key, a.instrument_id, a.respondent) == planned.key
+                )
+                self.store(planned.row, assignment)
+            for planned in group:
+                planned.course.created = planned.course.citizen.created = None
+            unflushed += len(group)
+            if unflushed >= FLUSH_ROWS:
+                self.session.flush()
+                unflushed = 0
+        self.session.flush()
+
+    def citizen_of(self, planned: _PlannedCitizen) -> Citizen:
+        if planned.existing is not None:
+            return planned.existing
+        if planned.created is None:
+            planned.created = Citizen(
+                municipality_id=planned.municipality_id,
+                cpr_hmac=planned.pseudonym,
+                label=planned.label or DEFAULT_LABEL,
+                birth_year=planned.birth_year,
+                sex=planned.sex,
+                lives_alone=None,
+                created_by_id=self.user_id,
+                courses=[],
             )
-            return None
-        if found.status is AssignmentStatus.DECLINED:
-            self.fail("dropped_out", row)
-            return None
-        self.answered[id(found)] = row.row
-        return found
+            self.session.add(planned.created)
+        return planned.created
+
+    def course_of(self, planned: _PlannedCourse) -> Course:
+        if planned.created is not None:
+            return planned.created
+        if planned.existing is not None:
+            course = planned.existing
+            if planned.team is not None and course.team is None:
+                course.team = planned.team
+            if planned.end_date is not None and course.end_date is None:
+                set_end_date(self.session, course, planned.end_date, today=self.today)
+        else:
+            assert planned.plan is not None
+            course = create_course(
+                self.session,
+                citizen=self.citizen_of(planned.citizen),
+                provider=planned.provider,
+                team=planned.team,
+                plan=planned.plan,
+                start_date=planned.start_date,
+                end_date=planned.end_date,
+                created_by_id=self.user_id,
+                today=self.today,
+            )
+            for assignment in course.assignments:
+                set_committed_value(assignment, "response", None)  # new: nothing to load
+        planned.created = course
+        return course
 
     def store(self, row: ImportRow, assignment: Assignment) -> None:
         if assignment.response is not None:
@@ -499,4 +612,3 @@ class _Importer:
             entered_by_id=self.user_id,
             flush=False,
         )
-        self.summary.responses[(row.instrument_id, row.respondent)] += 1
