@@ -77,9 +77,8 @@ def make_file(citizens: int, seed: int = 1) -> bytes:
 def timed(label: str, action: Callable[[], Any]) -> Any:
     wall, cpu = time.perf_counter(), time.process_time()
     result = action()
-    print(
-        f"{label:16} {time.perf_counter() - wall:7.1f} s wall {time.process_time() - cpu:7.1f} s CPU"
-    )
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"{label:16} {wall:7.1f} s wall {cpu:7.1f} s CPU", flush=True)
     return result
 
 
