@@ -295,10 +295,11 @@ def _cell_text(value: object, column: str) -> str:
 
 
 def _table(records: Iterator[list[object]], max_rows: int) -> Table:
+    numbered = enumerate(records, start=1)  # the spreadsheet's row numbers
     header_cells: list[object] | None = None
-    for cells in records:
+    for _number, cells in numbered:
         if any(_cell_text(c, "") for c in cells):
-            header_cells = cells
+            header_cells = cells  # the first row with anything in it
             break
     if header_cells is None:
         raise ImportRejected([problem("empty")])
@@ -308,9 +309,7 @@ def _table(records: Iterator[list[object]], max_rows: int) -> Table:
     problems: list[ImportProblem] = []
     rows: list[tuple[int, dict[str, str]]] = []
     unnamed: set[int] = set()
-    row_number = 1
-    for cells in records:
-        row_number += 1
+    for row_number, cells in numbered:
         texts = [_cell_text(c, columns[i] if i < len(columns) else "") for i, c in enumerate(cells)]
         if not any(texts):
             continue  # an empty line is not a response

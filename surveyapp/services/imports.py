@@ -34,7 +34,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from surveyapp.enums import AssignmentStatus, Channel, Respondent
+from surveyapp.enums import AssignmentStatus, Channel, Respondent, Sex
 from surveyapp.importing import (
     DEFAULT_LABEL,
     DENMARK,
@@ -200,7 +200,7 @@ class _PlannedCitizen:
     municipality_id: int
     pseudonym: str
     birth_year: int
-    sex: Any
+    sex: Sex
     existing: Citizen | None
     label: str | None = None
     label_row: int = 0

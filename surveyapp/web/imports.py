@@ -118,7 +118,7 @@ def _pending_path(token: str) -> Path:
 
 def _forget_old() -> None:
     cutoff = time.time() - PENDING_SECONDS
-    for path in _pending_dir(create=True).glob("*.json"):
+    for path in _pending_dir(create=True).iterdir():
         if path.stat().st_mtime < cutoff:
             path.unlink(missing_ok=True)
 
@@ -240,16 +240,25 @@ def confirm(token: str) -> Any:
     payload = _pending(token)
     if not ActionForm().validate_on_submit():
         abort(400)
-    rows = rows_from_json(payload["rows"])
+    path = _pending_path(token)
+    claimed = path.with_suffix(".importing")
+    try:
+        path.rename(claimed)  # atomic: a second click (or tab) finds nothing to import
+    except FileNotFoundError:
+        abort(404)
     try:
         with unit_of_work() as db:
             summary = import_service.import_responses(
-                db, rows, registry=registry(), today=today(), scope=current_scope()
+                db,
+                rows_from_json(payload["rows"]),
+                registry=registry(),
+                today=today(),
+                scope=current_scope(),
             )
     except ImportRejected as exc:
-        _pending_path(token).unlink(missing_ok=True)
         return _upload_page(ImportUploadForm(formdata=None), exc.problems, 409)
-    _pending_path(token).unlink(missing_ok=True)
+    finally:
+        claimed.unlink(missing_ok=True)
     session["import_done"] = summary.details()
     return redirect(url_for("imports.done"), 303)
 

@@ -253,6 +253,11 @@ def test_several_instruments_in_one_file_keep_to_their_own_columns() -> None:
     )
 
 
+def test_row_numbers_are_the_spreadsheets_even_after_empty_rows() -> None:
+    data = b"\n;;\n" + csv_bytes([{**BASE, **WHO5}, {**BASE, **WHO5, "who5_1": "7"}], delimiter=";")
+    assert where(problems_of(data)) == [(5, "who5_1", "invalid_value")]  # header on row 3
+
+
 def test_header_names_are_forgiving_about_case_and_spaces() -> None:
     data = csv_bytes(
         [

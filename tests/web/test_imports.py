@@ -119,6 +119,8 @@ def test_admin_uploads_previews_confirms_and_sees_what_was_imported(
     assert shown.status_code == 200 and no_cpr_in(shown.text)
     assert re.search(r"<td>9</td>", shown.text)
     assert admin.get(f"{UPLOAD}/{pending}").status_code == 404  # used up
+    again = admin.post(sent.headers["Location"], data={"csrf_token": token(admin, UPLOAD)})
+    assert again.status_code == 404 and imported(session_factory) == 9  # a second click
     with session_factory() as session:
         actions = session.scalars(
             select(AuditEvent.action)
