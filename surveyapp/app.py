@@ -70,12 +70,13 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     app.register_blueprint(public.bp)
 
-    from surveyapp.web import admin, auth, coordinator, grants, kiosk, reports
+    from surveyapp.web import admin, auth, coordinator, grants, imports, kiosk, reports
 
     auth.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(imports.bp)
     app.register_blueprint(kiosk.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(grants.bp)

@@ -1,4 +1,4 @@
-"""The `surveyapp` command: batch scoring, database, demo data and the development server."""
+"""The `surveyapp` command: batch scoring, import, database, demo data and the dev server."""
 
 from __future__ import annotations
 
@@ -27,6 +27,57 @@ def score_command(instrument: str, file: click.utils.LazyFile) -> None:
     except BatchError as exc:
         click.echo(f"surveyapp score: {exc}", err=True)
         sys.exit(2)
+
+
+@main.command("import-responses")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--dry-run", is_flag=True, help="Check the file against the database; keep nothing.")
+def import_responses_command(file: str, dry_run: bool) -> None:
+    """Import paper or legacy responses from a CSV or .xlsx file, all or nothing."""
+    from pathlib import Path
+
+    from surveyapp.config import Settings
+    from surveyapp.db import make_engine, make_session_factory
+    from surveyapp.importing import MAX_BYTES, ImportRejected, parse, problem
+    from surveyapp.instruments import load_registry
+    from surveyapp.scheduling import today_in_denmark
+    from surveyapp.services import imports
+
+    settings = Settings.from_env()
+    registry = load_registry(settings.instruments_dirs)
+    today = today_in_denmark()
+    path = Path(file)
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ImportRejected([problem("file_too_large", limit=MAX_BYTES // (1024 * 1024))])
+        rows = parse(
+            path.read_bytes(), registry=registry, hmac_key=settings.cpr_hmac_key, today=today
+        )
+        engine = make_engine(settings.database_url)
+        try:
+            with make_session_factory(engine).begin() as session:
+                run = imports.preview_import if dry_run else imports.import_responses
+                summary = run(session, rows, registry=registry, today=today)
+        finally:
+            engine.dispose()
+    except ImportRejected as exc:
+        click.echo(
+            f"surveyapp import-responses: {path.name}: nothing imported, "
+            f"{len(exc.problems)} problem(s):",
+            err=True,
+        )
+        for found in exc.problems:
+            click.echo(f"  {found}", err=True)
+        sys.exit(2)
+    verb = "would import" if dry_run else "imported"
+    click.echo(f"{path.name}: {verb} {summary.response_count} responses from {summary.rows} rows")
+    click.echo(
+        f"  citizens: {summary.citizens_created} new, {summary.citizens_found} found; "
+        f"courses: {summary.courses_created} new, {summary.courses_found} found "
+        f"({summary.courses_updated} given a team or end date)"
+    )
+    for instrument_id, respondent, count in summary.response_rows():
+        click.echo(f"  {instrument_id:15} {respondent.value:9} {count}")
 
 
 @main.command("migrate")

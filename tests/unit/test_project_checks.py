@@ -17,6 +17,7 @@ PURE = [
     "surveyapp/suppression.py",
     "surveyapp/statistics.py",
     "surveyapp/report_tables.py",
+    "surveyapp/importing.py",
 ]
 
 

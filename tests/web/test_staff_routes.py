@@ -95,6 +95,11 @@ ROUTES = {
     "reports.target_group": LISTING,
     "grants.index": LISTING,
     "grants.revoke": FOREIGN,  # a grant of Nabolund's: "not found" for Sølvstrand's admin
+    "imports.upload": LISTING,
+    "imports.preview": FOREIGN,  # the token of a file this user uploaded; anyone else's: 404
+    "imports.confirm": FOREIGN,
+    "imports.cancel": FOREIGN,
+    "imports.done": LISTING,
 }
 
 # Users of Sølvstrand (the home municipality) in every role and scope, and the anonymous visitor.
