@@ -77,6 +77,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(kiosk.bp)
+    from surveyapp.web import exports
+
+    app.register_blueprint(exports.bp)
     # Respondent forms check their CSRF token themselves, so that a token that expired while
     # the tablet lay on the table re-shows the question with the answer kept (never a 400).
     csrf.exempt(respond.bp)

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Protocol
+from pathlib import Path
+from typing import IO, Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, String, and_, func, select, type_coerce
 from sqlalchemy.orm import Session
@@ -396,3 +399,76 @@ def record_download(
         object_type="export",
         details={"format": fmt, **query.details(), "rows": rows},
     )
+
+
+def is_codebook(fmt: str) -> bool:
+    return fmt.startswith("codebook")
+
+
+def begin_export(
+    session: Session, actor: audit.Actor, reach: Reach, query: ExportQuery, fmt: str
+) -> int | None:
+    """Count the rows and audit the export before any of it leaves; return the count."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}")
+    rows = None if is_codebook(fmt) else count_rows(session, reach, query)
+    covered = query.municipality_ids or reach.municipality_ids
+    record_download(session, actor, replace(query, municipality_ids=covered), fmt, rows)
+    return rows
+
+
+def write_export(
+    session: Session,
+    registry: Registry,
+    reach: Reach,
+    query: ExportQuery,
+    fmt: str,
+    target: str | Path | IO[bytes],
+    key: bytes,
+) -> int | None:
+    """Write the export (or its codebook) in `fmt` to a path or binary file; return the rows.
+
+    SPSS and Stata need a path (pyreadstat writes files by name).
+    """
+    from surveyapp.exports import (
+        build_codebook,
+        write_codebook_csv,
+        write_codebook_json,
+        write_csv,
+        write_dta,
+        write_sav,
+        write_xlsx,
+    )
+
+    export = export_layout(registry, query)
+    rows = iter_rows(session, reach, query, export, Pseudonyms(key))
+    codebook = build_codebook(export)
+    if fmt in ("sav", "dta"):
+        if not isinstance(target, str | Path):
+            raise TypeError("SPSS and Stata files are written to a path")
+        writer = write_sav if fmt == "sav" else write_dta
+        return writer(export, rows, target, codebook)
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}")
+    with _binary(target) as out:
+        if fmt == "xlsx":
+            return write_xlsx(export, rows, out, codebook)
+        if fmt == "codebook-csv":
+            write_codebook_csv(codebook, out)
+            return None
+        if fmt == "codebook-json":
+            text = io.TextIOWrapper(out, encoding="utf-8")
+            write_codebook_json(codebook, export, text)
+            text.flush()
+            text.detach()
+            return None
+        return write_csv(export, rows, out, excel_da=fmt == "csv-excel")
+
+
+@contextmanager
+def _binary(target: str | Path | IO[bytes]) -> Iterator[IO[bytes]]:
+    if isinstance(target, str | Path):
+        with open(target, "wb") as out:
+            yield out
+    else:
+        yield target
