@@ -80,6 +80,8 @@ ROUTES = {
     "admin.plan": FOREIGN,
     "admin.timepoint": FOREIGN,
     "admin.delete_timepoint": FOREIGN,
+    "exports.index": LISTING,
+    "exports.download": LISTING,  # a CSV of the user's own reach; foreign rows never in it
 }
 
 # Users of Sølvstrand (the home municipality) in every role and scope, and the anonymous visitor.
