@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from types import MappingProxyType
+from typing import Any
 
 from surveyapp.instruments import Instrument, Registry, score_names
 from surveyapp.instruments.model import ItemKind, Texts
@@ -249,8 +250,8 @@ def _text(texts: Texts | Mapping[str, str] | None, language: str) -> str:
     """A text in `language`, else in the first language it has; raw, placeholders kept."""
     if not texts:
         return ""
-    chosen = texts.get(language) or next(iter(texts.values()))
-    return chosen if isinstance(chosen, str) else chosen.value
+    chosen: Any = texts.get(language) or next(iter(texts.values()))
+    return chosen if isinstance(chosen, str) else str(chosen.value)
 
 
 def _fixed(spec: _Fixed, language: str) -> Variable:

@@ -49,8 +49,10 @@ def _number_text(decimal_comma: bool) -> Callable[[Any], str]:
     return text
 
 
-def _missing_text(variable: Variable) -> Callable[[Any], Any]:
-    labels = {m: neutralise(text) for m, text in variable.missing.items()}
+def _missing_text(
+    variable: Variable, clean: Callable[[str], str] = neutralise
+) -> Callable[[Any], Any]:
+    labels = {m: clean(text) for m, text in variable.missing.items()}
 
     def text(value: Any) -> Any:
         return labels[value] if isinstance(value, CodedMissing) else value
@@ -170,8 +172,7 @@ def write_xlsx(
         if variable.kind is Kind.STRING:
             converters.append((index, clean))
         elif variable.missing:
-            labels = {m: clean(t) for m, t in variable.missing.items()}
-            converters.append((index, lambda v, labels=labels: labels.get(v, v)))
+            converters.append((index, _missing_text(variable, clean)))
 
     def sheet(number: int) -> Any:
         title = names["data"] if number == 1 else f"{names['data']} {number}"
