@@ -28,7 +28,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, String, and_, func, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, Select, String, and_, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from surveyapp.enums import AnswerState
@@ -296,10 +296,10 @@ class _Roles:
         return found
 
 
-def _by_response(session: Session, stmt: Select[Any]) -> dict[int, list[tuple[Any, ...]]]:
+def _by_response(connection: Connection, stmt: Select[Any]) -> dict[int, list[tuple[Any, ...]]]:
     found: dict[int, list[tuple[Any, ...]]] = {}
-    for row in session.execute(stmt):
-        found.setdefault(row[0], []).append(tuple(row[1:]))
+    for row in connection.execute(stmt):
+        found.setdefault(row[0], []).append(row[1:])
     return found
 
 
@@ -312,13 +312,15 @@ def iter_rows(
 ) -> Iterator[tuple[Any, ...]]:
     """Rows of the export, in response order, aligned with `export.variables`."""
     roles = _Roles()
-    result = session.execute(_responses(reach, query))
+    # Core rows on the session's connection (same transaction): no ORM result processing.
+    connection = session.connection()
+    result = connection.execute(_responses(reach, query))
     answered = AnswerState.ANSWERED.value
     missing = {m.state: m for m in CodedMissing}
     for batch in result.partitions():
         ids = [r[0] for r in batch]
         answers = _by_response(
-            session,
+            connection,
             select(Answer.response_id, Answer.item_id, _as_text(Answer.state), Answer.value)
             .where(Answer.response_id.in_(ids))
             .order_by(Answer.response_id, Answer.id),
@@ -326,7 +328,7 @@ def iter_rows(
         scores: dict[int, list[tuple[Any, ...]]] = {}
         if not export.long:
             scores = _by_response(
-                session,
+                connection,
                 select(Score.response_id, Score.name, Score.value).where(
                     Score.response_id.in_(ids)
                 ),
