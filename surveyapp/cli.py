@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -107,30 +108,49 @@ def export_command(
     from surveyapp.config import Settings
     from surveyapp.db import make_engine, make_session_factory
     from surveyapp.instruments import load_registry
-    from surveyapp.services import audit
     from surveyapp.services import exports as export_service
 
     settings = Settings.from_env()
     registry = load_registry(settings.instruments_dirs)
     if instrument and instrument not in registry:
         raise click.BadParameter(f"unknown instrument {instrument!r}", param_hint="--instrument")
-    factory = make_session_factory(make_engine(settings.database_url))
+    query = export_service.ExportQuery(
+        long=long_,
+        instrument=instrument,
+        start_from=start_from.date() if isinstance(start_from, datetime) else None,
+        start_to=start_to.date() if isinstance(start_to, datetime) else None,
+        include_in_progress=in_progress,
+        language=language,
+    )
+    engine = make_engine(settings.database_url)
+    try:
+        key = export_service.export_key(settings.cpr_hmac_key)
+        factory = make_session_factory(engine)
+        _export(factory, registry, municipality, query, (fmt, out), codebook, key)
+    finally:
+        engine.dispose()
+
+
+def _export(
+    factory: Any,
+    registry: Any,
+    municipality: tuple[str, ...],
+    query: Any,
+    target: tuple[str, str],
+    codebook: str | None,
+    key: bytes,
+) -> None:
+    """Write the export (and its codebook), each audited as the system before it is written."""
+    from surveyapp.services import audit
+    from surveyapp.services import exports as export_service
+
     with factory() as session:
         try:
             with session.begin():
                 reach = export_service.system_reach(session, municipality)
         except export_service.UnknownMunicipality as exc:
             raise click.BadParameter(str(exc), param_hint="--municipality") from None
-        query = export_service.ExportQuery(
-            long=long_,
-            instrument=instrument,
-            start_from=start_from.date() if isinstance(start_from, datetime) else None,
-            start_to=start_to.date() if isinstance(start_to, datetime) else None,
-            include_in_progress=in_progress,
-            language=language,
-        )
-        key = export_service.export_key(settings.cpr_hmac_key)
-        files = [(fmt, out)]
+        files = [target]
         if codebook:
             files.append(
                 ("codebook-json" if codebook.endswith(".json") else "codebook-csv", codebook)

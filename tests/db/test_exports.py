@@ -267,3 +267,37 @@ def test_begin_export_audits_filters_and_row_count_without_personal_data(
     assert found.details["format"] == "sav" and found.details["rows"] == 2
     assert found.details["municipality_ids"] == sorted({seeded["home"], seeded["away"]})
     assert SECRET_LABEL not in str(found.details)
+
+
+def test_the_export_command_writes_the_file_and_codebook_and_audits_as_the_system(
+    session_factory: sessionmaker[Session], seeded: dict[str, Any], settings: Any, tmp_path: Path
+) -> None:
+    import pyreadstat
+    from click.testing import CliRunner
+    from sqlalchemy import select
+
+    from surveyapp.cli import main
+    from surveyapp.models import AuditEvent, Municipality
+
+    with session_factory() as session:
+        code = session.get(Municipality, seeded["home"]).code  # type: ignore[union-attr]
+    env = {"SURVEYAPP_DATABASE_URL": settings.database_url, "SURVEYAPP_ENV": "test"}
+    out, book = tmp_path / "who5.dta", tmp_path / "book.json"
+    args = ["export", "--format", "dta", "--instrument", "who5", "--municipality", code]
+    done = CliRunner().invoke(main, [*args, "--out", str(out), "--codebook", str(book)], env=env)
+    assert done.exit_code == 0, done.output
+    assert f"{out}: 1 rows" in done.output
+    frame, _ = pyreadstat.read_dta(str(out))
+    assert list(frame["who5_1"]) == [WHO5["who5_1"]]
+    assert '"instrument": "who5"' in book.read_text(encoding="utf-8")
+    with session_factory() as session:
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "export.download")
+        ).all()
+    assert [(e.actor_type, e.details["format"]) for e in events] == [
+        ("system", "dta"),
+        ("system", "codebook-json"),
+    ]
+    assert events[0].details["municipality_ids"] == [seeded["home"]]
+    bad = CliRunner().invoke(main, ["export", "--municipality", "000", "--out", str(out)], env=env)
+    assert bad.exit_code == 2 and "unknown municipality code: 000" in bad.output
