@@ -298,7 +298,7 @@ class _Roles:
 
 def _by_response(connection: Connection, stmt: Select[Any]) -> dict[int, list[tuple[Any, ...]]]:
     found: dict[int, list[tuple[Any, ...]]] = {}
-    for row in connection.execute(stmt):
+    for row in connection.execute(stmt).all():  # one batch: fetched at once
         found.setdefault(row[0], []).append(row[1:])
     return found
 
