@@ -164,9 +164,10 @@ def describe_values(variable: Variable) -> str:
 
 
 def describe_missing(variable: Variable) -> str:
-    """Each coded missing value in every format, e.g. `-8 / .a / "Ved ikke" = Ved ikke`."""
+    """Each coded missing value in every format, e.g. `Ved ikke: -8 (SPSS), .a (Stata), ...`."""
     return "; ".join(
-        f'{m.code} / .{m.stata_tag} / "{label}" = {label}' for m, label in variable.missing.items()
+        f'{label}: {m.code} (SPSS), .{m.stata_tag} (Stata), "{label}" (CSV, Excel)'
+        for m, label in variable.missing.items()
     )
 
 

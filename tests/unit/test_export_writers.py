@@ -148,7 +148,9 @@ def test_xlsx_has_data_codebook_and_instrument_sheets(whodas: Layout, tmp_path: 
     codebook = {r[0].value: [c.value for c in r] for r in book["Kodebog"].iter_rows(min_row=2)}
     assert codebook["S1"][1] == REGISTRY.get("whodas12").item("S1").text["da"].value
     assert "1=Ingen" in codebook["S1"][6]
-    assert "Ikke relevant" in codebook["S12"][7]
+    assert (
+        codebook["S12"][7] == 'Ikke relevant: -9 (SPSS), .b (Stata), "Ikke relevant" (CSV, Excel)'
+    )
     instruments = [[c.value for c in r] for r in book["Spørgeskemaer"].iter_rows(min_row=2)]
     assert [instruments[0][0], instruments[0][5], instruments[0][7]] == ["whodas12", "da", "nej"]
 
