@@ -91,6 +91,10 @@ class Variable:
     ref: str = ""  # the item id or score name behind the column
     decimals: int | None = None
     codes: str = ""  # for fixed string columns: the codes it may hold, e.g. "kiosk, link"
+    # Integer columns: the lowest and highest value (coded missing included), when known,
+    # so that writers can pick a compact type.
+    low: int | None = None
+    high: int | None = None
 
 
 # name, kind, source, {da, en} label, codes
@@ -217,6 +221,8 @@ YES_NO: Mapping[str, Mapping[int, str]] = MappingProxyType(
     {"da": {1: "Ja", 0: "Nej"}, "en": {1: "Yes", 0: "No"}}
 )
 _FLAGS = frozenset({"text_verified", "lives_alone", "imputed"})
+#: Value ranges of the fixed integer columns (flags are 0/1; any year fits 0-9999).
+_RANGES = {"birth_year": (0, 9999)} | dict.fromkeys(_FLAGS, (0, 1))
 
 #: Names of the fixed columns of every wide export, in order; items and scores follow
 #: `lives_alone`, and the scoring columns come last.
@@ -263,6 +269,8 @@ def _fixed(spec: _Fixed, language: str) -> Variable:
         source=source,
         value_labels=dict(YES_NO[language]) if name in _FLAGS else {},
         codes=codes,
+        low=_RANGES[name][0] if name in _RANGES else None,
+        high=_RANGES[name][1] if name in _RANGES else None,
     )
 
 
@@ -339,6 +347,7 @@ def _item_variables(
         prefixed = _prefixed(newest.id, item_id)
         name = _unique(prefixed if item_id in shared else item_id, taken, prefixed)
         taken.add(name)
+        missing_codes = [m.code for m, ok in allowed.items() if ok]
         variable = Variable(
             name=name,
             label=_text(item.text, language),
@@ -349,6 +358,8 @@ def _item_variables(
             instrument=newest.id,
             versions=tuple(v.version for v in having),
             ref=item_id,
+            low=min([*(v.item(item_id).min for v in having), *missing_codes]),
+            high=max(v.item(item_id).max for v in having),
         )
         found.append((variable, item_id))
     return found
@@ -436,12 +447,15 @@ def long_layout(
             labels.setdefault(m, text)
     for m in CodedMissing:
         labels.setdefault(m, DEFAULT_MISSING_LABELS[m][language])
+    every = [i for versions in groups for v in versions for i in v.items]
     variables[-1] = Variable(
         name=value.name,
         label=value.label,
         kind=value.kind,
         source=value.source,
         missing=labels,
+        low=min([*(i.min for i in every), *(m.code for m in CodedMissing)]),
+        high=max((i.max for i in every), default=0),
     )
     return Layout(
         long=True,

@@ -263,11 +263,22 @@ class _Column:
                 )
             )
         else:
-            self.chunks.append(
-                pd.array(
-                    [v.code if isinstance(v, CodedMissing) else v for v in values], dtype="Int32"
-                )
-            )
+            cells = [v.code if isinstance(v, CodedMissing) else v for v in values]
+            try:
+                self.chunks.append(pd.array(cells, dtype=self.integer_type))
+            except (TypeError, ValueError, OverflowError):  # a value outside the declared range
+                self.chunks.append(pd.array(cells, dtype="Int64"))
+
+    @property
+    def integer_type(self) -> str:
+        """The smallest nullable integer type that holds the column's declared range."""
+        low, high = self.variable.low, self.variable.high
+        if low is None or high is None:
+            return "Int32"
+        for name, bits in (("Int8", 8), ("Int16", 16)):
+            if -(2 ** (bits - 1)) <= low and high < 2 ** (bits - 1):
+                return name
+        return "Int32"
 
     def finish(self) -> Any:
         import numpy as np
@@ -277,7 +288,9 @@ class _Column:
         kind = self.variable.kind
         if kind is Kind.INTEGER and not (self.stata and self.variable.missing):
             if not chunks:
-                return pd.array([], dtype="Int32")
+                return pd.array([], dtype=self.integer_type)
+            if len({c.dtype for c in chunks}) > 1:
+                chunks = [c.astype("Int64") for c in chunks]
             return type(chunks[0])._concat_same_type(chunks)
         if not chunks:
             return np.array([], dtype=float if kind is Kind.NUMBER else object)

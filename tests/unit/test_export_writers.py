@@ -16,6 +16,7 @@ from surveyapp.exports import (
     CodedMissing,
     Layout,
     build_codebook,
+    build_frame,
     iter_csv,
     layout,
     neutralise,
@@ -232,3 +233,15 @@ def test_the_codebook_csv_lists_every_variable(whodas: Layout) -> None:
     lines = out.getvalue().decode("utf-8").splitlines()
     assert lines[0].startswith("variabel,etiket,type")
     assert len(lines) == len(whodas.variables) + 1
+
+
+def test_spss_and_stata_frames_use_compact_types(whodas: Layout) -> None:
+    frame = build_frame(whodas, _rows(whodas), stata=False)
+    assert str(frame["S1"].dtype) == "Int8" and str(frame["H1"].dtype) == "Int8"
+    assert str(frame["birth_year"].dtype) == "Int16"
+    assert str(frame["whodas12_percent"].dtype) == "float64"
+    stata = build_frame(whodas, _rows(whodas), stata=True)
+    assert stata["S12"][0] == "b" and math.isnan(stata["S12"][1])  # extended missing, blank
+    # A value outside the declared range (not possible through the app) still exports.
+    odd = [_row(whodas, S1=300), *_rows(whodas)]
+    assert list(build_frame(whodas, odd, stata=False)["S1"])[:2] == [300, 2]
