@@ -44,7 +44,7 @@ def _engine_url(url: str) -> str:
     return url
 
 
-def child(url: str, out: str, fmt: str) -> None:
+def child(url: str, out: str, fmt: str, instrument: str | None) -> None:
     """Run one export (no audit: the database is opened read-only) and report its figures."""
     from surveyapp.instruments import default_registry
     from surveyapp.services import exports as export_service
@@ -57,7 +57,7 @@ def child(url: str, out: str, fmt: str) -> None:
             session,
             default_registry(),
             reach,
-            export_service.ExportQuery(),
+            export_service.ExportQuery(instrument=instrument),
             fmt,
             out,
             export_service.export_key(KEY),
@@ -165,10 +165,11 @@ def main() -> None:
     )
     parser.add_argument("--citizens", type=int, default=2000)
     parser.add_argument("--no-raw", action="store_true", help="Only the export (e.g. for xlsx).")
+    parser.add_argument("--instrument", help="Export one questionnaire (the raw dump stays all).")
     parser.add_argument("--child", nargs=2, metavar=("URL", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], args.format)
+        child(args.child[0], args.child[1], args.format, args.instrument)
         return
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
         url = args.database_url
@@ -184,7 +185,10 @@ def main() -> None:
         for number in range(1, args.rounds + 1):
             started = time.perf_counter()
             done = subprocess.run(  # noqa: S603 - this interpreter, this script
-                [sys.executable, __file__, "--format", args.format, "--child", url, out],
+                [
+                    *(sys.executable, __file__, "--format", args.format, "--child", url, out),
+                    *(("--instrument", args.instrument) if args.instrument else ()),
+                ],
                 capture_output=True,
                 text=True,
                 check=True,
