@@ -157,3 +157,28 @@ def test_an_unknown_instrument_or_language_is_refused() -> None:
         layout(REGISTRY, instrument="nope")
     with pytest.raises(ValueError, match="labels are in"):
         layout(REGISTRY, language="sv")
+
+
+def _loaded_after_importing(*modules: str) -> list[str]:
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import importlib, json, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'flask', 'flask_babel', 'flask_wtf', 'wtforms', 'sqlalchemy'})))\n"
+    )
+    done = subprocess.run(  # noqa: S603 - this interpreter with a fixed script
+        [sys.executable, "-c", script, *modules], capture_output=True, text=True, check=True
+    )
+    found: list[str] = json.loads(done.stdout)
+    return found
+
+
+def test_the_exports_package_loads_neither_flask_nor_sqlalchemy() -> None:
+    modules = ("surveyapp.exports", "surveyapp.exports.writers", "surveyapp.exports.codebook")
+    assert _loaded_after_importing(*modules) == []
+    assert _loaded_after_importing(*modules, "sqlalchemy") == ["sqlalchemy"]  # it can fail
