@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     app.register_blueprint(public.bp)
 
-    from surveyapp.web import admin, auth, coordinator, grants, imports, kiosk, reports
+    from surveyapp.web import admin, auth, coordinator, exports, grants, imports, kiosk, reports
 
     auth.init_app(app)
     app.register_blueprint(auth.bp)
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(kiosk.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(grants.bp)
+    app.register_blueprint(exports.bp)
     # Respondent forms check their CSRF token themselves, so that a token that expired while
     # the tablet lay on the table re-shows the question with the answer kept (never a 400).
     csrf.exempt(respond.bp)
