@@ -82,6 +82,12 @@ def _reach() -> scope_service.ReportScope:
             abort(403)
 
 
+#: SPSS and Stata files are built whole in memory (pyreadstat cannot append): above this many
+#: rows the browser is asked to narrow the export or use `surveyapp export` instead.
+IN_MEMORY_FORMATS = ("sav", "dta")
+WEB_IN_MEMORY_ROWS = 200_000
+
+
 @bp.get("/")
 @staff_required(REPORTERS)
 def index() -> str:
@@ -114,6 +120,12 @@ def download() -> Response | tuple[str, int]:
     if fmt not in export_service.FORMATS or not form.validate():
         return render_template("exports/index.html", form=form, bad_format=fmt), 400
     query = _query(form)
+    if fmt in IN_MEMORY_FORMATS:
+        with unit_of_work() as db:
+            rows = export_service.count_rows(db, reach, query)
+        if rows > WEB_IN_MEMORY_ROWS:
+            # pyreadstat holds the whole table in memory (about 1 KB a row): not in a web worker.
+            return render_template("exports/index.html", form=form, too_large=rows), 413
     with unit_of_work() as db:
         export_service.begin_export(db, reach.actor, reach, query, fmt)
     name = f"surveyapp-{'long' if query.long else 'wide'}-{query.instrument or 'all'}-{today()}"

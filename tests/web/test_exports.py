@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from surveyapp.config import Settings
 from surveyapp.models import AnalystGrant, AuditEvent, Municipality, StaffUser
 from surveyapp.scheduling import today_in_denmark
-from tests.support.staff import FOREIGN_LABEL, Foreign, load_small_demo, login
+from tests.support.staff import FOREIGN_LABEL, Foreign, audit_actions, load_small_demo, login
 
 
 @pytest.fixture
@@ -145,3 +145,21 @@ def test_an_analyst_with_a_grant_exports_both_municipalities(
     assert only and {r["municipality_code"] for r in only} == {"991"}
     body = _get(client, "/staff/exports/download?format=csv")
     assert FOREIGN_LABEL.encode() not in body  # a granted municipality's labels stay home too
+
+
+def test_spss_and_stata_files_too_big_for_a_web_worker_are_refused_with_a_way_out(
+    app: Flask,
+    foreign: Foreign,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from surveyapp.web import exports as export_views
+
+    monkeypatch.setattr(export_views, "WEB_IN_MEMORY_ROWS", 5)
+    client = app.test_client()
+    login(client, "analytiker")
+    before = len(audit_actions(session_factory))
+    refused = client.get("/staff/exports/download?format=sav")
+    assert refused.status_code == 413 and "surveyapp export" in refused.text
+    assert len(audit_actions(session_factory)) == before  # nothing left the server
+    assert client.get("/staff/exports/download?format=csv").status_code == 200  # CSV streams
