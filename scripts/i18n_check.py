@@ -67,6 +67,9 @@ def problems() -> list[str]:
                 found.append(f"{locale}: untranslated {message.id!r}")
             else:
                 translated[message.id] = message.string
+        for message, errors in catalog.check():  # e.g. placeholders that do not match
+            for error in errors:
+                found.append(f"{locale}: {message.id!r}: {error}")
         for msgid in sorted(current - set(translated) - {m.id for m in catalog if m.fuzzy}):
             if msgid not in _ids(catalog):
                 found.append(f"{locale}: string missing from catalogue {msgid!r}")
