@@ -34,6 +34,9 @@ class Settings:
     instruments_dirs: tuple[Path, ...] = field(default_factory=tuple)
     sqlite_busy_timeout_ms: int = 5000
     kiosk_idle_seconds: int = 300
+    # Reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none), so that
+    # audit events and the link rate limit see the client's address, not the proxy's.
+    trusted_proxies: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -57,6 +60,7 @@ class Settings:
                 env.get("SURVEYAPP_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms)
             ),
             kiosk_idle_seconds=int(env.get("SURVEYAPP_KIOSK_IDLE_SECONDS", cls.kiosk_idle_seconds)),
+            trusted_proxies=int(env.get("SURVEYAPP_TRUSTED_PROXIES", cls.trusted_proxies)),
         )
         settings.check()
         return settings
@@ -70,6 +74,10 @@ class Settings:
         if self.default_locale not in {"da", "en"}:
             raise ConfigError(
                 f"SURVEYAPP_DEFAULT_LOCALE must be da or en, not {self.default_locale!r}"
+            )
+        if not 0 <= self.trusted_proxies <= 5:
+            raise ConfigError(
+                f"SURVEYAPP_TRUSTED_PROXIES must be 0 to 5, not {self.trusted_proxies!r}"
             )
         if not self.is_production:
             return

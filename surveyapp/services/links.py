@@ -13,15 +13,18 @@ every app process, and a client over the limit is refused until its window has p
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from enum import StrEnum
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from surveyapp.enums import AssignmentStatus, Respondent
+from surveyapp.enums import ActorType, AssignmentStatus, Respondent
 from surveyapp.linkcodes import code_hash, new_code, normalise_code
-from surveyapp.models import Assignment, LinkAttempt, LinkToken, PlanTimepoint, utcnow
+from surveyapp.models import Assignment, Course, LinkAttempt, LinkToken, PlanTimepoint, utcnow
 from surveyapp.scheduling import DENMARK
 from surveyapp.security import new_token, token_hash
 from surveyapp.services import audit
@@ -233,3 +236,62 @@ def record_failure(session: Session, client_key: str, *, now: datetime | None = 
     if not updated.rowcount:  # type: ignore[attr-defined]
         session.add(LinkAttempt(client_key=client_key, window_start=window, failures=1))
         session.flush()
+
+
+def client_key(secret: str, address: str | None) -> str:
+    """The rate-limit key of a client address: a keyed hash, so no address is stored."""
+    message = f"link-attempts:{address or '-'}".encode()
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+# --- opening a link: the token or code exchanged for the respondent's cookie -------------------
+
+
+class Refusal(StrEnum):
+    """Why a link or code was not opened (the visitor sees the same calm page either way)."""
+
+    INVALID = "invalid"  # unknown, expired or revoked: one failed attempt counted
+    TOO_MANY = "too_many"  # this client is over the limit: nothing was looked up
+
+
+def open_link(
+    session: Session,
+    client: str,
+    *,
+    token: str | None = None,
+    code: str | None = None,
+    now: datetime | None = None,
+) -> LinkToken | Refusal:
+    """Open a link by its URL token or typed code, on behalf of one client; audited.
+
+    A client over the limit of failed attempts is refused before anything is looked up.
+    Otherwise there is exactly one indexed look-up, whatever the token or code, and a failure
+    is counted (in the caller's transaction, which must commit it). An opened link has its
+    first and last opening recorded and an audit event "link.open" (never the token or code).
+    """
+    now = now or utcnow()
+    if too_many_failures(session, client, now=now):
+        return Refusal.TOO_MANY
+    try:
+        if token is not None:
+            link = resolve_token(session, token, now=now)
+        else:
+            link = resolve_code(session, code or "", now=now)
+    except LinkInvalid:
+        record_failure(session, client, now=now)
+        return Refusal.INVALID
+    mark_opened(link, now=now)
+    assignment = link.assignment
+    municipality_id = session.scalar(
+        select(Course.municipality_id).where(Course.id == assignment.course_id)
+    )
+    actor = ActorType.CITIZEN if assignment.respondent is Respondent.CITIZEN else ActorType.RELATIVE
+    audit.record(
+        session,
+        audit.Actor(actor, municipality_id=municipality_id),
+        "link.open",
+        object_type="assignment",
+        object_id=assignment.id,
+        details={"link_id": link.id, "by": "token" if token is not None else "code"},
+    )
+    return link

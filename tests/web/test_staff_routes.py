@@ -37,7 +37,10 @@ ROUTES = {
     "display.text_size": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": LISTING,
-    "respond.start": RESPONDENT,
+    "respond.open_link": RESPONDENT,  # the token is exchanged for the cookie, then dropped
+    "respond.enter_code": RESPONDENT,  # the typed code, likewise
+    "respond.start": RESPONDENT,  # the link held in the cookie is the credential
+    "respond.about": RESPONDENT,
     "respond.begin": RESPONDENT,
     "respond.language": RESPONDENT,
     "respond.question": RESPONDENT,
