@@ -87,3 +87,7 @@ def test_the_source_check_can_fail(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert foreign_imports(path) == ["impure.py:3: surveyapp.models", "impure.py:5: flask"]
+
+
+def test_the_link_code_and_log_redaction_modules_are_pure_too() -> None:
+    assert forbidden_modules_loaded("surveyapp.linkcodes", "surveyapp.logs") == []
