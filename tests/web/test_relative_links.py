@@ -32,6 +32,7 @@ from surveyapp.models import (
     Assignment,
     AuditEvent,
     Citizen,
+    Course,
     LinkAttempt,
     LinkToken,
     Response,
@@ -749,3 +750,96 @@ def test_whodas_day_questions_stand_alone_and_skipping_keeps_every_check(
         ).one()
         answers = {a.item_id: a.value for a in response.answers}
         assert "H1" not in answers and answers["H2"] == 4 and "H3" not in answers
+
+
+# --- the citizen page keeps a relative's answers apart -----------------------------------------
+
+
+class _ScoreTable(HTMLParser):
+    """The first score table of a page: header labels and rows of cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._in_table = self._done = False
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table" and ("class", "scores") in attrs and not self._done:
+            self._in_table = True
+        elif self._in_table and tag == "tr":
+            self.rows.append([])
+        elif self._in_table and tag in ("th", "td"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and self._in_table:
+            self._in_table, self._done = False, True
+        elif self._in_table and tag in ("th", "td") and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_a_relatives_answers_never_land_in_the_citizens_own_columns(
+    app: Flask, settings: Settings, factory: sessionmaker[Session], clock: Clock
+) -> None:
+    from surveyapp.services.courses import create_course, default_plan
+    from tests.support.staff import home_course, load_small_demo, login
+
+    load_small_demo(factory, settings)
+    demo = home_course(factory)
+    today = clock().astimezone(DENMARK).date()
+    with factory.begin() as session:
+        earlier = session.get(Course, demo.id)
+        assert earlier is not None
+        course = create_course(  # a new course: the citizen page shows the newest first
+            session,
+            citizen=earlier.citizen,
+            provider=earlier.provider,
+            team=earlier.team,
+            plan=default_plan(session),
+            start_date=today,
+            today=today,
+        )
+        letters = {}
+        for instrument, respondent in (
+            ("start_meeting", Respondent.CITIZEN),
+            ("start_meeting", Respondent.RELATIVE),
+            ("whodas12_proxy", Respondent.RELATIVE),
+        ):
+            target = factories.assignment(course, instrument, respondent)
+            letters[(instrument, respondent)] = issue_link(session, target, now=clock()).token
+    own, relative = _fresh(app), _fresh(app, "10.0.0.8")
+    _open(own, letters[("start_meeting", Respondent.CITIZEN)])
+    _begin(own)
+    for number in range(1, 5):
+        _answer(own, number, f"sm_{number}", "9")
+    _open(relative, letters[("start_meeting", Respondent.RELATIVE)])
+    _begin(relative)
+    for number in range(1, 5):
+        _answer(relative, number, f"sm_{number}", "2")
+    _open(relative, letters[("whodas12_proxy", Respondent.RELATIVE)])
+    _begin(relative)
+    for number in range(1, 13):
+        _answer(relative, number, f"S{number}", "3")
+    assert _answer(relative, 13, "H4", "1") == "/svar/tak"
+    staff = _fresh(app, "10.0.0.9")
+    assert login(staff, "koordinator").status_code == 302
+    page = staff.get(f"/staff/citizens/{demo.citizen_id}")
+    assert page.status_code == 200
+    parser = _ScoreTable()
+    parser.feed(page.text)  # the newest course comes first
+    header, *rows = parser.rows
+    cells = dict(zip(header, rows[0], strict=True))
+    mean = "Opstartsmødet, gennemsnit af besvarede spørgsmål (0–10)"
+    assert cells[mean] == "9"
+    assert cells[f"{mean} (pårørende)"] == "2"
+    assert cells["WHODAS-12 funktionsevne (0–100, pårørendes svar) (pårørende)"] == "50"
+    # The proxy answers make no column of the citizen's own WHODAS-12.
+    assert [h for h in header if "WHODAS" in h] == [
+        "WHODAS-12 funktionsevne (0–100, pårørendes svar) (pårørende)"
+    ]
