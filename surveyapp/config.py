@@ -34,6 +34,8 @@ class Settings:
     instruments_dirs: tuple[Path, ...] = field(default_factory=tuple)
     sqlite_busy_timeout_ms: int = 5000
     kiosk_idle_seconds: int = 300
+    # The address relatives reach the app at: printed in letters (short address, QR links).
+    public_url: str = "http://127.0.0.1:5000"
 
     @property
     def is_production(self) -> bool:
@@ -57,6 +59,9 @@ class Settings:
                 env.get("SURVEYAPP_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms)
             ),
             kiosk_idle_seconds=int(env.get("SURVEYAPP_KIOSK_IDLE_SECONDS", cls.kiosk_idle_seconds)),
+            public_url=(
+                env.get("SURVEYAPP_PUBLIC_URL") or f"http://127.0.0.1:{env.get('PORT') or '5000'}"
+            ).rstrip("/"),
         )
         settings.check()
         return settings
@@ -70,6 +75,10 @@ class Settings:
         if self.default_locale not in {"da", "en"}:
             raise ConfigError(
                 f"SURVEYAPP_DEFAULT_LOCALE must be da or en, not {self.default_locale!r}"
+            )
+        if not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"SURVEYAPP_PUBLIC_URL must start with http:// or https://, not {self.public_url!r}"
             )
         if not self.is_production:
             return
