@@ -31,6 +31,7 @@ node_modules/.installed-stamp: package.json package-lock.json
 
 ## Set up, migrate the embedded SQLite database, load demo data if empty, and serve.
 run: install
+	bash scripts/system-packages.sh run || echo "PDF letters need Pango and HarfBuzz (see above); the app runs without them"
 	$(BIN)/surveyapp migrate
 	$(BIN)/surveyapp demo
 	PORT=$(PORT) $(BIN)/surveyapp demo-links

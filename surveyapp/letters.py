@@ -72,11 +72,12 @@ def short_url(public_url: str) -> str:
     return f"{public_url.rstrip('/')}{SHORT_PATH}"
 
 
-def qr_svg(data: str, *, label: str = "QR") -> str:
+def qr_svg(data: str) -> str:
     """The QR code of `data` as an inline SVG element (a single path, scalable).
 
     High error correction (a letter gets folded, stamped and scribbled on) and the standard
-    quiet zone of four modules. The element has no fixed size: the letter's CSS sets it.
+    quiet zone of four modules. The element has no fixed size: the letter's CSS sets it; the
+    letter labels it (in its own language) around the element.
     """
     code = qrcode.QRCode(
         error_correction=qrcode.constants.ERROR_CORRECT_H,
@@ -91,10 +92,9 @@ def qr_svg(data: str, *, label: str = "QR") -> str:
     viewbox = _VIEWBOX.search(root.group(0)) if root else None
     if root is None or viewbox is None:  # pragma: no cover - the library's format changed
         raise RuntimeError("unexpected SVG from the qrcode library")
-    safe_label = label.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
     new_root = (
         f'<svg class="qr" viewBox="{viewbox.group(1)}" xmlns="http://www.w3.org/2000/svg" '
-        f'role="img" aria-label="{safe_label}" shape-rendering="crispEdges">'
+        'aria-hidden="true" focusable="false" shape-rendering="crispEdges">'
     )
     body = svg[root.end() :].replace(' id="qr-path"', "")  # many letters share one document
     return svg[: root.start()] + new_root + body
@@ -198,7 +198,6 @@ def build_letter(
     questionnaire: str,
     questions: int,
     contact: Contact,
-    qr_label: str = "QR",
 ) -> Letter:
     """Put one letter together from a freshly issued link (its token and code are shown once)."""
     if language not in LANGUAGES:
@@ -223,5 +222,5 @@ def build_letter(
         url=url,
         short_url=short_url(public_url),
         code=code_groups(code),
-        qr=qr_svg(url, label=qr_label),
+        qr=qr_svg(url),
     )

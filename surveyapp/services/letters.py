@@ -70,7 +70,6 @@ class LetterContext:
 
     public_url: str
     registry: Registry
-    qr_label: str = "QR"
     notifier: Notifier = PrintOnly()
 
 
@@ -176,7 +175,6 @@ def _letter(
         questionnaire=title,
         questions=len(instrument.items),
         contact=contact_of(municipality),
-        qr_label=context.qr_label,
     )
     context.notifier.link_issued(letter)
     return letter

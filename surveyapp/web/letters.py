@@ -69,7 +69,6 @@ def _context() -> letter_service.LetterContext:
     return letter_service.LetterContext(
         public_url=settings.public_url,
         registry=registry(),
-        qr_label=_("QR code with the link to the questionnaire"),
         notifier=notifier_for(settings),
     )
 
