@@ -86,7 +86,7 @@ def qr_svg(data: str) -> str:
     )
     code.add_data(data)
     code.make(fit=True)
-    svg = code.make_image().to_string(encoding="unicode")
+    svg: str = str(code.make_image().to_string(encoding="unicode"))
     svg = svg.split("?>", 1)[-1].strip() if svg.startswith("<?xml") else svg
     root = _SVG_ROOT.search(svg)
     viewbox = _VIEWBOX.search(root.group(0)) if root else None

@@ -14,6 +14,8 @@ PURE = [
     "surveyapp/scheduling.py",
     "surveyapp/enums.py",
     "surveyapp/plans.py",
+    "surveyapp/letters.py",
+    "surveyapp/notify.py",
 ]
 
 
