@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,8 @@ from surveyapp.cli import main
 from surveyapp.config import Settings
 from surveyapp.demo import DEMO_CPRS
 from surveyapp.enums import AssignmentStatus, Respondent
+from surveyapp.letters import Contact, Letter, build_letter
+from surveyapp.linkcodes import new_code
 from surveyapp.models import (
     Assignment,
     AuditEvent,
@@ -30,6 +35,8 @@ from surveyapp.models import (
     Municipality,
     PlanTimepoint,
 )
+from surveyapp.security import new_token
+from surveyapp.web.letters import letters_document
 from tests.support.qr import decode_html
 from tests.support.staff import Foreign, load_small_demo, login, post
 
@@ -437,3 +444,68 @@ def test_the_cpr_numbers_of_the_demo_never_reach_a_letter(
         assert cpr not in text and cpr.replace("-", "") not in text
     assert SECRET_LABEL not in text
     assert app  # the same app served every request
+
+
+def _worst_case(**overrides: object) -> Letter:
+    """A letter with everything at its longest: it must still fit one A4 page."""
+    values: dict[str, object] = {
+        "assignment_id": 1,
+        "public_url": "https://rehabilitering-spoergeskemaer.ringkoebing-skjern.kommune.dk",
+        "token": new_token(),
+        "code": new_code(),
+        "expires_at": datetime(2026, 9, 30, 10, 0, tzinfo=UTC),
+        "opens_at": datetime(2026, 9, 12, 22, 0, tzinfo=UTC),
+        "issued_at": datetime(2026, 9, 1, 10, 0, tzinfo=UTC),
+        "language": "da",
+        "audience": "relative",
+        "first_name": "Anne-Margrethe Wilhelmine",
+        "questionnaire": "WHODAS 2.0, 12 spørgsmål (besvaret af pårørende)",
+        "questions": 16,
+        "contact": Contact(
+            "Ringkøbing-Skjern Kommune",
+            sender="Sundhed og Omsorg, Visitationen og Hverdagsrehabiliteringsteamet Vest",
+            phone="+45 99 74 24 24",
+            email="hverdagsrehabilitering.visitation@rksk.dk",
+            hours="mandag til torsdag kl. 8.00-15.00, fredag kl. 8.00-12.00",
+        ),
+    }
+    values.update(overrides)
+    return build_letter(**values)  # type: ignore[arg-type]
+
+
+def test_every_letter_fits_one_a4_page_even_with_the_longest_details(app: Flask) -> None:
+    letters = [
+        _worst_case(),
+        _worst_case(language="en"),
+        _worst_case(audience="citizen"),
+        _worst_case(audience="citizen", language="en", first_name=None),
+        _worst_case(first_name=None, opens_at=None),
+    ]
+    with app.test_request_context():
+        document = pdf.html_to_pdf(letters_document(letters))
+    reader = PdfReader(io.BytesIO(document))
+    assert len(reader.pages) == len(letters)
+    for page, letter in zip(reader.pages, letters, strict=True):
+        text = re.sub(r"\s", "", page.extract_text())
+        assert "".join(letter.code) in text
+        assert re.sub(r"\s", "", letter.valid_until_text) in text
+
+
+def test_the_app_starts_without_the_pdf_library_and_the_pdf_page_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script = (
+        "import sys; sys.modules['weasyprint'] = None\n"
+        "from surveyapp.app import create_app\n"
+        "from surveyapp.config import Settings\n"
+        "from surveyapp import pdf\n"
+        "create_app(Settings(env='test', database_url='sqlite://'))\n"
+        "assert not pdf.available()\n"
+        "try:\n    pdf.html_to_pdf('<p>x</p>')\nexcept pdf.PdfUnavailable as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "libpango-1.0-0" in done.stdout
