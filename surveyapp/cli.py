@@ -99,6 +99,7 @@ def letters_command(municipality: str | None, due_within: int, reissue: bool, ou
     from surveyapp.app import create_app
     from surveyapp.config import Settings
     from surveyapp.pdf import PdfUnavailable
+    from surveyapp.services.letters import LetterRefused
     from surveyapp.web.letters import batch_letters_pdf
 
     settings = Settings.from_env()
@@ -111,6 +112,10 @@ def letters_command(municipality: str | None, due_within: int, reissue: bool, ou
         raise click.ClickException(str(exc.args[0])) from exc
     except PdfUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
+    except LetterRefused as exc:
+        raise click.ClickException(
+            "set SURVEYAPP_PUBLIC_URL to the service's public https address"
+        ) from exc
     finally:
         app.extensions["surveyapp.engine"].dispose()
     if document is None:

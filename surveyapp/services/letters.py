@@ -48,7 +48,8 @@ class LetterRefused(ValueError):
 
     staff_form: staff record it themselves; closed: answered, missed, dropped out or its
     course cancelled; not_dated: its window is not known yet (an end measurement before the
-    course end date is set); language: not a letter language.
+    course end date is set); language: not a letter language; public_url: production has no
+    public https address to print.
     """
 
     def __init__(self, code: str) -> None:

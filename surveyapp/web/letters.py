@@ -48,6 +48,10 @@ REFUSALS = {
     "closed": _l("This questionnaire is answered or closed: it needs no letter."),
     "not_dated": _l("This questionnaire has no date yet (set the course's end date first)."),
     "language": _l("Not a valid choice."),
+    "public_url": _l(
+        "Letters need the public address of this service: set SURVEYAPP_PUBLIC_URL to its "
+        "https address."
+    ),
 }
 
 
@@ -65,7 +69,10 @@ def _no_store(response: Response) -> Response:
 
 
 def _context() -> letter_service.LetterContext:
+    """What letters need; refused in production until the public https address is set."""
     settings = current_app.extensions["surveyapp.settings"]
+    if settings.is_production and not settings.public_url.startswith("https://"):
+        raise letter_service.LetterRefused("public_url")
     return letter_service.LetterContext(
         public_url=settings.public_url,
         registry=registry(),

@@ -375,3 +375,18 @@ def test_demo_links_revoke_the_ones_made_before(
                 resolve_token(session, link.token, now=NOW)
         for link in second:
             assert resolve_token(session, link.token, now=NOW)
+
+
+def test_the_timepoint_sets_how_long_the_letters_link_works(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory.begin() as session:
+        course = _course(session)
+        scope = _scope(session, course)
+        baseline = next(tp for tp in course.plan.timepoints if tp.key == "baseline")
+        baseline.link_valid_days = 30
+        later = _course(session, start=TODAY + timedelta(days=12))  # window opens in 5 days
+        assert _issue(session, scope, _relative(course)).valid_until == TODAY + timedelta(days=29)
+        opens_later = _issue(session, _scope(session, later), _relative(later))
+        assert opens_later.opens_on == TODAY + timedelta(days=5)
+        assert opens_later.valid_until == TODAY + timedelta(days=5 + 29)

@@ -119,8 +119,8 @@ def test_print_a_pdf_scan_its_qr_code_and_answer_in_two_sittings(
     phone.locator("button.primary").click()
     for n in range(half):
         assert _question_item(phone) == items[n]
+        assert_accessible(phone)
         if n == 0:
-            assert_accessible(phone)
             screenshot(phone, "letters-phone-2-question")
         _answer_one(phone)
     assert _answers(server, token) == items[:half]
@@ -132,10 +132,9 @@ def test_print_a_pdf_scan_its_qr_code_and_answer_in_two_sittings(
     assert_accessible(phone)
     screenshot(phone, "letters-phone-3-resume")
     phone.locator("button.primary").click()
-    assert _question_item(phone) == items[half]
-    assert_accessible(phone)
     for n in range(half, len(items)):
-        assert _question_item(phone) == items[n]
+        assert _question_item(phone) == items[n]  # first of all: where they stopped
+        assert_accessible(phone)
         _answer_one(phone)
     expect(phone.locator("h1")).to_have_text("Tak for dine svar")
     assert_accessible(phone)

@@ -416,6 +416,17 @@ def test_the_letters_command_counts_its_letters_and_reissues(
         assert session.scalar(select(func.count()).select_from(LinkToken)) == 2 * count + elsewhere
     unknown = runner.invoke(main, ["letters", "--municipality", "X", "--out", str(out)], env=env)
     assert unknown.exit_code != 0 and "no municipality named" in unknown.output
+    production = {
+        "SURVEYAPP_DATABASE_URL": settings.database_url,
+        "SURVEYAPP_ENV": "production",
+        "SURVEYAPP_SECRET_KEY": "s" * 40,
+        "SURVEYAPP_CPR_HMAC_KEY": "c" * 40,
+        "PORT": "5000",
+    }
+    local = runner.invoke(main, ["letters", "--reissue", "--out", str(out)], env=production)
+    assert local.exit_code != 0 and "SURVEYAPP_PUBLIC_URL" in local.output
+    with session_factory() as session:  # a refused batch issues nothing
+        assert session.scalar(select(func.count()).select_from(LinkToken)) == 2 * count + elsewhere
 
 
 def test_demo_links_revoke_the_ones_they_made_before(
