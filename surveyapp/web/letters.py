@@ -193,7 +193,7 @@ def revoke(assignment_id: int) -> Response:
 def letters_pdf() -> Response | tuple[str, int]:
     """One PDF of letters (a page each): the ticked rows, or every relative due soon."""
     form = LettersBatchForm()
-    if not form.validate_on_submit():
+    if not form.validate_on_submit() or not (form.print_due.data or form.assignments.data):
         flash(_("Choose the questionnaires to print letters for."), "error")
         return redirect(url_for("coordinator.due_list"), 303)
     if not pdf.available():

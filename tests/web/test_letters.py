@@ -251,6 +251,8 @@ def test_letters_for_the_selected_rows_make_one_pdf_with_a_page_each(
     assert SECRET_LABEL not in text
     assert text.count(f"{settings.public_url}/k") == expected
     assert len(_links(session_factory)) == expected
+    nothing = post(coordinator, "/staff/letters.pdf", {"print_selected": "y"})
+    assert nothing.status_code == 303 and len(_links(session_factory)) == expected
     with session_factory() as session:
         batch = session.scalars(
             select(AuditEvent.details).where(AuditEvent.action == "letters.batch")
