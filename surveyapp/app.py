@@ -75,13 +75,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     app.register_blueprint(public.bp)
 
-    from surveyapp.web import admin, auth, coordinator, kiosk
+    from surveyapp.web import admin, auth, coordinator, kiosk, letters
 
     auth.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(kiosk.bp)
+    app.register_blueprint(letters.bp)
     # Respondent forms check their CSRF token themselves, so that a token that expired while
     # the tablet lay on the table re-shows the question with the answer kept (never a 400).
     csrf.exempt(respond.bp)

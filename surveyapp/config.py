@@ -37,6 +37,8 @@ class Settings:
     # Reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none), so that
     # audit events and the link rate limit see the client's address, not the proxy's.
     trusted_proxies: int = 0
+    # The address relatives reach the app at: printed in letters (short address, QR links).
+    public_url: str = "http://127.0.0.1:5000"
 
     @property
     def is_production(self) -> bool:
@@ -61,6 +63,9 @@ class Settings:
             ),
             kiosk_idle_seconds=int(env.get("SURVEYAPP_KIOSK_IDLE_SECONDS", cls.kiosk_idle_seconds)),
             trusted_proxies=int(env.get("SURVEYAPP_TRUSTED_PROXIES", cls.trusted_proxies)),
+            public_url=(
+                env.get("SURVEYAPP_PUBLIC_URL") or f"http://127.0.0.1:{env.get('PORT') or '5000'}"
+            ).rstrip("/"),
         )
         settings.check()
         return settings
@@ -78,6 +83,10 @@ class Settings:
         if not 0 <= self.trusted_proxies <= 5:
             raise ConfigError(
                 f"SURVEYAPP_TRUSTED_PROXIES must be 0 to 5, not {self.trusted_proxies!r}"
+            )
+        if not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"SURVEYAPP_PUBLIC_URL must start with http:// or https://, not {self.public_url!r}"
             )
         if not self.is_production:
             return

@@ -16,6 +16,8 @@ PURE = [
     "surveyapp/plans.py",
     "surveyapp/linkcodes.py",
     "surveyapp/logs/__init__.py",
+    "surveyapp/letters.py",
+    "surveyapp/notify.py",
 ]
 
 

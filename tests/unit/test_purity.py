@@ -91,3 +91,25 @@ def test_the_source_check_can_fail(tmp_path: Path) -> None:
 
 def test_the_link_code_and_log_redaction_modules_are_pure_too() -> None:
     assert forbidden_modules_loaded("surveyapp.linkcodes", "surveyapp.logs") == []
+
+
+# Other pure modules: no web, database or Babel library, and only the libraries they name.
+PURE_MODULES = {"surveyapp.letters": {"qrcode"}, "surveyapp.notify": set()}
+
+
+def test_the_letter_modules_load_no_web_or_database_library() -> None:
+    assert forbidden_modules_loaded(*PURE_MODULES) == []
+
+
+def test_the_letter_modules_import_only_what_they_name() -> None:
+    problems = []
+    for name, allowed in PURE_MODULES.items():
+        path = ROOT / (name.replace(".", "/") + ".py")
+        for problem in foreign_imports(path):
+            imported = problem.rsplit(": ", 1)[1]
+            if imported.split(".")[0] in allowed:
+                continue
+            if imported in ("surveyapp.scheduling", "surveyapp.letters"):
+                continue  # pure modules of their own
+            problems.append(problem)
+    assert problems == []

@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from surveyapp.config import Settings
 from surveyapp.demo import DEMO_USERS
 from surveyapp.enums import ActorType
-from surveyapp.models import Assignment, Course, Municipality, PlanTimepoint, StaffUser
+from surveyapp.models import (
+    Assignment,
+    Course,
+    LinkToken,
+    Municipality,
+    PlanTimepoint,
+    StaffUser,
+)
 from surveyapp.scheduling import today_in_denmark
 from surveyapp.services import audit
 from surveyapp.web.access import rule_of
@@ -83,6 +90,11 @@ ROUTES = {
     "admin.plan": FOREIGN,
     "admin.timepoint": FOREIGN,
     "admin.delete_timepoint": FOREIGN,
+    "letters.issue": FOREIGN,
+    "letters.reissue": FOREIGN,
+    "letters.revoke": FOREIGN,
+    "letters.letters_pdf": LISTING,  # ids are form data; scoping tested in test_letters
+    "letters.settings": LISTING,
 }
 
 # Users of Sølvstrand (the home municipality) in every role and scope, and the anonymous visitor.
@@ -113,6 +125,7 @@ FORM = {
     "confirm_missing": "y",
     "label": "Route walk",
     "lives_alone": "unknown",
+    "language": "da",
 }
 
 
@@ -213,7 +226,13 @@ def _foreign_state(session: Session, foreign: Foreign) -> tuple[object, ...]:
             PlanTimepoint.plan_id == foreign.plan_id
         )
     ).all()
+    links = session.execute(
+        select(LinkToken.id, LinkToken.revoked_at)
+        .join(Assignment, LinkToken.assignment_id == Assignment.id)
+        .where(Assignment.course_id == foreign.course_id)
+    ).all()
     return (
+        tuple(links),
         user.active,
         user.password_hash,
         user.session_version,
