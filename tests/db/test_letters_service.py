@@ -217,7 +217,7 @@ def test_letters_for_the_due_and_for_a_selection(session_factory: sessionmaker[S
         letters = service.letters_for_due(session, scope, _context(), today=TODAY, now=NOW)
         assert sorted(letter.questionnaire for letter in letters) == [
             "Tilfredshed med opstartsmødet",
-            "WHODAS 2.0, 12 spørgsmål (besvaret af pårørende)",
+            "WHODAS 2.0, kort version (besvaret af pårørende)",
         ]
         assert service.letters_for_due(session, scope, _context(), today=TODAY, now=NOW) == []
         target = _relative(course)

@@ -107,7 +107,9 @@ def test_a_coordinator_issues_a_letter_and_the_print_view_is_the_letter(
     # The QR code holds the full link, which opens the questionnaire.
     [url] = decode_html(html)
     assert url.startswith(f"{settings.public_url}/svar/")
-    assert coordinator.get(url.removeprefix(settings.public_url)).status_code == 200
+    opened = coordinator.get(url.removeprefix(settings.public_url))
+    assert opened.status_code == 303 and _token(url) not in opened.location  # token-free
+    assert coordinator.get(opened.location).status_code == 200
     # The short address and the code, written out in groups.
     assert f"{settings.public_url}/k" in html
     assert CODE.search(html)
@@ -198,7 +200,7 @@ def test_reissue_revokes_the_old_link_and_revoke_stops_the_letter(
     [new] = decode_html(again.text)
     assert new != old
     assert coordinator.get(old.removeprefix(settings.public_url)).status_code == 404
-    assert coordinator.get(new.removeprefix(settings.public_url)).status_code == 200
+    assert coordinator.get(new.removeprefix(settings.public_url)).status_code == 303  # opens
     revoked = post(coordinator, f"/staff/assignments/{target}/letter/revoke", {"back": "due"})
     assert revoked.status_code == 303 and revoked.headers["Location"] == "/staff/due"
     assert coordinator.get(new.removeprefix(settings.public_url)).status_code == 404
