@@ -75,14 +75,17 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     app.register_blueprint(public.bp)
 
-    from surveyapp.web import admin, auth, coordinator, kiosk, letters
+    from surveyapp.web import admin, auth, coordinator, grants, imports, kiosk, letters, reports
 
     auth.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(imports.bp)
     app.register_blueprint(kiosk.bp)
     app.register_blueprint(letters.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(grants.bp)
     # Respondent forms check their CSRF token themselves, so that a token that expired while
     # the tablet lay on the table re-shows the question with the answer kept (never a 400).
     csrf.exempt(respond.bp)
@@ -99,7 +102,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     @app.after_request
     def _security_headers(response: Any) -> Any:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # same-origin: no address ever leaves for another site, while our own HTTPS form posts
+        # keep the Referer that Flask-WTF's strict CSRF check requires on secure requests.
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault(
             "Content-Security-Policy",

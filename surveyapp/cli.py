@@ -1,4 +1,4 @@
-"""The `surveyapp` command: batch scoring, database, demo data and the development server."""
+"""The `surveyapp` command: batch scoring, import, database, demo data and the dev server."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import os
 import sys
 
 import click
+
+from surveyapp.report_tables import REPORT_NAMES
 
 
 @click.group()
@@ -25,6 +27,57 @@ def score_command(instrument: str, file: click.utils.LazyFile) -> None:
     except BatchError as exc:
         click.echo(f"surveyapp score: {exc}", err=True)
         sys.exit(2)
+
+
+@main.command("import-responses")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--dry-run", is_flag=True, help="Check the file against the database; keep nothing.")
+def import_responses_command(file: str, dry_run: bool) -> None:
+    """Import paper or legacy responses from a CSV or .xlsx file, all or nothing."""
+    from pathlib import Path
+
+    from surveyapp.config import Settings
+    from surveyapp.db import make_engine, make_session_factory
+    from surveyapp.importing import MAX_BYTES, ImportRejected, parse, problem
+    from surveyapp.instruments import load_registry
+    from surveyapp.scheduling import today_in_denmark
+    from surveyapp.services import imports
+
+    settings = Settings.from_env()
+    registry = load_registry(settings.instruments_dirs)
+    today = today_in_denmark()
+    path = Path(file)
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ImportRejected([problem("file_too_large", limit=MAX_BYTES // (1024 * 1024))])
+        rows = parse(
+            path.read_bytes(), registry=registry, hmac_key=settings.cpr_hmac_key, today=today
+        )
+        engine = make_engine(settings.database_url)
+        try:
+            with make_session_factory(engine).begin() as session:
+                run = imports.preview_import if dry_run else imports.import_responses
+                summary = run(session, rows, registry=registry, today=today)
+        finally:
+            engine.dispose()
+    except ImportRejected as exc:
+        click.echo(
+            f"surveyapp import-responses: {path.name}: nothing imported, "
+            f"{len(exc.problems)} problem(s):",
+            err=True,
+        )
+        for found in exc.problems:
+            click.echo(f"  {found}", err=True)
+        sys.exit(2)
+    verb = "would import" if dry_run else "imported"
+    click.echo(f"{path.name}: {verb} {summary.response_count} responses from {summary.rows} rows")
+    click.echo(
+        f"  citizens: {summary.citizens_created} new, {summary.citizens_found} found; "
+        f"courses: {summary.courses_created} new, {summary.courses_found} found "
+        f"({summary.courses_updated} given a team or end date)"
+    )
+    for instrument_id, respondent, count in summary.response_rows():
+        click.echo(f"  {instrument_id:15} {respondent.value:9} {count}")
 
 
 @main.command("migrate")
@@ -124,6 +177,131 @@ def letters_command(municipality: str | None, due_within: int, reissue: bool, ou
     with open(out, "wb") as f:
         f.write(document)
     click.echo(f"{count} letters written to {out} (links at {settings.public_url})")
+
+
+@main.command("report")
+@click.argument("name", type=click.Choice(REPORT_NAMES))
+@click.option(
+    "--municipality",
+    "municipalities",
+    multiple=True,
+    help="A municipality's name or code; repeat for several. Default: every municipality.",
+)
+@click.option("--provider", help="A provider's name (or id) in those municipalities.")
+@click.option("--provider-kind", type=click.Choice(["municipal", "private"]))
+@click.option(
+    "--from",
+    "start_from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Course start on or after (YYYY-MM-DD).",
+)
+@click.option(
+    "--to",
+    "start_to",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Course start on or before (YYYY-MM-DD).",
+)
+@click.option("--legal-basis", type=click.Choice(["83a", "83", "86", "140"]))
+@click.option("--respondent", type=click.Choice(["citizen", "relative", "staff"]))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["csv", "xlsx", "json"]),
+    default="csv",
+    show_default=True,
+)
+@click.option(
+    "--threshold",
+    type=int,
+    help="Hide cells on fewer citizens than this (at least 3; "
+    "default SURVEYAPP_SUPPRESSION_THRESHOLD).",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, writable=True), help="Write to this file, not stdout."
+)
+def report_command(
+    name: str,
+    municipalities: tuple[str, ...],
+    provider: str | None,
+    provider_kind: str | None,
+    start_from: object,
+    start_to: object,
+    legal_basis: str | None,
+    respondent: str | None,
+    output_format: str,
+    threshold: int | None,
+    out: str | None,
+) -> None:
+    """Print an evaluation report (aggregates, suppressed like the report pages).
+
+    One row per table cell: the report, the table, what the row and column are
+    (municipality code, provider, instrument, respondent, timepoint, ...), the measure
+    (count, share, mean, change), its value as the page shows it (a share in whole percent),
+    n, a share's count, a change's confidence interval, and whether it is suppressed (then
+    value, n and count are empty). Runs as the installation: every municipality named, or all.
+    """
+    from datetime import datetime
+
+    from surveyapp.config import Settings
+    from surveyapp.db import make_engine, make_session_factory
+    from surveyapp.enums import LegalBasis, ProviderKind, Respondent
+    from surveyapp.instruments import load_registry
+    from surveyapp.report_tables import to_json, write_csv, write_xlsx
+    from surveyapp.services import audit
+    from surveyapp.services import reports as report_service
+    from surveyapp.suppression import DEFAULT_THRESHOLD
+
+    settings = Settings.from_env()
+    threshold = settings.suppression_threshold if threshold is None else threshold
+    if threshold < DEFAULT_THRESHOLD:
+        raise click.BadParameter(f"at least {DEFAULT_THRESHOLD}", param_hint="--threshold")
+    if output_format == "xlsx" and out is None and sys.stdout.isatty():
+        raise click.UsageError("an Excel file is binary: give --out FILE (or redirect stdout)")
+    registry = load_registry(settings.instruments_dirs)
+    factory = make_session_factory(make_engine(settings.database_url))
+    with factory.begin() as session:
+        try:
+            rscope = report_service.installation_scope(session, municipalities)
+            filters = report_service.ReportFilters(
+                provider_id=report_service.provider_named(session, rscope, provider)
+                if provider
+                else None,
+                provider_kind=ProviderKind(provider_kind) if provider_kind else None,
+                start_from=start_from.date() if isinstance(start_from, datetime) else None,
+                start_to=start_to.date() if isinstance(start_to, datetime) else None,
+                legal_basis=LegalBasis(legal_basis) if legal_basis else None,
+                respondent=Respondent(respondent) if respondent else None,
+            )
+            result = report_service.run_report(
+                session,
+                rscope,
+                registry,
+                name,
+                filters,
+                threshold,
+                actor=audit.SYSTEM,
+                channel="cli",
+            )
+        except report_service.UnknownName as exc:
+            raise click.UsageError(str(exc)) from None
+        except report_service.FilterError as exc:
+            raise click.UsageError(f"--{exc.field.replace('_', '-')}: {exc.code}") from None
+        about = {
+            "municipalities": list(result.municipalities),
+            "filters": filters.audit_details(),
+        }
+    if output_format == "xlsx":
+        if out is None:
+            write_xlsx(result, click.get_binary_stream("stdout"), about)
+        else:
+            with open(out, "wb") as stream:
+                write_xlsx(result, stream, about)
+        return
+    with click.open_file(out or "-", "w", encoding="utf-8", lazy=False) as stream:
+        if output_format == "json":
+            stream.write(to_json(result, about) + "\n")
+        else:
+            write_csv(result, stream)
 
 
 @main.command("serve")

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from surveyapp.suppression import DEFAULT_THRESHOLD
+
 DEMO_SECRET_KEY = "demo-secret-key-not-for-production"  # noqa: S105 - a marker, refused in production
 DEMO_CPR_HMAC_KEY = "demo-cpr-hmac-key-not-for-production"
 DEFAULT_SQLITE_PATH = Path("instance") / "surveyapp.sqlite3"
@@ -39,6 +41,8 @@ class Settings:
     trusted_proxies: int = 0
     # The address relatives reach the app at: printed in letters (short address, QR links).
     public_url: str = "http://127.0.0.1:5000"
+    # Reports and aggregate exports hide every cell built on fewer citizens than this.
+    suppression_threshold: int = DEFAULT_THRESHOLD
 
     @property
     def is_production(self) -> bool:
@@ -66,6 +70,9 @@ class Settings:
             public_url=(
                 env.get("SURVEYAPP_PUBLIC_URL") or f"http://127.0.0.1:{env.get('PORT') or '5000'}"
             ).rstrip("/"),
+            suppression_threshold=_whole_number(
+                env, "SURVEYAPP_SUPPRESSION_THRESHOLD", cls.suppression_threshold
+            ),
         )
         settings.check()
         return settings
@@ -88,6 +95,11 @@ class Settings:
             raise ConfigError(
                 f"SURVEYAPP_PUBLIC_URL must start with http:// or https://, not {self.public_url!r}"
             )
+        if self.suppression_threshold < DEFAULT_THRESHOLD:
+            raise ConfigError(
+                f"SURVEYAPP_SUPPRESSION_THRESHOLD must be at least {DEFAULT_THRESHOLD} (no cell "
+                f"may rest on fewer citizens), not {self.suppression_threshold}"
+            )
         if not self.is_production:
             return
         problems = []
@@ -103,3 +115,13 @@ class Settings:
             problems.append("SURVEYAPP_SECRET_KEY and SURVEYAPP_CPR_HMAC_KEY must differ")
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None

@@ -2,11 +2,30 @@
 
 A report table is a set of count cells, each with a key, and the sum relations readers know
 hold between them (a total is the sum of its parts: providers add up to the municipality,
-drop-out reasons add up to the drop-out). `suppress` returns the keys to hide:
+drop-out reasons add up to the drop-out, a row total is the sum of its row). `suppress`
+returns the keys to hide:
 
-- primary: every cell counting 1 to `threshold - 1` citizens;
+- primary: every cell counting 1 to `threshold - 1` citizens (0 discloses nobody);
 - secondary: more cells, so that no hidden cell can be worked out from the shown cells and
-  the relations (a relation with exactly one hidden member would give it away).
+  the relations. A hidden cell is *determined* when some combination of the relations, with
+  the shown cells filled in, leaves that cell alone: its unit vector lies in the row space of
+  the relation matrix restricted to the hidden cells. `determined_cells` computes exactly
+  that, by rational Gaussian elimination (`fractions.Fraction`, no floating point).
+- remainder: where a relation's total is shown, a reader knows the sum of its hidden parts;
+  that sum must not itself be 1 to `threshold - 1` (two hidden parts adding up to 2 would
+  give both away as 1 each).
+
+Secondary cells are chosen greedily: first, cheaply, for each relation with a single hidden
+member; then for each cell the exact check finds determined, until none is. A candidate is a
+shown member of a relation of the cell at risk. Preferred, in this order: a non-zero cell (a
+zero only when nothing else is left); one that also protects other relations in need (one
+cell for two, a rectangle rather than a whole row); a part rather than a total (hiding a
+total spreads into the relations above it); the smallest count. Ties are broken by
+`str(key)`, then by the order of `counts`, so the same table always gives the same cells.
+
+The protection is against exact linear recovery and small remainders. Tighter bounds that a
+reader could derive from the counts being non-negative integers (interval disclosure across
+several relations) are not searched for.
 
 A statistic (a mean, a share) built on fewer than `threshold` citizens is hidden with
 `hide_statistic`. Hidden cells are shown as a dash with a footnote, never as 0.
@@ -14,8 +33,9 @@ A statistic (a mean, a share) built on fewer than `threshold` citizens is hidden
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -46,18 +66,188 @@ def suppress(
     relations: Sequence[SumRelation[K]] = (),
     threshold: int = DEFAULT_THRESHOLD,
 ) -> frozenset[K]:
-    """The keys of the cells to hide (primary and secondary suppression)."""
+    """The keys of the cells to hide (primary and secondary suppression).
+
+    Every relation member must be a key of `counts`; a relation needs at least one part and
+    its total may not be one of its parts.
+    """
+    _check_relations(counts, relations)
     hidden = {k for k, n in counts.items() if is_too_small(n, threshold)}
-    changed = True
-    while changed:
-        changed = False
-        for rel in relations:
-            members = (rel.total, *rel.parts)
-            if sum(m in hidden for m in members) == 1:
-                candidates = sorted(
-                    (m for m in rel.parts if m not in hidden), key=lambda m: counts[m]
-                )
-                if candidates:
-                    hidden.add(candidates[0])
+    if not hidden:
+        return frozenset()
+    table = _Table(counts, relations, threshold)
+    while True:
+        table.close_cheaply(hidden)
+        at_risk = sorted(determined_cells(relations, hidden), key=table.rank)
+        if not at_risk:
+            return frozenset(hidden)
+        touched: set[int] = set()
+        needy = {index for cell in at_risk for index in table.relations_of[cell]}
+        added = False
+        for cell in at_risk:
+            if touched & table.relations_of[cell]:
+                continue  # a cell added in this round may already protect it; check again
+            candidate = table.best_candidate(table.relations_of[cell], hidden, needy)
+            if candidate is None:
+                candidate = table.best_candidate(range(len(relations)), hidden, needy)
+            if candidate is None:
+                continue  # nothing shown is left to hide: the relations pin it whatever we do
+            hidden.add(candidate)
+            touched |= table.relations_of[cell] | table.relations_of[candidate]
+            added = True
+        if not added:
+            return frozenset(hidden)
+
+
+def determined_cells(relations: Sequence[SumRelation[K]], hidden: Collection[K]) -> frozenset[K]:
+    """The hidden cells a reader can work out exactly from the shown cells and the relations.
+
+    Each relation is the equation `total - sum(parts) = 0`; moving the shown cells to the
+    right-hand side leaves a linear system in the hidden cells. A hidden cell is determined
+    when its unit vector lies in the row space of that system, i.e. when its row of the
+    reduced row echelon form has no other entry.
+    """
+    hidden = set(hidden)
+    rows = [row for rel in relations if (row := _hidden_row(rel, hidden))]
+    basis: dict[K, dict[K, Fraction]] = {}  # pivot cell -> its row, reduced against the others
+    for row in rows:
+        for pivot in [cell for cell in row if cell in basis]:
+            factor = row.get(pivot)
+            if factor:
+                _add_multiple(row, basis[pivot], -factor)
+        if not row:
+            continue
+        pivot = next(iter(row))
+        scale = row[pivot]
+        for cell in row:
+            row[cell] /= scale
+        for other in basis.values():
+            factor = other.get(pivot)
+            if factor:
+                _add_multiple(other, row, -factor)
+        basis[pivot] = row
+    return frozenset(pivot for pivot, row in basis.items() if len(row) == 1)
+
+
+def is_determined(cell: K, relations: Sequence[SumRelation[K]], hidden: Collection[K]) -> bool:
+    """Whether the hidden `cell` can be worked out from the shown cells and the relations."""
+    return cell in hidden and cell in determined_cells(relations, hidden)
+
+
+def _hidden_row(relation: SumRelation[K], hidden: set[K]) -> dict[K, Fraction]:
+    """The relation's coefficients on the hidden cells (total +1, each part -1)."""
+    row: dict[K, Fraction] = {}
+    for cell, sign in ((relation.total, 1), *((part, -1) for part in relation.parts)):
+        if cell in hidden:
+            row[cell] = row.get(cell, Fraction(0)) + sign
+    return {cell: value for cell, value in row.items() if value}
+
+
+def _add_multiple(row: dict[K, Fraction], other: Mapping[K, Fraction], factor: Fraction) -> None:
+    """row += factor * other, dropping the entries that become zero."""
+    for cell, value in other.items():
+        new = row.get(cell, Fraction(0)) + factor * value
+        if new:
+            row[cell] = new
+        else:
+            row.pop(cell, None)
+
+
+def _check_relations(counts: Mapping[K, int], relations: Sequence[SumRelation[K]]) -> None:
+    for rel in relations:
+        if not rel.parts:
+            raise ValueError(f"relation with total {rel.total!r} has no parts")
+        if rel.total in rel.parts:
+            raise ValueError(f"relation total {rel.total!r} is also one of its parts")
+        missing = [cell for cell in (rel.total, *rel.parts) if cell not in counts]
+        if missing:
+            raise KeyError(f"relation cells without a count: {missing!r}")
+
+
+class _Table(Generic[K]):
+    """The counts and relations of one table, indexed for choosing secondary cells."""
+
+    def __init__(
+        self, counts: Mapping[K, int], relations: Sequence[SumRelation[K]], threshold: int
+    ) -> None:
+        self.counts = counts
+        self.relations = relations
+        self.threshold = threshold
+        self.totals = frozenset(rel.total for rel in relations)
+        self.order = {cell: index for index, cell in enumerate(counts)}
+        self.relations_of: dict[K, frozenset[int]] = {}
+        members: dict[K, set[int]] = {cell: set() for cell in counts}
+        for index, rel in enumerate(relations):
+            for cell in (rel.total, *rel.parts):
+                members[cell].add(index)
+        self.relations_of = {cell: frozenset(found) for cell, found in members.items()}
+
+    def rank(self, cell: K) -> tuple[int, str, int]:
+        return self.counts[cell], str(cell), self.order[cell]
+
+    def preference(
+        self, cell: K, needy: Collection[int] = frozenset()
+    ) -> tuple[bool, int, bool, int, str, int]:
+        """Smaller is better: non-zero before zero, then the cell in most of the `needy`
+        relations (one cell protecting two), parts before totals, then by rank."""
+        helps = sum(index in needy for index in self.relations_of[cell])
+        return (self.counts[cell] == 0, -helps, cell in self.totals, *self.rank(cell))
+
+    def best_candidate(
+        self, relation_indexes: Iterable[int], hidden: set[K], needy: Collection[int] = ()
+    ) -> K | None:
+        shown = {
+            cell for index in relation_indexes for cell in self.members(index) if cell not in hidden
+        }
+        return min(shown, key=lambda cell: self.preference(cell, needy), default=None)
+
+    def members(self, index: int) -> tuple[K, ...]:
+        rel = self.relations[index]
+        return (rel.total, *rel.parts)
+
+    def needs_cell(self, index: int, hidden: set[K]) -> bool:
+        """The relation gives a hidden member away: it has one, or a small known remainder."""
+        inside = sum(cell in hidden for cell in self.members(index))
+        if inside == 0:
+            return False
+        return inside == 1 or _small_remainder(
+            self.counts, self.relations[index], hidden, self.threshold
+        )
+
+    def close_cheaply(self, hidden: set[K]) -> None:
+        """Hide cells until no relation has one hidden member or a small known remainder."""
+        changed = True
+        while changed:
+            changed = False
+            for index in range(len(self.relations)):
+                if not self.needs_cell(index, hidden):
+                    continue
+                pool = [cell for cell in self.members(index) if cell not in hidden]
+                needy = {
+                    other
+                    for cell in pool
+                    for other in self.relations_of[cell]
+                    if other != index and self.needs_cell(other, hidden)
+                }
+                if pool:
+                    hidden.add(min(pool, key=lambda cell: self.preference(cell, needy)))
                     changed = True
-    return frozenset(hidden)
+
+
+def small_remainders(
+    counts: Mapping[K, int],
+    relations: Sequence[SumRelation[K]],
+    hidden: Collection[K],
+    threshold: int = DEFAULT_THRESHOLD,
+) -> list[SumRelation[K]]:
+    """The relations whose total is shown while their hidden parts add up to 1..threshold-1."""
+    return [rel for rel in relations if _small_remainder(counts, rel, hidden, threshold)]
+
+
+def _small_remainder(
+    counts: Mapping[K, int], rel: SumRelation[K], hidden: Collection[K], threshold: int
+) -> bool:
+    """The total is shown, so a reader knows its hidden parts add up to 1..threshold-1."""
+    if rel.total in hidden:
+        return False
+    return is_too_small(sum(counts[cell] for cell in rel.parts if cell in hidden), threshold)

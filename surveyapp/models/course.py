@@ -143,6 +143,17 @@ class Assignment(Base):
     __table_args__ = (
         UniqueConstraint("course_id", "timepoint_key", "instrument_id", "respondent"),
         Index("ix_assignment_status_window_end", "status", "window_end"),
+        # The reports read one row per (instrument, course, respondent) in this order, every
+        # column they need in the index itself (no table lookups, no sort on SQLite).
+        Index(
+            "ix_assignment_report",
+            "instrument_id",
+            "course_id",
+            "respondent",
+            "timepoint_id",
+            "status",
+            "dropout_reason",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from surveyapp.enums import AnswerState, Channel, Respondent
@@ -51,7 +51,11 @@ class Answer(Base):
     """One item's answer; `value` is None unless state is answered."""
 
     __tablename__ = "answer"
-    __table_args__ = (UniqueConstraint("response_id", "item_id"),)
+    __table_args__ = (
+        UniqueConstraint("response_id", "item_id"),
+        # Covers the course-outcome report's reads (no table lookups).
+        Index("ix_answer_report", "response_id", "item_id", "state", "value"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))
@@ -69,7 +73,11 @@ class Score(Base):
     """A computed score stored with its response (e.g. who5_percent = 60)."""
 
     __tablename__ = "score"
-    __table_args__ = (UniqueConstraint("response_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("response_id", "name"),
+        # Covers the progression and start-meeting reports' reads (no table lookups).
+        Index("ix_score_report", "response_id", "name", "value"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))

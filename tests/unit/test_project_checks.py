@@ -18,6 +18,10 @@ PURE = [
     "surveyapp/logs/__init__.py",
     "surveyapp/letters.py",
     "surveyapp/notify.py",
+    "surveyapp/suppression.py",
+    "surveyapp/statistics.py",
+    "surveyapp/report_tables.py",
+    "surveyapp/importing.py",
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from flask import Flask
@@ -61,3 +62,18 @@ def test_the_chart_has_a_panel_for_the_new_score(
     login(client, "koordinator")
     svg = client.get(f"/staff/courses/{made_up.course_ids[0]}/chart.svg")
     assert svg.status_code == 200 and svg.data.startswith(b"<?xml")
+
+
+def test_the_progression_report_shows_the_new_score(app: Flask, made_up: MadeUp) -> None:
+    admin = app.test_client()
+    login(admin, "admin")
+    page = admin.get("/staff/reports/progression?respondent=citizen").text
+    assert "Smerteniveau (testskema)" in page
+    section = page[page.index("Smerteniveau (testskema)") :]
+    section = section[: section.index("</table>")]
+    # Four courses, 8/7/6/9 -> 5/4/3/6: mean 7,5 -> 4,5, a change of -3, all four better.
+    assert re.search(r">\s*4\s*<", section), "n = 4 with both measurements"
+    assert ">7,5<" in section and ">4,5<" in section and "-3,0" in section
+    assert "100\xa0%" in section  # Babel's Danish percent, with a no-break space
+    coverage = admin.get("/staff/reports/coverage").text
+    assert "Smerte (testskema)" in coverage  # the instrument's title, from its file

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from surveyapp.config import Settings
+from surveyapp.demo import load_demo_data
 from surveyapp.models import AuditEvent, StaffUser
 from tests.support.staff import audit_actions, load_small_demo, login, post
 
@@ -134,7 +136,7 @@ def test_roles_analyst_sees_no_individual_citizen(
 ) -> None:
     login(client, "analytiker")
     home = client.get("/staff/")
-    assert home.status_code == 200 and "som analytiker" in home.text.lower()
+    assert home.status_code == 200 and "/staff/reports/coverage" in home.text  # the reports
     assert client.get("/staff/due").status_code == 403
     assert client.get("/staff/citizens").status_code == 403
     assert client.get("/staff/admin/users").status_code == 403
@@ -143,3 +145,23 @@ def test_roles_analyst_sees_no_individual_citizen(
 def test_staff_pages_are_not_cached(client: FlaskClient, demo: sessionmaker[Session]) -> None:
     login(client, "koordinator")
     assert client.get("/staff/due").headers["Cache-Control"] == "no-store"
+
+
+def test_staff_forms_work_over_https_because_the_referer_policy_keeps_same_origin_referers(
+    client: FlaskClient, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """Over HTTPS Flask-WTF refuses a POST without a Referer; a browser sends one only if the
+    page's Referrer-Policy allows it for same-origin requests ("no-referrer" would not)."""
+    load_demo_data(session_factory, settings, seed=3, citizens=2)
+    https = {"base_url": "https://surveyapp.example"}
+    page = client.get("/login", **https)
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+    assert csrf
+    form = {"username": "koordinator", "password": "demo-koordinator", "csrf_token": csrf[1]}
+    without = client.post("/login", data=form, **https)
+    assert without.status_code == 400  # what "no-referrer" would have made of every login
+    with_referer = client.post(
+        "/login", data=form, headers={"Referer": "https://surveyapp.example/login"}, **https
+    )
+    assert with_referer.status_code == 302 and "/staff" in with_referer.location

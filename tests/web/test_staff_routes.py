@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from surveyapp.config import Settings
 from surveyapp.demo import DEMO_USERS
-from surveyapp.enums import ActorType
+from surveyapp.enums import ActorType, Role
 from surveyapp.models import (
+    AnalystGrant,
     Assignment,
     Course,
     LinkToken,
@@ -95,6 +96,19 @@ ROUTES = {
     "letters.revoke": FOREIGN,
     "letters.letters_pdf": LISTING,  # ids are form data; scoping tested in test_letters
     "letters.settings": LISTING,
+    "reports.index": LISTING,  # aggregates of the user's report scope only
+    "reports.coverage": LISTING,
+    "reports.progression": LISTING,
+    "reports.outcomes": LISTING,
+    "reports.start_meeting": LISTING,
+    "reports.target_group": LISTING,
+    "grants.index": LISTING,
+    "grants.revoke": FOREIGN,  # a grant of Nabolund's: "not found" for Sølvstrand's admin
+    "imports.upload": LISTING,
+    "imports.preview": FOREIGN,  # the token of a file this user uploaded; anyone else's: 404
+    "imports.confirm": FOREIGN,
+    "imports.cancel": FOREIGN,
+    "imports.done": LISTING,
 }
 
 # Users of Sølvstrand (the home municipality) in every role and scope, and the anonymous visitor.
@@ -129,6 +143,9 @@ FORM = {
 }
 
 
+FOREIGN_GRANTS: dict[int, int] = {}  # the foreign fixture's grant, by its Nabolund user
+
+
 @pytest.fixture
 def foreign(session_factory: sessionmaker[Session], settings: Settings) -> Foreign:
     found = load_small_demo(session_factory, settings, today=today_in_denmark())
@@ -142,6 +159,25 @@ def foreign(session_factory: sessionmaker[Session], settings: Settings) -> Forei
             object_id=found.citizen_id,
             details={"marker": FOREIGN_LABEL},
         )
+        # Nabolund lets an analyst of a third municipality see its reports: a foreign grant.
+        third = Municipality(code="992", name="Tredjeby Kommune")
+        session.add(third)
+        session.flush()
+        outsider = StaffUser(
+            username="tredje-analytiker",
+            full_name="Tredje Analytiker",
+            role=Role.ANALYST,
+            municipality_id=third.id,
+            password_hash="x",
+        )
+        session.add(outsider)
+        session.flush()
+        grant = AnalystGrant(
+            user_id=outsider.id, municipality_id=nabolund.id, granted_by_id=found.user_id
+        )
+        session.add(grant)
+        session.flush()
+        FOREIGN_GRANTS[found.user_id] = grant.id
     return found
 
 
@@ -158,6 +194,7 @@ def _urls(app: Flask, foreign: Foreign) -> Iterator[tuple[str, str, str]]:
         "position": 1,
         "size": 1,
         "filename": "app.css",
+        "grant_id": FOREIGN_GRANTS.get(foreign.user_id, 0),
     }
     for rule in app.url_map.iter_rules():
         path = rule.build({name: values[name] for name in rule.arguments}, append_unknown=False)
@@ -216,6 +253,7 @@ def _foreign_state(session: Session, foreign: Foreign) -> tuple[object, ...]:
     user = session.get(StaffUser, foreign.user_id)
     course = session.get(Course, foreign.course_id)
     assert user is not None and course is not None
+    grants = session.scalars(select(AnalystGrant.id).order_by(AnalystGrant.id)).all()
     assignments = session.scalars(
         select(Assignment.id, Assignment.status, Assignment.due_date).where(
             Assignment.course_id == foreign.course_id
@@ -240,4 +278,5 @@ def _foreign_state(session: Session, foreign: Foreign) -> tuple[object, ...]:
         course.status,
         tuple(assignments),
         tuple(timepoints),
+        tuple(grants),
     )

@@ -1,7 +1,7 @@
 """relatives' links: typeable codes, opening, letters, rate limits
 
-Revision ID: 0008
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01 12:01:59.800532
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import surveyapp.models.base
 
-revision: str = '0008'
-down_revision: str | None = '0003'
+revision: str = '0005'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
