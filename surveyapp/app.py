@@ -75,7 +75,17 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     app.register_blueprint(public.bp)
 
-    from surveyapp.web import admin, auth, coordinator, grants, imports, kiosk, letters, reports
+    from surveyapp.web import (
+        admin,
+        auth,
+        coordinator,
+        exports,
+        grants,
+        imports,
+        kiosk,
+        letters,
+        reports,
+    )
 
     auth.init_app(app)
     app.register_blueprint(auth.bp)
@@ -86,6 +96,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(letters.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(grants.bp)
+    app.register_blueprint(exports.bp)
     # Respondent forms check their CSRF token themselves, so that a token that expired while
     # the tablet lay on the table re-shows the question with the answer kept (never a 400).
     csrf.exempt(respond.bp)

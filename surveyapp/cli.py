@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -302,6 +303,96 @@ def report_command(
             stream.write(to_json(result, about) + "\n")
         else:
             write_csv(result, stream)
+
+
+@main.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "csv-excel", "xlsx", "sav", "dta", "codebook-csv", "codebook-json"]),
+    default="csv",
+    show_default=True,
+)
+@click.option("--long", "long_", is_flag=True, help="One row per answer instead of per response.")
+@click.option("--instrument", help="Only this questionnaire (its items as columns).")
+@click.option("--municipality", multiple=True, help="Municipality code (repeatable; default all).")
+@click.option("--from", "start_from", type=click.DateTime(["%Y-%m-%d"]), help="Course start from.")
+@click.option("--to", "start_to", type=click.DateTime(["%Y-%m-%d"]), help="Course start to.")
+@click.option("--in-progress", is_flag=True, help="Also responses not yet submitted.")
+@click.option("--language", type=click.Choice(["da", "en"]), default="da", show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write.")
+@click.option("--codebook", type=click.Path(dir_okay=False), help="Also write the codebook here.")
+def export_command(
+    fmt: str,
+    long_: bool,
+    instrument: str | None,
+    municipality: tuple[str, ...],
+    start_from: object,
+    start_to: object,
+    in_progress: bool,
+    language: str,
+    out: str,
+    codebook: str | None,
+) -> None:
+    """Export responses for SPSS, Stata, Excel or scripts (audited as the system)."""
+    from datetime import datetime
+
+    from surveyapp.config import Settings
+    from surveyapp.db import make_engine, make_session_factory
+    from surveyapp.instruments import load_registry
+    from surveyapp.services import exports as export_service
+
+    settings = Settings.from_env()
+    registry = load_registry(settings.instruments_dirs)
+    if instrument and instrument not in registry:
+        raise click.BadParameter(f"unknown instrument {instrument!r}", param_hint="--instrument")
+    query = export_service.ExportQuery(
+        long=long_,
+        instrument=instrument,
+        start_from=start_from.date() if isinstance(start_from, datetime) else None,
+        start_to=start_to.date() if isinstance(start_to, datetime) else None,
+        include_in_progress=in_progress,
+        language=language,
+    )
+    engine = make_engine(settings.database_url)
+    try:
+        key = export_service.export_key(settings.cpr_hmac_key)
+        factory = make_session_factory(engine)
+        _export(factory, registry, municipality, query, (fmt, out), codebook, key)
+    finally:
+        engine.dispose()
+
+
+def _export(
+    factory: Any,
+    registry: Any,
+    municipality: tuple[str, ...],
+    query: Any,
+    target: tuple[str, str],
+    codebook: str | None,
+    key: bytes,
+) -> None:
+    """Write the export (and its codebook), each audited as the system before it is written."""
+    from surveyapp.services import audit
+    from surveyapp.services import exports as export_service
+
+    with factory() as session:
+        try:
+            with session.begin():
+                reach = export_service.system_reach(session, municipality)
+        except export_service.UnknownMunicipality as exc:
+            raise click.BadParameter(str(exc), param_hint="--municipality") from None
+        files = [target]
+        if codebook:
+            files.append(
+                ("codebook-json" if codebook.endswith(".json") else "codebook-csv", codebook)
+            )
+        for kind, path in files:
+            with session.begin():  # the audit event is committed before the file is written
+                export_service.begin_export(session, audit.SYSTEM, reach, query, kind)
+            rows = export_service.write_export(session, registry, reach, query, kind, path, key)
+            session.rollback()  # end the read-only transaction of the rows
+            click.echo(f"{path}: {rows} rows" if rows is not None else f"{path}: codebook")
 
 
 @main.command("serve")

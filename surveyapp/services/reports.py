@@ -1737,6 +1737,14 @@ def provider_named(session: Session, rscope: ReportScope, text: str) -> int:
     return int(found[0])
 
 
+def tune_for_reports(session: Session) -> None:
+    """On PostgreSQL, for this transaction only: sort and hash aggregates of a million answers
+    in memory, and skip the JIT compile (it costs more than it saves on one-off queries)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+        session.execute(text("SET LOCAL jit = off"))
+
+
 def run_report(
     session: Session,
     rscope: ReportScope,
@@ -1753,11 +1761,7 @@ def run_report(
         report = REPORTS[name]
     except KeyError:
         raise ValueError(f"unknown report {name!r} (known: {', '.join(REPORTS)})") from None
-    if session.get_bind().dialect.name == "postgresql":
-        # Aggregates of a million answers: sort and hash in memory, and skip the JIT compile
-        # (it costs more than it saves on these one-off queries). For this transaction only.
-        session.execute(text("SET LOCAL work_mem = '64MB'"))
-        session.execute(text("SET LOCAL jit = off"))
+    tune_for_reports(session)
     result = report(session, rscope, registry, filters, threshold)
     audit.record(
         session,

@@ -355,7 +355,6 @@ def _page(name: str) -> tuple[str, int]:
         except report_service.FilterError as exc:
             form.field_named(exc.field).errors = [str(FILTER_ERRORS[exc.code])]
     title, description = PAGES[name]
-    exports = "exports.index" in current_app.view_functions
     return (
         render_template(
             "reports/report.html",
@@ -367,7 +366,7 @@ def _page(name: str) -> tuple[str, int]:
             result=result,
             charts=_charts(result) if result is not None else {},
             threshold=settings.suppression_threshold,
-            exports_url=url_for("exports.index") if exports else None,
+            exports_url=url_for("exports.index"),
         ),
         status,
     )

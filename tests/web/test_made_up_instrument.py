@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import re
 
 import pytest
@@ -77,3 +79,15 @@ def test_the_progression_report_shows_the_new_score(app: Flask, made_up: MadeUp)
     assert "100\xa0%" in section  # Babel's Danish percent, with a no-break space
     coverage = admin.get("/staff/reports/coverage").text
     assert "Smerte (testskema)" in coverage  # the instrument's title, from its file
+
+
+def test_the_export_has_the_new_items_and_scores(app: Flask, made_up: MadeUp) -> None:
+    analyst = app.test_client()
+    login(analyst, "analytiker")
+    with analyst.get(f"/staff/exports/download?format=csv&instrument={INSTRUMENT}") as response:
+        assert response.status_code == 200
+        rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert len(rows) == 8  # four courses, both ends
+    assert sorted(int(r["pain_1"]) for r in rows) == [3, 4, 5, 6, 6, 7, 8, 9]
+    assert all(float(r["pain_nrs_mean"]) == int(r["pain_1"]) for r in rows)  # the item_mean rule
+    assert {r["text_version"] for r in rows} == {"pain-da-test-1"}

@@ -109,6 +109,8 @@ ROUTES = {
     "imports.confirm": FOREIGN,
     "imports.cancel": FOREIGN,
     "imports.done": LISTING,
+    "exports.index": LISTING,
+    "exports.download": LISTING,  # a CSV of the user's own reach; foreign rows never in it
 }
 
 # Users of Sølvstrand (the home municipality) in every role and scope, and the anonymous visitor.
