@@ -31,6 +31,7 @@ node_modules/.installed-stamp: package.json package-lock.json
 
 ## Set up, migrate the embedded SQLite database, load demo data if empty, and serve.
 run: install
+	bash scripts/system-packages.sh run || echo "PDF letters need Pango and HarfBuzz (see above); the app runs without them"
 	$(BIN)/surveyapp migrate
 	$(BIN)/surveyapp demo
 	PORT=$(PORT) $(BIN)/surveyapp demo-links
@@ -48,7 +49,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy surveyapp/instruments surveyapp/pseudonym.py surveyapp/scheduling.py surveyapp/enums.py surveyapp/suppression.py surveyapp/statistics.py surveyapp/report_tables.py surveyapp/importing.py
+	$(BIN)/mypy surveyapp/instruments surveyapp/pseudonym.py surveyapp/scheduling.py surveyapp/enums.py surveyapp/suppression.py surveyapp/statistics.py surveyapp/report_tables.py surveyapp/importing.py surveyapp/linkcodes.py surveyapp/logs/__init__.py surveyapp/letters.py surveyapp/notify.py
 
 i18n-check: install
 	$(BIN)/python scripts/i18n_check.py

@@ -1,15 +1,34 @@
 #!/usr/bin/env bash
-# Install the Debian packages the tests need, if they are missing: the PostgreSQL server
-# (database tests run against a real PostgreSQL), Chromium (browser tests drive Debian's
-# chromium through Playwright) and Node.js/npm (axe-core for the accessibility checks).
-# Safe to run repeatedly.
+# Install the Debian packages the project needs, if they are missing. Safe to run repeatedly.
+#
+#   bash scripts/system-packages.sh        everything `make test` needs
+#   bash scripts/system-packages.sh run    only what `make run` needs (PDF letters)
+#
+# PDF letters (WeasyPrint): Pango, HarfBuzz, fontconfig and the DejaVu fonts.
+# Tests also: the PostgreSQL server (database tests run against a real PostgreSQL), Chromium
+# (browser tests drive Debian's chromium through Playwright), Node.js/npm (axe-core for the
+# accessibility checks), poppler-utils (pdftoppm/pdfinfo turn letter PDFs into page images)
+# and cairo (cairosvg renders the QR code's SVG for decoding).
 set -euo pipefail
 
+mode="${1:-test}"
 need=()
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
-[ -x /usr/bin/chromium ] || need+=(chromium)
+has_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+
+has_lib 'libpango-1.0.so.0' || need+=(libpango-1.0-0)
+has_lib 'libpangoft2-1.0.so.0' || need+=(libpangoft2-1.0-0)
+has_lib 'libharfbuzz.so.0' || need+=(libharfbuzz0b)
+has_lib 'libharfbuzz-subset.so.0' || need+=(libharfbuzz-subset0)
+command -v fc-list >/dev/null 2>&1 || need+=(fontconfig)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
-command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+
+if [ "$mode" != "run" ]; then
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+  command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+  has_lib 'libcairo.so.2' || need+=(libcairo2)
+fi
 
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0

@@ -7,10 +7,12 @@ from typing import Any
 from flask import Flask, g, request, session
 from flask_babel import Babel, get_locale
 from flask_wtf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from surveyapp.config import Settings
 from surveyapp.db import make_engine, make_session_factory
 from surveyapp.instruments import load_registry
+from surveyapp.logs import install as keep_tokens_out_of_logs
 from surveyapp.web.access import check_every_view_has_a_rule
 
 SUPPORTED_LOCALES = ("da", "en")
@@ -53,6 +55,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         TESTING=settings.env == "test",
     )
     app.config.update(overrides)
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+    keep_tokens_out_of_logs([app.logger])
     engine = make_engine(
         settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
@@ -70,7 +75,17 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     app.register_blueprint(public.bp)
 
-    from surveyapp.web import admin, auth, coordinator, exports, grants, imports, kiosk, reports
+    from surveyapp.web import (
+        admin,
+        auth,
+        coordinator,
+        exports,
+        grants,
+        imports,
+        kiosk,
+        letters,
+        reports,
+    )
 
     auth.init_app(app)
     app.register_blueprint(auth.bp)
@@ -78,6 +93,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(kiosk.bp)
+    app.register_blueprint(letters.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(grants.bp)
     app.register_blueprint(exports.bp)

@@ -36,6 +36,11 @@ class Settings:
     instruments_dirs: tuple[Path, ...] = field(default_factory=tuple)
     sqlite_busy_timeout_ms: int = 5000
     kiosk_idle_seconds: int = 300
+    # Reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none), so that
+    # audit events and the link rate limit see the client's address, not the proxy's.
+    trusted_proxies: int = 0
+    # The address relatives reach the app at: printed in letters (short address, QR links).
+    public_url: str = "http://127.0.0.1:5000"
     # Reports and aggregate exports hide every cell built on fewer citizens than this.
     suppression_threshold: int = DEFAULT_THRESHOLD
 
@@ -61,6 +66,10 @@ class Settings:
                 env.get("SURVEYAPP_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms)
             ),
             kiosk_idle_seconds=int(env.get("SURVEYAPP_KIOSK_IDLE_SECONDS", cls.kiosk_idle_seconds)),
+            trusted_proxies=int(env.get("SURVEYAPP_TRUSTED_PROXIES", cls.trusted_proxies)),
+            public_url=(
+                env.get("SURVEYAPP_PUBLIC_URL") or f"http://127.0.0.1:{env.get('PORT') or '5000'}"
+            ).rstrip("/"),
             suppression_threshold=_whole_number(
                 env, "SURVEYAPP_SUPPRESSION_THRESHOLD", cls.suppression_threshold
             ),
@@ -77,6 +86,14 @@ class Settings:
         if self.default_locale not in {"da", "en"}:
             raise ConfigError(
                 f"SURVEYAPP_DEFAULT_LOCALE must be da or en, not {self.default_locale!r}"
+            )
+        if not 0 <= self.trusted_proxies <= 5:
+            raise ConfigError(
+                f"SURVEYAPP_TRUSTED_PROXIES must be 0 to 5, not {self.trusted_proxies!r}"
+            )
+        if not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"SURVEYAPP_PUBLIC_URL must start with http:// or https://, not {self.public_url!r}"
             )
         if self.suppression_threshold < DEFAULT_THRESHOLD:
             raise ConfigError(

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from surveyapp.config import Settings
@@ -369,15 +369,32 @@ DEMO_LINK_INSTRUMENTS = (
 )
 
 
+@dataclass(frozen=True)
+class DemoLink:
+    instrument_id: str
+    respondent: str
+    token: str
+    code: str
+
+
 def make_demo_links(
-    factory: sessionmaker[Session], settings: Settings, today: date | None = None
-) -> list[tuple[str, str, str]]:
-    """Fresh links to unanswered demo questionnaires: (instrument, respondent, token)."""
-    from surveyapp.services.links import create_link
+    factory: sessionmaker[Session],
+    settings: Settings,
+    today: date | None = None,
+    now: datetime | None = None,
+) -> list[DemoLink]:
+    """Fresh links to unanswered demo questionnaires, valid 14 days.
+
+    The demo links made before (source "demo") are revoked first, so running this again and
+    again never piles up live links.
+    """
+    from surveyapp.models import LinkToken, utcnow
+    from surveyapp.services.links import issue_link
 
     if settings.is_production:
         raise RuntimeError("demo links are never made in production")
     today = today or today_in_denmark()
+    now = now or utcnow()
     links = []
     with factory.begin() as session:
         municipality = session.scalars(
@@ -385,6 +402,16 @@ def make_demo_links(
         ).one_or_none()
         if municipality is None:
             return []
+        session.execute(
+            update(LinkToken)
+            .where(
+                LinkToken.source == "demo",
+                LinkToken.revoked_at.is_(None),
+                LinkToken.expires_at > now,
+            )
+            .values(revoked_at=now)
+        )
+        actor = audit.Actor(audit.SYSTEM.type, municipality_id=municipality.id)
         for instrument_id, respondent in DEMO_LINK_INSTRUMENTS:
             assignment = session.scalars(
                 select(Assignment)
@@ -400,18 +427,12 @@ def make_demo_links(
                 .order_by(
                     (Assignment.status == AssignmentStatus.OPEN).desc(),
                     Assignment.window_end.desc(),
+                    Assignment.id,
                 )
             ).first()
             if assignment is not None:
-                token = create_link(session, assignment, valid_for=timedelta(days=14))
-                audit.record(
-                    session,
-                    audit.SYSTEM,
-                    "link.create",
-                    object_type="assignment",
-                    object_id=assignment.id,
-                    municipality_id=municipality.id,
-                    details={"demo": True},
+                issued = issue_link(
+                    session, assignment, actor=actor, valid_days=14, source="demo", now=now
                 )
-                links.append((instrument_id, respondent.value, token))
+                links.append(DemoLink(instrument_id, respondent.value, issued.token, issued.code))
     return links

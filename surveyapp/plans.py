@@ -22,6 +22,7 @@ class TimepointSpec:
     label_da: str
     label_en: str
     items: tuple[tuple[str, Respondent], ...]  # (instrument id, who answers), in giving order
+    link_valid_days: int = 14  # how long a letter's link works once issued
 
 
 @dataclass(frozen=True)

@@ -384,6 +384,14 @@ class TimepointForm(FlaskForm):
         default=14,
         validators=[InputRequired(), NumberRange(min=0, max=365)],
     )
+    link_valid_days = IntegerField(
+        _l("Letters' links work for (days)"),
+        default=14,
+        validators=[Optional(), NumberRange(min=1, max=90)],
+        description=_l(
+            "Counted from when the letter is issued, or from when the window opens if later."
+        ),
+    )
     items = MultiCheckboxField(_l("Questionnaires and who answers"), validators=[InputRequired()])
     preview_digest = HiddenField()
     preview = SubmitField(_l("Show what will change"))

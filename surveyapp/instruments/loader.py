@@ -61,6 +61,7 @@ _TOP_FIELDS = {
 _ITEM_FIELDS = {
     *("id", "kind", "text", "min", "max", "options", "min_label", "max_label"),
     *("optional", "dont_know", "not_applicable", "domain", "reported", "option_groups"),
+    "under_stem",
 }
 _SCORE_FIELDS = {
     *("name", "label", "min", "max", "higher_is_better", "change_threshold", "reported"),
@@ -444,6 +445,7 @@ class _Parser:
             min_label=end_labels[0],
             max_label=end_labels[1],
             domain=_optional(raw, "domain", str, "", where) or None,
+            under_stem=_optional(raw, "under_stem", bool, True, where),
             reported=_optional(raw, "reported", bool, False, where),
             optional=flags["optional"],
             dont_know=flags["dont_know"],

@@ -99,6 +99,9 @@ class Item:
     dont_know: bool = False  # "Ved ikke / vil ikke svare" offered; stored as missing
     not_applicable: bool = False  # "Ikke relevant" offered; stored as missing
     domain: str | None = None
+    # Shown under the instrument's stem ("In the past 30 days, how much difficulty ...:");
+    # false for a question of its own (e.g. WHODAS H1-H3, or the proxy form's H4).
+    under_stem: bool = True
     # Reported as the shares of its options (categorical items of staff forms, e.g. the
     # course outcome), with any option groups as extra rows.
     reported: bool = False

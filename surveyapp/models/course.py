@@ -80,6 +80,8 @@ class PlanTimepoint(Base):
     window_before_days: Mapped[int] = mapped_column(default=0)
     window_after_days: Mapped[int] = mapped_column(default=14)
     sort_order: Mapped[int] = mapped_column(default=0)
+    # How long a relative's link (letter, QR code, typeable code) stays valid once issued.
+    link_valid_days: Mapped[int] = mapped_column(default=14, server_default="14")
 
     plan: Mapped[MeasurementPlan] = relationship(back_populates="timepoints")
     items: Mapped[list[PlanItem]] = relationship(
@@ -180,16 +182,44 @@ class Assignment(Base):
 
 
 class LinkToken(Base):
-    """A relative's link/QR access to one assignment; only a hash of the token is stored."""
+    """A link/QR access to one assignment, with its typeable code; only hashes are stored.
+
+    Issuing a new link for an assignment revokes the old one, so at most one link per
+    assignment is live. A link is opened (first and last time recorded, never the token) and
+    ends when it expires or is revoked; after the answers are sent it shows only thanks.
+    """
 
     __tablename__ = "link_token"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 hex
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # typeable code
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     revoked_at: Mapped[datetime | None]
+    source: Mapped[str] = mapped_column(String(10), default="letter", server_default="letter")
+    language: Mapped[str] = mapped_column(String(5), default="da", server_default="da")
+    # The citizen's first name as the coordinator typed it for the letter; never the label.
+    letter_name: Mapped[str | None] = mapped_column(String(40))
+    first_opened_at: Mapped[datetime | None]
+    last_opened_at: Mapped[datetime | None]
 
     assignment: Mapped[Assignment] = relationship()
+
+
+class LinkAttempt(Base):
+    """Failed link and code attempts per client address and time window (rate limiting).
+
+    A table rather than process memory, so that every app process shares the counters; the
+    address is kept only as a keyed hash, and old windows are deleted as new ones start.
+    """
+
+    __tablename__ = "link_attempt"
+    __table_args__ = (UniqueConstraint("client_key", "window_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_key: Mapped[str] = mapped_column(String(64))
+    window_start: Mapped[datetime] = mapped_column(index=True)
+    failures: Mapped[int] = mapped_column(default=0)

@@ -20,6 +20,11 @@ class Municipality(Base):
     code: Mapped[str] = mapped_column(String(3), unique=True)  # kommunekode, e.g. "751"
     name: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Shown to relatives in letters and on their pages: who asks, and whom to call.
+    letter_sender: Mapped[str | None] = mapped_column(String(200))  # e.g. "Sundhed og Omsorg"
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    contact_email: Mapped[str | None] = mapped_column(String(120))
+    contact_hours: Mapped[str | None] = mapped_column(String(120))  # e.g. "hverdage 8-15"
 
     providers: Mapped[list[Provider]] = relationship(back_populates="municipality")
 

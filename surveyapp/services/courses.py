@@ -44,6 +44,7 @@ def create_plan(
             window_before_days=rule.window_before_days,
             window_after_days=rule.window_after_days,
             sort_order=order,
+            link_valid_days=tp.link_valid_days,
         )
         timepoint.items = [
             PlanItem(instrument_id=instrument_id, respondent=respondent, sort_order=i)
@@ -65,6 +66,7 @@ def spec_of(plan: MeasurementPlan) -> PlanSpec:
                 tp.label_da,
                 tp.label_en,
                 tuple((i.instrument_id, i.respondent) for i in tp.items),
+                tp.link_valid_days,
             )
             for tp in plan.timepoints
         ),

@@ -85,6 +85,7 @@ class TimepointChange:
     window_before_days: int
     window_after_days: int
     items: tuple[Pair, ...]
+    link_valid_days: int = 14  # how long a letter's link works (see services.links)
 
     @property
     def rule(self) -> TimepointRule:
@@ -350,6 +351,7 @@ def apply_timepoint(
     timepoint.offset_days = change.offset_days
     timepoint.window_before_days = change.window_before_days
     timepoint.window_after_days = change.window_after_days
+    timepoint.link_valid_days = change.link_valid_days
     current = {(i.instrument_id, i.respondent): i for i in timepoint.items}
     timepoint.items = [
         current.get(pair) or PlanItem(instrument_id=pair[0], respondent=pair[1])

@@ -37,7 +37,7 @@
   window.speechSynthesis.addEventListener("voiceschanged", update);
   button.addEventListener("click", function () {
     var parts = [];
-    document.querySelectorAll(".read, .ends, .option span").forEach(function (el) {
+    document.querySelectorAll(".read, .end, .option span").forEach(function (el) {
       parts.push(el.textContent.trim());
     });
     var utterance = new SpeechSynthesisUtterance(parts.join(". "));

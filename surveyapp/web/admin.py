@@ -24,6 +24,7 @@ from surveyapp.services import assignments as assignment_service
 from surveyapp.services import auth as auth_service
 from surveyapp.services import plans_admin
 from surveyapp.services import scope as scope_service
+from surveyapp.services.links import DEFAULT_VALID_DAYS
 from surveyapp.web import registry, unit_of_work
 from surveyapp.web.auth import COPENHAGEN, current_scope, staff_required, today
 from surveyapp.web.coordinator import _instrument_title
@@ -297,6 +298,7 @@ def _change_of(form: TimepointForm, key: str) -> plans_admin.TimepointChange:
         window_before_days=form.window_before_days.data or 0,
         window_after_days=form.window_after_days.data or 0,
         items=tuple(items),
+        link_valid_days=form.link_valid_days.data or DEFAULT_VALID_DAYS,
     )
 
 
@@ -331,6 +333,7 @@ def timepoint(plan_id: int, timepoint_id: int | None) -> str | Response:
                         "offset_days": existing.offset_days,
                         "window_before_days": existing.window_before_days,
                         "window_after_days": existing.window_after_days,
+                        "link_valid_days": existing.link_valid_days,
                         "items": [
                             f"{i.instrument_id}:{i.respondent.value}" for i in existing.items
                         ],

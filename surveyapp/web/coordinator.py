@@ -29,6 +29,7 @@ from surveyapp.pseudonym import InvalidCPR
 from surveyapp.services import assignments as assignment_service
 from surveyapp.services import charts
 from surveyapp.services import citizens as citizen_service
+from surveyapp.services import letters as letter_service
 from surveyapp.services import scope as scope_service
 from surveyapp.services.responses import AnswerRejected
 from surveyapp.web import registry, unit_of_work
@@ -169,7 +170,9 @@ def due_list() -> str:
         due = assignment_service.due_list(
             db, scope, today=today(), team_id=team_id, respondent=respondent
         )
-    return render_template("staff/due_list.html", form=form, due=due)
+        ids = [a.id for _key, rows in due.sections for row in rows for a in row.assignments]
+        links = letter_service.link_statuses(db, ids)
+    return render_template("staff/due_list.html", form=form, due=due, links=links)
 
 
 # --- citizens --------------------------------------------------------------------------------
@@ -249,7 +252,9 @@ def citizen(citizen_id: int) -> str:
     with unit_of_work() as db:
         assignment_service.refresh_statuses(db, scope.municipality_id, today=today())
         page = citizen_service.citizen_page(db, scope, citizen_id, registry())
-    return render_template("staff/citizen.html", page=page, today=today())
+        ids = [a.id for cv in page.courses for tp in cv.timepoints for a in tp.assignments]
+        links = letter_service.link_statuses(db, ids)
+    return render_template("staff/citizen.html", page=page, today=today(), links=links)
 
 
 @bp.get("/courses/<int:course_id>/chart.svg")

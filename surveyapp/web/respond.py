@@ -1,10 +1,19 @@
 """The respondent's questionnaire: instruction, one question per screen, thank-you.
 
-The same pages serve two ways in: a link token (a relative's QR code, a demo link), here
-under /svar/<token>, and the kiosk on a staff tablet (surveyapp.web.kiosk). Each way in
-builds a `Flow` (which questionnaire, which channel, where its pages live) and calls the
-shared page functions below. Every answer is saved when it is given; coming back resumes at
-the first unanswered question. Pages are never cached and show nothing but this questionnaire.
+The same pages serve two ways in: a link from a letter (a relative's QR code or typed code, a
+citizen answering at home, a demo link), and the kiosk on a staff tablet (surveyapp.web.kiosk).
+Each way in builds a `Flow` (which questionnaire, which channel, where its pages live) and
+calls the shared page functions below. Every answer is saved when it is given; coming back
+resumes at the first unanswered question. Pages are never cached and show nothing but this
+questionnaire.
+
+The link's token leaves the address bar at once: `GET /svar/<token>` (the QR code) and the
+code form at `/k` exchange the token or code for the link's id in the signed session cookie
+(one link per browser at a time, for a few hours and never past the link's expiry) and
+redirect to token-free pages (`/svar/`, `/svar/1`, ..., `/svar/tak`). Every such page looks
+the link up again and refuses calmly once it has expired or been revoked. Unknown, expired and
+revoked tokens and codes all get one page with one status code; failed attempts are counted
+per client address in the database, and a client over the limit gets the same page with 429.
 """
 
 from __future__ import annotations
@@ -12,44 +21,108 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import (
     Blueprint,
     abort,
+    current_app,
+    make_response,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale, format_date, get_locale
 from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from surveyapp.app import SUPPORTED_LOCALES
-from surveyapp.enums import Channel
+from surveyapp.enums import AssignmentStatus, Channel, Respondent
 from surveyapp.forms.questionnaire import answer_from_field, field_data, item_form_class
+from surveyapp.forms.respondent import CodeForm
 from surveyapp.instruments import Instrument
-from surveyapp.models import Assignment
+from surveyapp.models import Assignment, LinkToken, utcnow
+from surveyapp.scheduling import DENMARK
+from surveyapp.services import links
 from surveyapp.services import responses as answering
-from surveyapp.services.links import LinkInvalid, resolve_link
+from surveyapp.suppression import DEFAULT_THRESHOLD
 from surveyapp.web import db_session, registry, run_in_transaction
 from surveyapp.web.access import public, respondent
 
-bp = Blueprint("respond", __name__, url_prefix="/svar")
+bp = Blueprint("respond", __name__)
 TEXT_SIZES = (1, 2, 3)
+#: The session key holding the one link this browser may answer, and until when.
+HELD = "respondent_link"
+#: How long one exchange of a token or code lasts in the browser (never past the link).
+HOLD_FOR = timedelta(hours=4)
 
 
 def never_cache(response: WerkzeugResponse) -> WerkzeugResponse:
-    """No copy of a respondent page may stay in any cache or history snapshot."""
+    """No copy of a respondent page may stay in any cache or history snapshot, or leak on."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
 bp.after_request(never_cache)
+
+
+def now() -> datetime:
+    """The current time (tests may set app.config["SURVEYAPP_NOW"] to a callable)."""
+    clock = current_app.config.get("SURVEYAPP_NOW")
+    return clock() if callable(clock) else utcnow()  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asks the respondent of a link, and about whom (never the coordinator's label)."""
+
+    municipality: str
+    sender: str | None
+    unit: str
+    phone: str | None
+    email: str | None
+    hours: str | None
+    first_name: str | None  # only as the coordinator typed it for the letter
+    relative: bool  # a relative answers; otherwise the citizen, at home
+
+    @classmethod
+    def of(cls, link: LinkToken) -> Asker:
+        provider = link.assignment.course.provider
+        municipality = provider.municipality
+        return cls(
+            municipality=municipality.name,
+            sender=municipality.letter_sender,
+            unit=provider.unit_name,
+            phone=municipality.contact_phone,
+            email=municipality.contact_email,
+            hours=municipality.contact_hours,
+            first_name=link.letter_name,
+            relative=link.assignment.respondent is not Respondent.CITIZEN,
+        )
+
+    @property
+    def who(self) -> str:
+        return f"{self.municipality}, {self.sender}" if self.sender else self.municipality
+
+    @property
+    def phone_link(self) -> str | None:
+        return "tel:" + "".join(self.phone.split()) if self.phone else None
+
+    def possessive(self, lang: str) -> str | None:
+        """The first name as owner ("Karens", "Lars'"; "Karen's"), or None."""
+        name = self.first_name
+        if not name:
+            return None
+        if lang == "da":
+            return name + ("'" if name[-1].lower() in "sxz" else "s")
+        return name + ("'" if name[-1].lower() == "s" else "'s")
 
 
 @dataclass
@@ -62,6 +135,7 @@ class Flow:
     endpoints: str  # blueprint name of the pages: "respond" or "kiosk"
     url_args: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. the kiosk's pause button
+    opens_on: date | None = None  # the window opens later: nothing can be answered yet
 
     def url(self, page: str, **values: Any) -> str:
         return url_for(f"{self.endpoints}.{page}", **self.url_args, **values)
@@ -102,6 +176,10 @@ def show_start(flow: Flow) -> str | WerkzeugResponse:
     if response is not None and response.submitted_at is not None:
         return flow.go("thanks")
     lang = response.language if response is not None else _language(flow.instrument)
+    if flow.opens_on is not None:
+        with force_locale(lang):
+            opens = format_date(flow.opens_on, "long")
+        return _page(flow, "not_yet.html", lang, opens=opens)
     params = flow.text_params
     return _page(
         flow,
@@ -116,6 +194,8 @@ def show_start(flow: Flow) -> str | WerkzeugResponse:
 
 def begin_answering(flow: Flow) -> WerkzeugResponse:
     """Open the response in the chosen language and go to the first unanswered question."""
+    if flow.opens_on is not None:
+        return flow.go("start")
     lang = _language(flow.instrument)
 
     def action() -> int:
@@ -161,7 +241,8 @@ def _question_page(flow: Flow, number: int, form: Any, message: str | None = Non
         number=number,
         total=len(flow.instrument.items),
         message=message,
-        stem=flow.instrument.text("stem", lang, params),
+        # Only the items that belong to it are shown under the stem ("... haft med at:").
+        stem=flow.instrument.text("stem", lang, params) if item.under_stem else "",
         min_label=item.min_label[lang].render(params) if item.min_label else None,
         max_label=item.max_label[lang].render(params) if item.max_label else None,
         submission_key=uuid.uuid4().hex,
@@ -178,7 +259,7 @@ def show_question(flow: Flow, number: int) -> str | WerkzeugResponse:
     """One question, with the answer given earlier already chosen."""
     number = _checked_number(flow, number)
     response = flow.assignment.response
-    if response is None:
+    if response is None or flow.opens_on is not None:
         return flow.go("start")
     if response.submitted_at is not None:
         return flow.go("thanks")
@@ -193,14 +274,20 @@ def take_answer(flow: Flow, number: int) -> str | WerkzeugResponse:
     """Save one answer, then go on (or send the questionnaire after the last question)."""
     number = _checked_number(flow, number)
     instrument, response = flow.instrument, flow.assignment.response
-    if response is None:
+    if response is None or flow.opens_on is not None:
         return flow.go("start")
     if response.submitted_at is not None:
         return flow.go("thanks")
     item = instrument.items[number - 1]
-    form = item_form_class(instrument, item, response.language, flow.text_params)()
+    form_class = item_form_class(instrument, item, response.language, flow.text_params)
+    # Skipping an optional question is the same validated submit (CSRF token included) with
+    # the question's own field left out; a required question cannot be skipped.
     skipped = item.optional and request.form.get("skip") == "1"
-    if not skipped and not form.validate():
+    formdata = request.form
+    if skipped:
+        formdata = MultiDict([(k, v) for k, v in request.form.items(multi=True) if k != item.id])
+    form = form_class(formdata=formdata)
+    if not form.validate():
         if "csrf_token" in form.errors:
             message = _(
                 "The page was open for a long time, so your answer was not saved yet. "
@@ -254,65 +341,184 @@ def show_thanks(flow: Flow) -> str | WerkzeugResponse:
     return _page(flow, "thanks.html", response.language)
 
 
-# --- the way in by link token ---------------------------------------------------------------
+# --- the way in by letter: QR code (token) or typed code, exchanged for the cookie ----------
 
 
-def _link_flow(token: str) -> Flow:
-    db = db_session()
+def refusal(status: int = 404) -> WerkzeugResponse:
+    """The one calm page for every link or code that does not lead to a questionnaire.
+
+    It is the same for unknown, expired, revoked and used-up links (byte for byte), so it
+    names no municipality: the letter itself has the phone number.
+    """
+    body = render_template(
+        "respond/problem.html",
+        text_size=session.get("text_size", 1),
+        text_size_next=url_for("respond.start"),
+    )
+    return never_cache(make_response(body, status))
+
+
+def _client() -> str:
+    return links.client_key(current_app.config["SECRET_KEY"], request.remote_addr)
+
+
+def _hold(link: LinkToken) -> None:
+    """Let this browser answer this link (only this one) for a few hours."""
+    until = min(now() + HOLD_FOR, link.expires_at)
+    session[HELD] = {"link": link.id, "until": until.timestamp()}
+    session.setdefault("locale", link.language)
+
+
+def _open(token: str | None = None, code: str | None = None) -> LinkToken | links.Refusal:
+    def action() -> LinkToken | links.Refusal:
+        return links.open_link(db_session(), _client(), token=token, code=code, now=now())
+
+    opened = run_in_transaction(action)
+    if isinstance(opened, links.Refusal):
+        session.pop(HELD, None)
+    else:
+        _hold(opened)
+    return opened
+
+
+@bp.get("/svar/<token>")
+@respondent
+def open_link(token: str) -> WerkzeugResponse:
+    """Exchange the QR code's token for the cookie, then leave the token-bearing address."""
+    opened = _open(token=token)
+    if opened is links.Refusal.TOO_MANY:
+        return refusal(429)
+    if isinstance(opened, links.Refusal):
+        return refusal(404)
+    return redirect(url_for("respond.start"), code=303)
+
+
+@bp.route("/k", methods=["GET", "POST"])
+@respondent
+def enter_code() -> str | WerkzeugResponse | tuple[str, int]:
+    """The short address printed in the letter: type the code instead of scanning."""
+    form = CodeForm()
+    message, status = None, 200
+    if request.method == "POST":
+        if form.validate():
+            opened = _open(code=form.code.data or "")
+            if not isinstance(opened, links.Refusal):
+                return redirect(url_for("respond.start"), code=303)
+            # Unknown, expired, revoked or used up: one message, one status (as for links).
+            status = 429 if opened is links.Refusal.TOO_MANY else 404
+            message = _(
+                "We could not find a questionnaire with this code. Please check the code in "
+                "the letter and try again."
+            )
+        elif "csrf_token" in form.errors:
+            message = _("The page was open for a long time. Please press the button again.")
+    body = render_template(
+        "respond/code.html", form=form, message=message, text_size=session.get("text_size", 1)
+    )
+    return body, status
+
+
+def _held_link() -> LinkToken:
+    """The link this browser holds, if it is still live; otherwise the calm refusal."""
+    held = session.get(HELD)
+    if not isinstance(held, dict) or float(held.get("until", 0)) <= now().timestamp():
+        session.pop(HELD, None)
+        abort(refusal())
     try:
-        assignment = resolve_link(db, token)
-    except LinkInvalid:
-        abort(404)
+        return links.live_link(db_session(), int(held["link"]), now=now())
+    except (links.LinkInvalid, KeyError, TypeError, ValueError):
+        session.pop(HELD, None)
+        abort(refusal())
+
+
+def _opens_on(assignment: Assignment) -> date | None:
+    """The day the window opens, if the questionnaire cannot be answered yet."""
+    today = now().astimezone(DENMARK).date()
+    start = assignment.window_start
+    if assignment.status is AssignmentStatus.SCHEDULED and start is not None and start > today:
+        return start
+    return None
+
+
+def _link_flow() -> Flow:
+    link = _held_link()
+    assignment = link.assignment
+    response = assignment.response
+    sent = response is not None and response.submitted_at is not None
+    if assignment.status is AssignmentStatus.DECLINED and not sent:
+        abort(refusal())  # dropped out: nothing to answer, and nothing to say about why
     instrument = registry().get(assignment.instrument_id)
-    return Flow(assignment, instrument, Channel.LINK, "respond", {"token": token})
+    return Flow(
+        assignment,
+        instrument,
+        Channel.LINK,
+        "respond",
+        extra={"asker": Asker.of(link)},
+        opens_on=_opens_on(assignment),
+    )
 
 
-@bp.get("/<token>")
+@bp.get("/svar/")
 @respondent
-def start(token: str) -> str | WerkzeugResponse:
-    """Show the instruction screen of the link's questionnaire."""
-    return show_start(_link_flow(token))
+def start() -> str | WerkzeugResponse:
+    """Show who asks, and the instruction screen of the link's questionnaire."""
+    return show_start(_link_flow())
 
 
-@bp.post("/<token>/start")
+@bp.post("/svar/start")
 @respondent
-def begin(token: str) -> WerkzeugResponse:
+def begin() -> WerkzeugResponse:
     """Begin (or resume) answering."""
-    return begin_answering(_link_flow(token))
+    return begin_answering(_link_flow())
 
 
-@bp.post("/<token>/sprog")
+@bp.post("/svar/sprog")
 @respondent
-def language(token: str) -> WerkzeugResponse:
+def language() -> WerkzeugResponse:
     """Switch the questionnaire's language."""
-    return switch_language(_link_flow(token))
+    return switch_language(_link_flow())
 
 
-@bp.get("/<token>/<int:number>")
+@bp.get("/svar/<int:number>")
 @respondent
-def question(token: str, number: int) -> str | WerkzeugResponse:
+def question(number: int) -> str | WerkzeugResponse:
     """Show one question."""
-    return show_question(_link_flow(token), number)
+    return show_question(_link_flow(), number)
 
 
-@bp.post("/<token>/<int:number>")
+@bp.post("/svar/<int:number>")
 @respondent
-def answer(token: str, number: int) -> str | WerkzeugResponse:
+def answer(number: int) -> str | WerkzeugResponse:
     """Save one answer."""
-    return take_answer(_link_flow(token), number)
+    return take_answer(_link_flow(), number)
 
 
-@bp.get("/<token>/tak")
+@bp.get("/svar/tak")
 @respondent
-def thanks(token: str) -> str | WerkzeugResponse:
+def thanks() -> str | WerkzeugResponse:
     """Thank the respondent."""
-    return show_thanks(_link_flow(token))
+    return show_thanks(_link_flow())
+
+
+@bp.get("/svar/om")
+@respondent
+def about() -> str:
+    """About the survey: who asks, how the answers are used, privacy, whom to call."""
+    flow = _link_flow()
+    response = flow.assignment.response
+    lang = response.language if response is not None else _language(flow.instrument)
+    return _page(flow, "about.html", lang, group_size=DEFAULT_THRESHOLD)
 
 
 @bp.app_errorhandler(404)
 def not_found(_error: Exception) -> tuple[str, int]:
     """One calm page for unknown, used-up and expired links (and any unknown address)."""
-    return render_template("respond/problem.html", text_size=session.get("text_size", 1)), 404
+    body = render_template(
+        "respond/problem.html",
+        text_size=session.get("text_size", 1),
+        text_size_next=url_for("respond.start"),
+    )
+    return body, 404
 
 
 display = Blueprint("display", __name__)

@@ -34,8 +34,14 @@ WHO5_LABELS = [
 def _link(
     server: LiveServer, instrument: str, respondent: Respondent = Respondent.CITIZEN
 ) -> tuple[str, int]:
+    """The letter's link (the QR code's URL) to a fresh questionnaire, and its assignment."""
     token, assignment_id = factories.link(server.sessions, instrument, respondent)
     return f"{server.url}/svar/{token}", assignment_id
+
+
+def _pages(server: LiveServer) -> str:
+    """Where the questionnaire's pages are once the link is opened (no token in them)."""
+    return f"{server.url}/svar"
 
 
 def _tap(page: Page, label: str, next_url: str) -> None:
@@ -56,19 +62,21 @@ def test_answer_a_whole_who5_by_tapping(
     live_server: LiveServer, new_page: Callable[..., Page], size: str
 ) -> None:
     url, assignment_id = _link(live_server, "who5")
+    base = _pages(live_server)
     page = new_page(SIZES[size])
     page.goto(url)
+    assert page.url == f"{base}/"  # the token has left the address bar at once
     expect(page.locator("h1")).to_have_text("WHO-5 Trivselsindeks")
     assert_accessible(page)
     screenshot(page, f"respond-{size}-1-start")
     page.get_by_role("button", name="Start").click()
-    page.wait_for_url(f"{url}/1")
+    page.wait_for_url(f"{base}/1")
     expect(page.locator(".progress")).to_have_text("Spørgsmål 1 af 5")
     assert_accessible(page)
     screenshot(page, f"respond-{size}-2-question")
     for number, label in enumerate(WHO5_LABELS, start=1):
         expect(page.locator(".progress")).to_have_text(f"Spørgsmål {number} af 5")
-        _tap(page, label, f"{url}/{number + 1}" if number < 5 else f"{url}/tak")
+        _tap(page, label, f"{base}/{number + 1}" if number < 5 else f"{base}/tak")
     expect(page.locator("h1")).to_have_text("Tak for dine svar")
     assert_accessible(page)
     screenshot(page, f"respond-{size}-3-thanks")
@@ -84,24 +92,25 @@ def test_answer_a_whole_who5_by_tapping(
 
 def test_reload_back_and_change_and_a_double_tap(live_server: LiveServer, page: Page) -> None:
     url, assignment_id = _link(live_server, "who5")
+    base = _pages(live_server)
     page.goto(url)
     page.get_by_role("button", name="Start").click()
-    _tap(page, "Hele tiden", f"{url}/2")
-    _tap(page, "Lidt af tiden", f"{url}/3")
+    _tap(page, "Hele tiden", f"{base}/2")
+    _tap(page, "Lidt af tiden", f"{base}/3")
     page.reload()
     expect(page.locator(".progress")).to_have_text("Spørgsmål 3 af 5")
     page.goto(url)  # the instruction screen, as after a closed browser
     page.get_by_role("button", name="Fortsæt").click()
-    page.wait_for_url(f"{url}/3")
+    page.wait_for_url(f"{base}/3")
     page.get_by_role("link", name="Tilbage").click()
-    page.wait_for_url(f"{url}/2")
+    page.wait_for_url(f"{base}/2")
     expect(page.get_by_label("Lidt af tiden", exact=True)).to_be_checked()
-    _tap(page, "Det meste af tiden", f"{url}/3")
+    _tap(page, "Det meste af tiden", f"{base}/3")
     for number, label in ((3, "Hele tiden"), (4, "Hele tiden")):
-        _tap(page, label, f"{url}/{number + 1}")
+        _tap(page, label, f"{base}/{number + 1}")
     last = page.locator("label.option", has_text="På intet tidspunkt")
     last.dblclick()
-    page.wait_for_url(f"{url}/tak")
+    page.wait_for_url(f"{base}/tak")
     assert _answers(live_server, assignment_id) == {
         "who5_1": 5,
         "who5_2": 4,
@@ -124,6 +133,7 @@ def test_reload_back_and_change_and_a_double_tap(live_server: LiveServer, page: 
 
 def test_switch_to_english_on_the_instruction_screen(live_server: LiveServer, page: Page) -> None:
     url, assignment_id = _link(live_server, "who5")
+    base = _pages(live_server)
     page.goto(url)
     page.get_by_role("button", name="Answer in English").click()
     expect(page.locator("h1")).to_have_text("WHO-5 Well-Being Index")
@@ -132,7 +142,7 @@ def test_switch_to_english_on_the_instruction_screen(live_server: LiveServer, pa
     expect(page.locator(".progress")).to_have_text("Question 1 of 5")
     expect(page.locator("legend")).to_contain_text("I have felt cheerful and in good spirits")
     assert_accessible(page)
-    _tap(page, "All of the time", f"{url}/2")
+    _tap(page, "All of the time", f"{base}/2")
     with live_server.sessions() as session:
         response = session.scalars(
             select(Response).where(Response.assignment_id == assignment_id)
@@ -144,16 +154,17 @@ def test_scale_and_number_questions_on_a_phone(
     live_server: LiveServer, new_page: Callable[..., Page]
 ) -> None:
     url, _ = _link(live_server, "start_meeting", Respondent.RELATIVE)
+    base = _pages(live_server)
     page = new_page(PHONE)
     page.goto(url)
     page.get_by_role("button", name="Start").click()
-    expect(page.locator(".ends")).to_contain_text("Slet ikke")
+    expect(page.locator(".end-min")).to_contain_text("Slet ikke")
     assert_accessible(page)
     screenshot(page, "respond-phone-scale")
-    _tap(page, "7", f"{url}/2")
-    _tap(page, "Ved ikke", f"{url}/3")
-    _tap(page, "9", f"{url}/4")
-    _tap(page, "8", f"{url}/tak")
+    _tap(page, "7", f"{base}/2")
+    _tap(page, "Ved ikke", f"{base}/3")
+    _tap(page, "9", f"{base}/4")
+    _tap(page, "8", f"{base}/tak")
     scores = _scores(live_server, url)
     assert scores["start_meeting_mean"] == 8.0
     assert [scores[f"start_meeting_sm_{n}"] for n in range(1, 5)] == [7.0, None, 9.0, 8.0]
@@ -161,9 +172,9 @@ def test_scale_and_number_questions_on_a_phone(
     page.goto(url2)
     page.get_by_role("button", name="Start").click()
     for number in range(1, 12):
-        _tap(page, "Lette", f"{url2}/{number + 1}")
+        _tap(page, "Lette", f"{base}/{number + 1}")
     expect(page.get_by_label("Ikke relevant")).to_be_visible()
-    _tap(page, "Ikke relevant", f"{url2}/13")
+    _tap(page, "Ikke relevant", f"{base}/13")
     assert_accessible(page)
     screenshot(page, "respond-phone-number")
     page.get_by_label(re.compile("Hvor mange dage")).fill("40")
@@ -173,11 +184,11 @@ def test_scale_and_number_questions_on_a_phone(
     screenshot(page, "respond-phone-number-error")
     page.get_by_label(re.compile("Hvor mange dage")).fill("10")
     page.get_by_role("button", name="Næste").click()
-    page.wait_for_url(f"{url2}/14")
+    page.wait_for_url(f"{base}/14")
     page.get_by_role("button", name="Spring spørgsmålet over").click()
-    page.wait_for_url(f"{url2}/15")
+    page.wait_for_url(f"{base}/15")
     page.get_by_role("button", name="Spring spørgsmålet over").click()
-    page.wait_for_url(f"{url2}/tak")
+    page.wait_for_url(f"{base}/tak")
     scores = _scores(live_server, url2)
     assert scores["whodas12_sum"] == 24 and scores["whodas12_percent"] == 25
 
@@ -209,20 +220,21 @@ def test_keyboard_only_and_arrow_keys_never_send_by_themselves(
     live_server: LiveServer, page: Page
 ) -> None:
     url, assignment_id = _link(live_server, "who5")
+    base = _pages(live_server)
     page.goto(url)
     page.keyboard.press("Tab")  # skip past the text-size links to the Start button
     page.get_by_role("button", name="Start").focus()
     page.keyboard.press("Enter")
-    page.wait_for_url(f"{url}/1")
+    page.wait_for_url(f"{base}/1")
     page.get_by_label("Hele tiden").focus()
     page.keyboard.press("Space")
     page.keyboard.press("ArrowDown")
     page.wait_for_timeout(500)
-    assert page.url == f"{url}/1"  # still here: the choice is only sent with Next
+    assert page.url == f"{base}/1"  # still here: the choice is only sent with Next
     expect(page.get_by_label("Det meste af tiden")).to_be_checked()
     page.get_by_role("button", name="Næste").focus()
     page.keyboard.press("Enter")
-    page.wait_for_url(f"{url}/2")
+    page.wait_for_url(f"{base}/2")
     assert _answers(live_server, assignment_id) == {"who5_1": 4}
 
 
@@ -231,11 +243,12 @@ def test_no_horizontal_scrolling_and_large_targets(
     live_server: LiveServer, new_page: Callable[..., Page], width: int
 ) -> None:
     url, _ = _link(live_server, "start_meeting")
+    base = _pages(live_server)
     page = new_page({"width": width, "height": 800})
     page.goto(url)
     page.get_by_role("link", name="Tekststørrelse 3 af 3").click()
     page.get_by_role("button", name="Start").click()
-    page.wait_for_url(f"{url}/1")
+    page.wait_for_url(f"{base}/1")
     page.wait_for_load_state("load")
     screenshot(page, f"respond-{width}px-largest-text")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
@@ -243,9 +256,10 @@ def test_no_horizontal_scrolling_and_large_targets(
 
 def test_tablet_text_and_touch_targets_are_large(live_server: LiveServer, page: Page) -> None:
     url, _ = _link(live_server, "who5")
+    base = _pages(live_server)
     page.goto(url)
     page.get_by_role("button", name="Start").click()
-    page.wait_for_url(f"{url}/1")
+    page.wait_for_url(f"{base}/1")
     page.wait_for_load_state("load")
     font = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
     assert font >= 22
@@ -263,14 +277,16 @@ def test_question_page_weighs_under_50_kb_in_the_browser(
     live_server: LiveServer, new_page: Callable[..., Page]
 ) -> None:
     url, _ = _link(live_server, "who5")
+    base = _pages(live_server)
     first = new_page()
     first.goto(url)
     first.get_by_role("button", name="Start").click()
-    first.wait_for_url(f"{url}/1")
+    first.wait_for_url(f"{base}/1")
     fresh = new_page()  # empty cache: everything the question page needs is transferred
+    fresh.context.add_cookies(first.context.cookies())  # the same browser session
     sizes: dict[str, int] = {}
     fresh.on("requestfinished", lambda r: sizes.update({r.url: r.sizes()["responseBodySize"]}))
-    fresh.goto(f"{url}/1")
+    fresh.goto(f"{base}/1")
     fresh.wait_for_load_state("networkidle")
     assert len(sizes) == 3, sizes  # the page, its stylesheet and its script; nothing else
     assert sum(sizes.values()) < 50 * 1024, sizes
@@ -298,6 +314,7 @@ def test_read_aloud_only_with_a_voice_for_the_language(
     live_server: LiveServer, new_page: Callable[..., Page]
 ) -> None:
     url, _ = _link(live_server, "who5")
+    base = _pages(live_server)
     plain = new_page()
     plain.goto(url)
     plain.get_by_role("button", name="Start").click()
@@ -307,7 +324,8 @@ def test_read_aloud_only_with_a_voice_for_the_language(
     assert plain.locator("[data-speak]").is_hidden() is (not has_danish)
     voiced = new_page()
     voiced.add_init_script(FAKE_DANISH_VOICE)
-    voiced.goto(f"{url}/1")
+    voiced.goto(url)
+    voiced.goto(f"{base}/1")
     button = voiced.get_by_role("button", name="Læs op")
     expect(button).to_be_visible()
     screenshot(voiced, "respond-read-aloud")
@@ -316,3 +334,121 @@ def test_read_aloud_only_with_a_voice_for_the_language(
     assert spoken[0][0] == "da-DK"
     assert spoken[0][1].startswith("I de sidste 2 uger har jeg været glad og i godt humør")
     assert "Hele tiden" in spoken[0][1] and "På intet tidspunkt" in spoken[0][1]
+
+
+def _letter(
+    server: LiveServer,
+    instrument: str,
+    respondent: Respondent = Respondent.RELATIVE,
+    *,
+    opens_in_days: int = 0,
+) -> tuple[str, str]:
+    """A letter (URL, typed code) from a municipality that gives its contact line."""
+    from datetime import timedelta
+
+    from surveyapp.enums import AssignmentStatus
+    from surveyapp.services.links import issue_link
+
+    with server.sessions.begin() as session:
+        course = factories.course(session)
+        municipality = course.provider.municipality
+        municipality.letter_sender = "Sundhed og Omsorg"
+        municipality.contact_phone = "70 12 34 56"
+        municipality.contact_email = "rehab@solvstrand.example"
+        municipality.contact_hours = "hverdage 8–15"
+        target = factories.assignment(course, instrument, respondent)
+        if opens_in_days:
+            assert target.window_start is not None
+            target.window_start = target.window_start + timedelta(days=opens_in_days)
+            target.window_end = target.window_start + timedelta(days=14)
+            target.status = AssignmentStatus.SCHEDULED
+        issued = issue_link(session, target, letter_name="Karen")
+        return f"{server.url}/svar/{issued.token}", issued.code
+
+
+def test_the_0_to_10_scale_on_a_phone_has_its_ends_on_the_end_buttons(
+    live_server: LiveServer, new_page: Callable[..., Page]
+) -> None:
+    url, _ = _link(live_server, "start_meeting", Respondent.RELATIVE)
+    for viewport in (PHONE, TABLET_LANDSCAPE):
+        page = new_page(viewport)
+        page.goto(url)
+        page.get_by_role("button", name="Start").click()
+        page.wait_for_url(f"{_pages(live_server)}/1")
+        page.wait_for_load_state("load")
+        boxes = [page.locator(f"label.option[for$='-{n}']").bounding_box() for n in range(11)]
+        assert all(boxes)
+        low = page.locator(".end-min").bounding_box()
+        high = page.locator(".end-max").bounding_box()
+        dont_know = page.locator("label.option.special").bounding_box()
+        assert low and high and dont_know
+        tops = [round(b["y"]) for b in boxes]  # type: ignore[index]
+        zero, ten = boxes[0], boxes[10]
+        assert zero and ten
+        if viewport is PHONE:
+            screenshot(page, "respond-phone-scale-rows")
+            assert len(set(tops[:6])) == 1 and len(set(tops[6:])) == 1 and tops[6] > tops[0]
+            # "0 = ..." right above the 0 button, "10 = ..." right below the 10 button.
+            assert low["y"] + low["height"] <= zero["y"] and abs(low["x"] - zero["x"]) < 2
+            assert high["y"] >= ten["y"] + ten["height"]
+            assert abs((high["x"] + high["width"]) - (ten["x"] + ten["width"])) < 2
+            assert dont_know["y"] >= high["y"] + high["height"]  # "Ved ikke" comes after
+            assert min(b["height"] for b in boxes) >= 60  # type: ignore[index]
+        else:
+            screenshot(page, "respond-tablet-scale-row")
+            assert len(set(tops)) == 1  # one row, the end labels above its ends
+            assert low["y"] + low["height"] <= zero["y"] and high["y"] + high["height"] <= ten["y"]
+            assert abs((high["x"] + high["width"]) - (ten["x"] + ten["width"])) < 2
+        assert_accessible(page)
+
+
+def test_a_relative_on_a_phone_sees_who_asks_and_can_type_the_code(
+    live_server: LiveServer, new_page: Callable[..., Page]
+) -> None:
+    _, code = _letter(live_server, "whodas12_proxy")
+    page = new_page(PHONE)
+    page.goto(f"{live_server.url}/k")
+    expect(page.locator("h1")).to_have_text("Skriv koden fra brevet")
+    assert_accessible(page)
+    screenshot(page, "relative-phone-code")
+    field = page.get_by_label("Koden fra brevet")
+    field.fill("ABCD-EFGH-JKMN-PQRS-TUVW")
+    page.get_by_role("button", name="Åbn spørgeskemaet").click()
+    expect(page.locator(".message")).to_contain_text("Vi kan ikke finde et spørgeskema")
+    assert_accessible(page)
+    screenshot(page, "relative-phone-code-wrong")
+    page.get_by_label("Koden fra brevet").fill(code.lower().replace("-", " "))
+    page.get_by_role("button", name="Åbn spørgeskemaet").click()
+    page.wait_for_url(f"{_pages(live_server)}/")
+    expect(page.locator(".asker")).to_contain_text("Sølvstrand Kommune, Sundhed og Omsorg")
+    expect(page.locator(".asker")).to_contain_text("Karens rehabiliteringsforløb")
+    assert_accessible(page)
+    screenshot(page, "relative-phone-start")
+    page.get_by_role("link", name="Læs mere om undersøgelsen og dine oplysninger").click()
+    page.wait_for_url(f"{_pages(live_server)}/om")
+    expect(page.locator("h1")).to_have_text("Om undersøgelsen")
+    expect(page.locator(".contact")).to_contain_text("70 12 34 56")
+    assert_accessible(page)
+    screenshot(page, "relative-phone-about")
+    page.get_by_role("link", name="Tilbage til spørgeskemaet").click()
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator(".progress")).to_have_text("Spørgsmål 1 af 13")
+    expect(page.locator(".stem")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "relative-phone-proxy-question")
+    page.goto(f"{_pages(live_server)}/13")
+    expect(page.locator(".stem")).to_have_count(0)  # H4 is a question of its own
+    screenshot(page, "relative-phone-proxy-relationship")
+    assert storage_is_empty(page)
+
+
+def test_a_questionnaire_not_open_yet_on_a_phone(
+    live_server: LiveServer, new_page: Callable[..., Page]
+) -> None:
+    url, _ = _letter(live_server, "start_meeting", opens_in_days=30)
+    page = new_page(PHONE)
+    page.goto(url)
+    expect(page.locator(".opens")).to_contain_text("Du kan svare fra den")
+    expect(page.get_by_role("button", name="Start")).to_have_count(0)
+    assert_accessible(page)
+    screenshot(page, "relative-phone-not-yet")

@@ -337,3 +337,24 @@ def test_option_groups_must_use_the_items_values(tmp_path: Path) -> None:
     assert demo.item("q1").reported and demo.item("q1").option_groups[0].values == (1, 2)
     with pytest.raises(DefinitionError, match="option group values must be values"):
         load_definition(write(tmp_path, grouped.replace("values = [1, 2]", "values = [1, 5]")))
+
+
+def test_an_item_is_under_the_stem_unless_the_file_says_it_is_a_question_of_its_own(
+    tmp_path: Path,
+) -> None:
+    own = VALID.replace('id = "q2"\n', 'id = "q2"\nunder_stem = false\n')
+    demo = load_definition(write(tmp_path, own))
+    assert demo.item("q1").under_stem is True
+    assert demo.item("q2").under_stem is False
+    broken = VALID.replace('id = "q2"\n', 'id = "q2"\nunder_stem = "no"\n')
+    with pytest.raises(DefinitionError, match="field 'under_stem' must be true or false"):
+        load_definition(write(tmp_path, broken))
+
+
+def test_the_whodas_forms_show_the_stem_only_above_the_activities() -> None:
+    from surveyapp.instruments import default_registry
+
+    for instrument_id, own in (("whodas12", "S4 S5 H1 H2 H3"), ("whodas12_proxy", "S4 S5 H4")):
+        instrument = default_registry().get(instrument_id)
+        assert instrument.texts["stem"]
+        assert [i.id for i in instrument.items if not i.under_stem] == own.split()

@@ -41,20 +41,27 @@ def _csrf(page_text: str) -> str:
     return match.group(1)
 
 
+def _open(client: FlaskClient, token: str) -> FlaskClient:
+    """Open the letter's link: the token is exchanged for the cookie at once."""
+    exchange = client.get(f"/svar/{token}")
+    assert exchange.status_code == 303 and exchange.location == "/svar/"
+    return client
+
+
 def _begin(client: FlaskClient, token: str) -> str:
-    start = client.get(f"/svar/{token}")
+    start = _open(client, token).get("/svar/")
     assert start.status_code == 200
-    response = client.post(f"/svar/{token}/start", data={"csrf_token": _csrf(start.text)})
+    response = client.post("/svar/start", data={"csrf_token": _csrf(start.text)})
     assert response.status_code == 303
     return response.location
 
 
 def _answer(
-    client: FlaskClient, token: str, number: int, field: str, value: str, **extra: str
+    client: FlaskClient, number: int, field: str, value: str, **extra: str
 ) -> tuple[int, str]:
-    page = client.get(f"/svar/{token}/{number}")
+    page = client.get(f"/svar/{number}")
     data = {"csrf_token": _csrf(page.text), field: value, **extra}
-    response = client.post(f"/svar/{token}/{number}", data=data)
+    response = client.post(f"/svar/{number}", data=data)
     return response.status_code, response.location or response.text
 
 
@@ -70,20 +77,20 @@ def _response(factory: sessionmaker[Session], assignment_id: int) -> Response | 
 
 def test_a_whole_who5_in_danish(client: FlaskClient, factory: sessionmaker[Session]) -> None:
     token, assignment_id = factories.link(factory, "who5")
-    start = client.get(f"/svar/{token}")
+    start = _open(client, token).get("/svar/")
     assert start.headers["Cache-Control"] == "no-store"
     assert '<html lang="da"' in start.text and "Start" in start.text
-    assert _begin(client, token).endswith(f"/svar/{token}/1")
-    question = client.get(f"/svar/{token}/1")
+    assert _begin(client, token).endswith("/svar/1")
+    question = client.get("/svar/1")
     assert "Spørgsmål 1 af 5" in question.text
     assert "I de sidste 2 uger har jeg været glad og i godt humør" in question.text
     assert question.headers["Cache-Control"] == "no-store"
     for number, value in enumerate(WHO5, start=1):
-        status, location = _answer(client, token, number, f"who5_{number}", str(value))
+        status, location = _answer(client, number, f"who5_{number}", str(value))
         assert status == 303
         expected = "/tak" if number == 5 else f"/{number + 1}"
         assert location.endswith(expected)
-    thanks = client.get(f"/svar/{token}/tak")
+    thanks = client.get("/svar/tak")
     assert "Tak for dine svar" in thanks.text
     assert "Hele tiden" not in thanks.text  # the answers are never shown again
     response = _response(factory, assignment_id)
@@ -93,7 +100,8 @@ def test_a_whole_who5_in_danish(client: FlaskClient, factory: sessionmaker[Sessi
     scores = {s.name: s.value for s in response.scores}
     assert scores["who5_raw"] == 15 and scores["who5_percent"] == 60
     assert response.assignment.status is AssignmentStatus.COMPLETED
-    assert client.get(f"/svar/{token}").location.endswith("/tak")
+    assert client.get(f"/svar/{token}").location == "/svar/"  # the same letter again
+    assert client.get("/svar/").location == "/svar/tak"  # shows only the thanks
 
 
 def test_reload_resumes_at_the_first_unanswered_question(
@@ -101,14 +109,12 @@ def test_reload_resumes_at_the_first_unanswered_question(
 ) -> None:
     token, _ = factories.link(factory, "who5")
     _begin(client, token)
-    _answer(client, token, 1, "who5_1", "3")
-    _answer(client, token, 2, "who5_2", "4")
+    _answer(client, 1, "who5_1", "3")
+    _answer(client, 2, "who5_2", "4")
     fresh = FlaskClient(client.application, use_cookies=True)  # a closed browser, a new session
-    start = fresh.get(f"/svar/{token}")
+    start = _open(fresh, token).get("/svar/")
     assert "Fortsæt" in start.text
-    assert fresh.post(
-        f"/svar/{token}/start", data={"csrf_token": _csrf(start.text)}
-    ).location.endswith("/3")
+    assert fresh.post("/svar/start", data={"csrf_token": _csrf(start.text)}).location.endswith("/3")
 
 
 def test_going_back_shows_and_changes_the_earlier_answer(
@@ -116,10 +122,10 @@ def test_going_back_shows_and_changes_the_earlier_answer(
 ) -> None:
     token, assignment_id = factories.link(factory, "who5")
     _begin(client, token)
-    _answer(client, token, 1, "who5_1", "3")
-    back = client.get(f"/svar/{token}/1")
+    _answer(client, 1, "who5_1", "3")
+    back = client.get("/svar/1")
     assert re.search(r'checked[^>]*value="3"|value="3"[^>]*checked', back.text)
-    _answer(client, token, 1, "who5_1", "5")
+    _answer(client, 1, "who5_1", "5")
     response = _response(factory, assignment_id)
     assert [(a.item_id, a.value) for a in response.answers] == [("who5_1", 5)]  # type: ignore[union-attr]
 
@@ -130,11 +136,11 @@ def test_a_double_tap_on_the_last_question_stores_one_response(
     token, assignment_id = factories.link(factory, "who5")
     _begin(client, token)
     for number, value in enumerate(WHO5[:4], start=1):
-        _answer(client, token, number, f"who5_{number}", str(value))
-    page = client.get(f"/svar/{token}/5")
+        _answer(client, number, f"who5_{number}", str(value))
+    page = client.get("/svar/5")
     data = {"csrf_token": _csrf(page.text), "who5_5": "1", "submission_key": "abc"}
-    first = client.post(f"/svar/{token}/5", data=data)
-    second = client.post(f"/svar/{token}/5", data=data)
+    first = client.post("/svar/5", data=data)
+    second = client.post("/svar/5", data=data)
     assert first.location.endswith("/tak") and second.location.endswith("/tak")
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(Response)) == 1
@@ -151,7 +157,7 @@ def test_a_tampered_or_missing_value_is_refused_calmly_and_saves_nothing(
 ) -> None:
     token, assignment_id = factories.link(factory, "who5")
     _begin(client, token)
-    status, body = _answer(client, token, 1, "who5_1", value)
+    status, body = _answer(client, 1, "who5_1", value)
     assert status == 200
     assert "Vælg et svar." in body or "Vælg en af mulighederne" in body
     assert _response(factory, assignment_id).answers == []  # type: ignore[union-attr]
@@ -162,10 +168,10 @@ def test_an_unknown_item_or_question_number_changes_nothing(
 ) -> None:
     token, assignment_id = factories.link(factory, "who5")
     _begin(client, token)
-    status, _ = _answer(client, token, 1, "who5_9", "3")
+    status, _ = _answer(client, 1, "who5_9", "3")
     assert status == 200
-    assert client.get(f"/svar/{token}/6").status_code == 404
-    assert client.get(f"/svar/{token}/0").status_code == 404
+    assert client.get("/svar/6").status_code == 404
+    assert client.get("/svar/0").status_code == 404
     assert _response(factory, assignment_id).answers == []  # type: ignore[union-attr]
 
 
@@ -174,12 +180,12 @@ def test_an_expired_csrf_token_keeps_the_answer_for_one_more_tap(
 ) -> None:
     token, assignment_id = factories.link(factory, "who5")
     _begin(client, token)
-    stale = client.post(f"/svar/{token}/1", data={"csrf_token": "expired", "who5_1": "4"})
+    stale = client.post("/svar/1", data={"csrf_token": "expired", "who5_1": "4"})
     assert stale.status_code == 200
     assert "Siden har været åben længe" in stale.text
     assert re.search(r'checked[^>]*value="4"|value="4"[^>]*checked', stale.text)
     assert _response(factory, assignment_id).answers == []  # type: ignore[union-attr]
-    again = client.post(f"/svar/{token}/1", data={"csrf_token": _csrf(stale.text), "who5_1": "4"})
+    again = client.post("/svar/1", data={"csrf_token": _csrf(stale.text), "who5_1": "4"})
     assert again.status_code == 303
     assert [a.value for a in _response(factory, assignment_id).answers] == [4]  # type: ignore[union-attr]
 
@@ -190,10 +196,10 @@ def test_answers_to_a_sent_questionnaire_are_not_taken(
     token, assignment_id = factories.link(factory, "who5")
     _begin(client, token)
     for number, value in enumerate(WHO5, start=1):
-        _answer(client, token, number, f"who5_{number}", str(value))
-    page = client.get(f"/svar/{token}/1")
+        _answer(client, number, f"who5_{number}", str(value))
+    page = client.get("/svar/1")
     assert page.location.endswith("/tak")
-    late = client.post(f"/svar/{token}/1", data={"csrf_token": "x", "who5_1": "0"})
+    late = client.post("/svar/1", data={"csrf_token": "x", "who5_1": "0"})
     assert late.location.endswith("/tak")
     assert {a.value for a in _response(factory, assignment_id).answers} == set(WHO5)  # type: ignore[union-attr]
 
@@ -202,15 +208,13 @@ def test_language_switch_on_the_instruction_screen(
     client: FlaskClient, factory: sessionmaker[Session]
 ) -> None:
     token, assignment_id = factories.link(factory, "who5")
-    start = client.get(f"/svar/{token}")
-    switched = client.post(
-        f"/svar/{token}/sprog", data={"csrf_token": _csrf(start.text), "locale": "en"}
-    )
+    start = _open(client, token).get("/svar/")
+    switched = client.post("/svar/sprog", data={"csrf_token": _csrf(start.text), "locale": "en"})
     assert switched.status_code == 303
-    english = client.get(f"/svar/{token}")
+    english = client.get("/svar/")
     assert '<html lang="en"' in english.text and "Svar på dansk" in english.text
     _begin(client, token)
-    question = client.get(f"/svar/{token}/1")
+    question = client.get("/svar/1")
     assert "Question 1 of 5" in question.text
     assert "I have felt cheerful and in good spirits" in question.text
     response = _response(factory, assignment_id)
@@ -223,12 +227,12 @@ def test_language_is_fixed_once_answering_has_begun(
 ) -> None:
     token, assignment_id = factories.link(factory, "who5")
     _begin(client, token)
-    _answer(client, token, 1, "who5_1", "3")
-    start = client.get(f"/svar/{token}")
+    _answer(client, 1, "who5_1", "3")
+    start = client.get("/svar/")
     assert "Answer in English" not in start.text
-    client.post(f"/svar/{token}/sprog", data={"csrf_token": _csrf(start.text), "locale": "en"})
+    client.post("/svar/sprog", data={"csrf_token": _csrf(start.text), "locale": "en"})
     assert _response(factory, assignment_id).language == "da"  # type: ignore[union-attr]
-    assert "I de sidste 2 uger" in client.get(f"/svar/{token}/2").text
+    assert "I de sidste 2 uger" in client.get("/svar/2").text
 
 
 def test_whodas_with_not_applicable_and_skipped_day_counts(
@@ -237,17 +241,17 @@ def test_whodas_with_not_applicable_and_skipped_day_counts(
     token, assignment_id = factories.link(factory, "whodas12")
     _begin(client, token)
     for number in range(1, 12):
-        assert _answer(client, token, number, f"S{number}", "2")[0] == 303
-    page = client.get(f"/svar/{token}/12")
+        assert _answer(client, number, f"S{number}", "2")[0] == 303
+    page = client.get("/svar/12")
     assert "Ikke relevant" in page.text
-    assert _answer(client, token, 12, "S12", "not_applicable")[0] == 303
-    h1 = client.get(f"/svar/{token}/13")
+    assert _answer(client, 12, "S12", "not_applicable")[0] == 303
+    h1 = client.get("/svar/13")
     assert 'inputmode="numeric"' in h1.text and "Spring spørgsmålet over" in h1.text
-    status, body = _answer(client, token, 13, "H1", "31")
+    status, body = _answer(client, 13, "H1", "31")
     assert status == 200 and "Skriv et helt tal fra 0 til 30" in body
-    assert _answer(client, token, 13, "H1", "12")[1].endswith("/14")
-    assert _answer(client, token, 14, "H2", "", skip="1")[1].endswith("/15")
-    assert _answer(client, token, 15, "H3", "", skip="1")[1].endswith("/tak")
+    assert _answer(client, 13, "H1", "12")[1].endswith("/14")
+    assert _answer(client, 14, "H2", "", skip="1")[1].endswith("/15")
+    assert _answer(client, 15, "H3", "", skip="1")[1].endswith("/tak")
     response = _response(factory, assignment_id)
     answers = {a.item_id: (a.state, a.value) for a in response.answers}  # type: ignore[union-attr]
     assert answers["S12"] == (AnswerState.NOT_APPLICABLE, None)
@@ -263,7 +267,7 @@ def test_a_required_question_cannot_be_skipped(
 ) -> None:
     token, assignment_id = factories.link(factory, "who5")
     _begin(client, token)
-    status, body = _answer(client, token, 1, "who5_1", "", skip="1")
+    status, body = _answer(client, 1, "who5_1", "", skip="1")
     assert status == 200 and "Vælg et svar." in body
 
 
@@ -272,11 +276,11 @@ def test_start_meeting_texts_name_the_unit_and_dont_know_is_a_state(
 ) -> None:
     token, assignment_id = factories.link(factory, "start_meeting", Respondent.RELATIVE)
     _begin(client, token)
-    first = client.get(f"/svar/{token}/1")
+    first = client.get("/svar/1")
     assert "fra Hjemmeplejen i Sølvstrand Kommune?" in first.text
     assert "Ved ikke" in first.text and "Slet ikke" in first.text
     for number, value in enumerate(["8", "dont_know", "6", "7"], start=1):
-        _answer(client, token, number, f"sm_{number}", value)
+        _answer(client, number, f"sm_{number}", value)
     response = _response(factory, assignment_id)
     states = {a.item_id: (a.state, a.value) for a in response.answers}  # type: ignore[union-attr]
     assert states["sm_2"] == (AnswerState.DONT_KNOW, None)
@@ -295,17 +299,19 @@ def test_unknown_and_expired_links_get_one_calm_page(
         assert page.status_code == 404
         assert "Siden kan ikke åbnes" in page.text
         assert page.headers["Cache-Control"] == "no-store"
+        assert client.get("/svar/").status_code == 404  # and no questionnaire behind it
 
 
 def test_declined_questionnaires_cannot_be_started(
     client: FlaskClient, factory: sessionmaker[Session]
 ) -> None:
     token, assignment_id = factories.link(factory, "who5")
+    start = _open(client, token).get("/svar/")
     with factory.begin() as session:
         session.get(Assignment, assignment_id).status = AssignmentStatus.DECLINED  # type: ignore[union-attr]
-    start = client.get(f"/svar/{token}")
-    response = client.post(f"/svar/{token}/start", data={"csrf_token": _csrf(start.text)})
-    assert response.status_code == 303
+    assert client.get("/svar/").status_code == 404  # the calm page, saying nothing of why
+    response = client.post("/svar/start", data={"csrf_token": _csrf(start.text)})
+    assert response.status_code == 404
     assert _response(factory, assignment_id) is None
 
 
@@ -314,7 +320,7 @@ def test_a_question_page_with_its_assets_weighs_under_50_kb(
 ) -> None:
     token, _ = factories.link(factory, "start_meeting")
     _begin(client, token)
-    page = client.get(f"/svar/{token}/1")
+    page = client.get("/svar/1")
     assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
     assert sorted(assets) == ["/static/respond.css", "/static/respond.js"]
     total = len(page.data)
@@ -329,9 +335,11 @@ def test_text_size_switch_has_three_steps_and_stays_on_the_page(
     client: FlaskClient, factory: sessionmaker[Session]
 ) -> None:
     token, _ = factories.link(factory, "who5")
-    back = client.get(f"/visning/tekst/3?next=/svar/{token}")
-    assert back.location == f"/svar/{token}"
-    assert 'class="size-3"' in client.get(f"/svar/{token}").text
+    start = _open(client, token).get("/svar/")
+    assert 'href="/visning/tekst/3?next=/svar/"' in start.text
+    back = client.get("/visning/tekst/3?next=/svar/")
+    assert back.location == "/svar/"
+    assert 'class="size-3"' in client.get("/svar/").text
     assert client.get("/visning/tekst/2?next=//evil.example").location == "/"
     client.get("/visning/tekst/7")  # no such step: the choice stays
-    assert 'class="size-2"' in client.get(f"/svar/{token}").text
+    assert 'class="size-2"' in client.get("/svar/").text

@@ -22,6 +22,7 @@ from surveyapp.models import (
     AnalystGrant,
     Assignment,
     Course,
+    LinkToken,
     Municipality,
     PlanTimepoint,
     StaffUser,
@@ -44,7 +45,10 @@ ROUTES = {
     "display.text_size": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": LISTING,
-    "respond.start": RESPONDENT,
+    "respond.open_link": RESPONDENT,  # the token is exchanged for the cookie, then dropped
+    "respond.enter_code": RESPONDENT,  # the typed code, likewise
+    "respond.start": RESPONDENT,  # the link held in the cookie is the credential
+    "respond.about": RESPONDENT,
     "respond.begin": RESPONDENT,
     "respond.language": RESPONDENT,
     "respond.question": RESPONDENT,
@@ -87,6 +91,11 @@ ROUTES = {
     "admin.plan": FOREIGN,
     "admin.timepoint": FOREIGN,
     "admin.delete_timepoint": FOREIGN,
+    "letters.issue": FOREIGN,
+    "letters.reissue": FOREIGN,
+    "letters.revoke": FOREIGN,
+    "letters.letters_pdf": LISTING,  # ids are form data; scoping tested in test_letters
+    "letters.settings": LISTING,
     "reports.index": LISTING,  # aggregates of the user's report scope only
     "reports.coverage": LISTING,
     "reports.progression": LISTING,
@@ -132,6 +141,7 @@ FORM = {
     "confirm_missing": "y",
     "label": "Route walk",
     "lives_alone": "unknown",
+    "language": "da",
 }
 
 
@@ -256,7 +266,13 @@ def _foreign_state(session: Session, foreign: Foreign) -> tuple[object, ...]:
             PlanTimepoint.plan_id == foreign.plan_id
         )
     ).all()
+    links = session.execute(
+        select(LinkToken.id, LinkToken.revoked_at)
+        .join(Assignment, LinkToken.assignment_id == Assignment.id)
+        .where(Assignment.course_id == foreign.course_id)
+    ).all()
     return (
+        tuple(links),
         user.active,
         user.password_hash,
         user.session_version,
