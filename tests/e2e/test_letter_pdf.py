@@ -114,6 +114,7 @@ def test_print_a_pdf_scan_its_qr_code_and_answer_in_two_sittings(
     phone = new_page(PHONE)
     phone.goto(url)
     expect(phone.locator("button.primary")).to_be_visible()
+    assert token not in phone.url  # the token left the address bar at once
     assert_accessible(phone)
     screenshot(phone, "letters-phone-1-start")
     phone.locator("button.primary").click()
@@ -165,3 +166,47 @@ def test_the_print_view_prints_one_a4_letter(
     printed = PdfReader(io.BytesIO(staff.pdf(format="A4", prefer_css_page_size=True)))
     assert len(printed.pages) == 1  # the browser prints one A4 page: the letter alone
     assert "Inger" in staff.locator("article.letter").inner_text()
+
+
+CODE = re.compile(
+    r"\b([2-9A-HJKMNP-Z]{4})[\s\-]+([2-9A-HJKMNP-Z]{4})[\s\-]+([2-9A-HJKMNP-Z]{4})"
+    r"[\s\-]+([2-9A-HJKMNP-Z]{4})[\s\-]+([2-9A-HJKMNP-Z]{4})\b"
+)
+
+
+def test_type_the_code_from_the_pdf_at_the_short_address(
+    server: LiveServer, new_page: Callable[..., Page], tmp_path: Path
+) -> None:
+    """For someone who cannot scan: the short address and the code, read off the letter."""
+    staff = new_page(DESKTOP)
+    _log_in(staff, server)
+    staff.goto(f"{server.url}/staff/due")
+    staff.locator("input[type=checkbox][name=assignments]").first.check()
+    with staff.expect_download() as download:
+        staff.locator("button[name=print_selected]").click()
+    pdf = tmp_path / "letter.pdf"
+    download.value.save_as(pdf)
+    text = PdfReader(pdf).pages[0].extract_text()
+    assert f"{server.url}/k" in text.replace("\n", "")
+    found = CODE.search(text)
+    assert found, text
+    typed = " ".join(found.groups()).lower()  # typed in lower case, spaces between groups
+    phone = new_page(PHONE)
+    phone.goto(f"{server.url}/k")
+    assert_accessible(phone)
+    phone.locator("input.code").fill("XXXX-XXXX-XXXX-XXXX-XXXX")  # a wrong code first
+    with phone.expect_navigation():
+        phone.locator("form.code-form [type=submit]").click()
+    expect(phone.locator("input.code")).to_be_visible()  # the form again, calmly
+    assert_accessible(phone)
+    phone.locator("input.code").fill(typed)
+    with phone.expect_navigation():
+        phone.locator("form.code-form [type=submit]").click()
+    assert "".join(found.groups()) not in phone.url.upper()
+    expect(phone.locator("button.primary")).to_be_visible()
+    phone.locator("button.primary").click()
+    while phone.locator("form.question").count():
+        assert_accessible(phone)
+        _answer_one(phone)
+    expect(phone.locator("h1")).to_have_text("Tak for dine svar")
+    screenshot(phone, "letters-phone-code-thanks")
