@@ -51,6 +51,11 @@ class DemoUser:
 
 DEMO_MUNICIPALITY = ("990", "Sølvstrand Kommune")
 NEIGHBOUR_MUNICIPALITY = ("991", "Nabolund Kommune")
+# Fictitious contact lines for the letters to relatives (the 99 xx numbers are made up).
+DEMO_CONTACTS = {
+    "990": ("Sundhed og Omsorg, Hverdagsrehabilitering", "99 90 12 34", "hverdage kl. 9-12"),
+    "991": ("Visitationen", "99 91 56 78", "mandag-torsdag kl. 10-14"),
+}
 DEMO_PIN = "2468"
 # Fictitious CPR numbers of the first demo citizens (in Sølvstrand), so that "find a citizen by
 # CPR" can be tried; listed in the README. Like every CPR, only their HMACs are stored.
@@ -155,7 +160,10 @@ class _DemoBuilder:
 
     def organisations(self) -> None:
         for code, name in (DEMO_MUNICIPALITY, NEIGHBOUR_MUNICIPALITY):
-            municipality = Municipality(code=code, name=name)
+            sender, phone, hours = DEMO_CONTACTS[code]
+            municipality = Municipality(
+                code=code, name=name, letter_sender=sender, contact_phone=phone, contact_hours=hours
+            )
             self.municipalities[code] = municipality
             for provider_name, kind, unit, team_names in DEMO_PROVIDERS[code]:
                 provider = Provider(
