@@ -199,14 +199,35 @@ def test_type_the_code_from_the_pdf_at_the_short_address(
         phone.locator("form.code-form [type=submit]").click()
     expect(phone.locator("input.code")).to_be_visible()  # the form again, calmly
     assert_accessible(phone)
-    phone.locator("input.code").fill(typed)
-    with phone.expect_navigation():
-        phone.locator("form.code-form [type=submit]").click()
-    assert "".join(found.groups()) not in phone.url.upper()
+
+    def type_code(page: Page, code: str) -> None:
+        page.goto(f"{server.url}/k")
+        page.locator("input.code").fill(code)
+        with page.expect_navigation():
+            page.locator("form.code-form [type=submit]").click()
+        assert "".join(found.groups()) not in page.url.upper()  # the code is never in a URL
+
+    type_code(phone, typed)
     expect(phone.locator("button.primary")).to_be_visible()
     phone.locator("button.primary").click()
+    first = _question_item(phone)
+    _answer_one(phone)  # one answer, then the phone is put away
+    second = _question_item(phone)
+    assert_accessible(phone)
+    phone.close()
+    # Later, on another browser: the same code again resumes at the second question.
+    phone = new_page(PHONE)
+    type_code(phone, " ".join(found.groups()).upper())
+    phone.locator("button.primary").click()
+    assert _question_item(phone) == second != first  # resumed where they stopped
+    answered = 1
     while phone.locator("form.question").count():
         assert_accessible(phone)
         _answer_one(phone)
+        answered += 1
     expect(phone.locator("h1")).to_have_text("Tak for dine svar")
     screenshot(phone, "letters-phone-code-thanks")
+    assert answered >= 2
+    # After sending, the code leads only to the thank-you page.
+    type_code(phone, typed)
+    expect(phone.locator("h1")).to_have_text("Tak for dine svar")
