@@ -28,7 +28,18 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, Select, String, and_, func, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from surveyapp.enums import AnswerState
@@ -321,6 +332,9 @@ def iter_rows(
     result = connection.execute(_responses(reach, query))
     answered = AnswerState.ANSWERED.value
     missing = {m.state: m for m in CodedMissing}
+    if not export.long:
+        yield from _wide_rows(connection, result, export, pseudonyms, roles)
+        return
     for batch in result.partitions():
         ids = [r[0] for r in batch]
         answers = _by_response(
@@ -329,54 +343,119 @@ def iter_rows(
             .where(Answer.response_id.in_(ids))
             .order_by(Answer.response_id, Answer.id),
         )
-        scores: dict[int, list[tuple[Any, ...]]] = {}
-        if not export.long:
-            scores = _by_response(
-                connection,
-                select(Score.response_id, Score.name, Score.value).where(
-                    Score.response_id.in_(ids)
-                ),
-            )
         for r in batch:
-            keys = (
-                pseudonyms("response", r[0]),
-                pseudonyms("citizen", r[1]),
-                pseudonyms("course", r[2]),
-                r[3],
-                r[4],
-                r[5],
-                r[6],
-                r[7],
-                r[8],
-                r[9],
-                r[10],
-                r[11],
-                roles(r[12], r[13], r[14]),
-                r[15],
-                r[16],
-                r[17],
-                _flag(r[18]),
-                r[19],
-                r[20],
-                r[21],
-                _local_date(r[22]),
-                _local_date(r[23]),
+            yield from _long_rows(
+                _keys(r, pseudonyms, roles), answers.get(r[0], ()), missing, answered
             )
-            if export.long:
-                yield from _long_rows(keys, answers.get(r[0], ()), missing, answered)
-                continue
-            row: list[Any] = [*keys, r[24], r[25], _flag(r[26])]
-            row.extend([None] * (len(export.variables) - len(row)))
-            instrument_id = r[15]
-            item_columns, score_columns = export.item_columns, export.score_columns
-            for item_id, state, value in answers.get(r[0], ()):
-                column = item_columns.get((instrument_id, item_id))
-                if column is not None:
-                    row[column] = value if state == answered else missing.get(state)
-            for name, value in scores.get(r[0], ()):
-                column = score_columns.get(name)
-                if column is not None:
-                    row[column] = value
+
+
+def _keys(r: Any, pseudonyms: Pseudonyms, roles: _Roles) -> tuple[Any, ...]:
+    """The columns every row starts with, from a row of `_responses`."""
+    return (
+        pseudonyms("response", r[0]),
+        pseudonyms("citizen", r[1]),
+        pseudonyms("course", r[2]),
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        r[7],
+        r[8],
+        r[9],
+        r[10],
+        r[11],
+        roles(r[12], r[13], r[14]),
+        r[15],
+        r[16],
+        r[17],
+        _flag(r[18]),
+        r[19],
+        r[20],
+        r[21],
+        _local_date(r[22]),
+        _local_date(r[23]),
+    )
+
+
+def _pivots(export: Layout) -> tuple[list[int], Any, list[int], Any]:
+    """Item and score columns of the wide layout, each with a function making the SQL that
+    pivots one batch of responses into them (one row per response, made by the database).
+
+    "Ved ikke" and "Ikke relevant" come back as their codes (-8, -9): item values are never
+    negative codes, since those are the SPSS missing values of the same columns.
+    """
+    codes = {m.state: m.code for m in CodedMissing}
+    item_keys = sorted(export.item_columns.items(), key=lambda kv: kv[1])
+    score_keys = sorted(export.score_columns.items(), key=lambda kv: kv[1])
+    value = case(
+        (Answer.state == AnswerState.ANSWERED, Answer.value),
+        *(
+            (Answer.state == AnswerState(state), literal(code, literal_execute=True))
+            for state, code in codes.items()
+        ),
+    )
+    item_values = [
+        func.max(
+            case(
+                (
+                    and_(
+                        Response.instrument_id == literal(instrument, literal_execute=True),
+                        Answer.item_id == literal(item_id, literal_execute=True),
+                    ),
+                    value,
+                )
+            )
+        )
+        for (instrument, item_id), _column in item_keys
+    ]
+    score_values = [
+        func.max(case((Score.name == literal(name, literal_execute=True), Score.value)))
+        for name, _column in score_keys
+    ]
+
+    def items_of(ids: list[int]) -> Select[Any]:
+        return (
+            select(Answer.response_id, *item_values)
+            .join(Response, Response.id == Answer.response_id)
+            .where(Answer.response_id.in_(ids))
+            .group_by(Answer.response_id)
+        )
+
+    def scores_of(ids: list[int]) -> Select[Any]:
+        return (
+            select(Score.response_id, *score_values)
+            .where(Score.response_id.in_(ids))
+            .group_by(Score.response_id)
+        )
+
+    return [c for _k, c in item_keys], items_of, [c for _k, c in score_keys], scores_of
+
+
+def _wide_rows(
+    connection: Connection,
+    result: Any,
+    export: Layout,
+    pseudonyms: Pseudonyms,
+    roles: _Roles,
+) -> Iterator[tuple[Any, ...]]:
+    item_columns, items_of, score_columns, scores_of = _pivots(export)
+    by_code = {m.code: m for m in CodedMissing}
+    width = len(export.variables)
+    for batch in result.partitions():
+        ids = [r[0] for r in batch]
+        items = {row[0]: row[1:] for row in connection.execute(items_of(ids))}
+        scores = (
+            {row[0]: row[1:] for row in connection.execute(scores_of(ids))} if score_columns else {}
+        )
+        for r in batch:
+            row: list[Any] = [*_keys(r, pseudonyms, roles), r[24], r[25], _flag(r[26])]
+            row.extend([None] * (width - len(row)))
+            for column, found in zip(item_columns, items.get(r[0], ()), strict=False):
+                if found is not None:
+                    row[column] = by_code.get(found, found)
+            for column, found in zip(score_columns, scores.get(r[0], ()), strict=False):
+                if found is not None:
+                    row[column] = found
             notes = r[28] or []
             row[-3] = r[27]
             row[-2] = int(any(n.startswith("imputed:") for n in notes)) if r[27] else None
