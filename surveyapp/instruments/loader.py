@@ -97,15 +97,18 @@ def _typed(table: Table, key: str, kind: type[T], where: str) -> T:
     return value
 
 
-def _number(table: Table, key: str, where: str, default: float | None = None) -> float | None:
+def _number(table: Table, key: str, where: str) -> float:
+    """A required number (whole or decimal), as a float."""
     if key not in table:
-        if default is None and key in ("min", "max", "value"):
-            raise _Problem(f"{where}missing required field '{key}'")
-        return default
+        raise _Problem(f"{where}missing required field '{key}'")
     value = table[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Problem(f"{where}field '{key}' must be a number, not {value!r}")
     return float(value)
+
+
+def _optional_number(table: Table, key: str, where: str) -> float | None:
+    return _number(table, key, where) if key in table else None
 
 
 def _no_unknown(table: Table, allowed: set[str], where: str = "") -> None:
@@ -316,10 +319,9 @@ class _Parser:
             if name in {s.name for s in specs}:
                 raise _Problem(f"{where}declared twice")
             low, high = _number(entry, "min", where), _number(entry, "max", where)
-            assert low is not None and high is not None
             if low >= high:
                 raise _Problem(f"{where}min {low:g} must be below max {high:g}")
-            threshold = _number(entry, "change_threshold", where)
+            threshold = _optional_number(entry, "change_threshold", where)
             if threshold is not None and not 0 < threshold <= high - low:
                 raise _Problem(f"{where}change_threshold must be above 0 and within the range")
             lines = []
@@ -327,7 +329,6 @@ class _Parser:
                 if not isinstance(line, dict):
                     raise _Problem(f"{where}reference_lines: each must be a table")
                 value = _number(line, "value", f"{where}reference line: ")
-                assert value is not None
                 if not low <= value <= high:
                     raise _Problem(f"{where}reference line {value:g} is outside {low:g}–{high:g}")
                 labels = {k: v for k, v in line.items() if k != "value"}
