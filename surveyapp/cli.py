@@ -83,11 +83,23 @@ def import_responses_command(file: str, dry_run: bool) -> None:
 
 @main.command("migrate")
 def migrate_command() -> None:
-    """Bring the configured database up to the newest schema."""
-    from surveyapp.config import Settings
-    from surveyapp.db import upgrade
+    """Bring the configured database up to the newest schema, and its derived tables in line.
 
-    upgrade(Settings.from_env().database_url)
+    After the migrations, the measurement table the reports read is filled or rebuilt for
+    every instrument whose reported scores changed or whose rows are missing.
+    """
+    from surveyapp.config import Settings
+    from surveyapp.db import make_engine, make_session_factory, upgrade
+    from surveyapp.instruments import load_registry
+    from surveyapp.services import measurements
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    factory = make_session_factory(make_engine(settings.database_url))
+    with factory.begin() as session:
+        for result in measurements.sync(session, load_registry(settings.instruments_dirs)):
+            if result.rebuilt:
+                click.echo(f"measurements of {result.instrument_id} rebuilt: {result.rows} rows")
     click.echo("database is up to date")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 # A variance below this fraction of the mean squared change is rounding left over from
 # subtracting two nearly equal sums: every change was the same, and the variance is 0.
@@ -66,8 +67,9 @@ def paired_sums(
     )
 
 
+@lru_cache(maxsize=4096)
 def t_quantile_975(df: int) -> float:
-    """The 97.5 % quantile of Student's t with `df` degrees of freedom."""
+    """The 97.5 % quantile of Student's t with `df` degrees of freedom (remembered per df)."""
     from scipy.stats import t
 
     return float(t.ppf(0.975, df))

@@ -13,7 +13,15 @@ from surveyapp.models.course import (
 )
 from surveyapp.models.kiosk import KioskSession
 from surveyapp.models.organisation import AnalystGrant, Municipality, Provider, StaffUser, Team
-from surveyapp.models.response import Answer, AuditEvent, Response, Score
+from surveyapp.models.response import (
+    MEASUREMENT_VALUES,
+    Answer,
+    AuditEvent,
+    Measurement,
+    MeasurementColumn,
+    Response,
+    Score,
+)
 
 __all__ = [
     "AnalystGrant",
@@ -26,6 +34,9 @@ __all__ = [
     "KioskSession",
     "LinkAttempt",
     "LinkToken",
+    "MEASUREMENT_VALUES",
+    "Measurement",
+    "MeasurementColumn",
     "MeasurementPlan",
     "Municipality",
     "PlanItem",

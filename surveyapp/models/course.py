@@ -142,6 +142,15 @@ class Assignment(Base):
     __tablename__ = "assignment"
     __table_args__ = (
         UniqueConstraint("course_id", "timepoint_key", "instrument_id", "respondent"),
+        # At most one assignment per timepoint too (the coverage report counts on it).
+        Index(
+            "uq_assignment_timepoint",
+            "course_id",
+            "timepoint_id",
+            "instrument_id",
+            "respondent",
+            unique=True,
+        ),
         Index("ix_assignment_status_window_end", "status", "window_end"),
         # The reports read one row per (instrument, course, respondent) in this order, every
         # column they need in the index itself (no table lookups, no sort on SQLite).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from surveyapp.enums import AnswerState, Channel, Respondent
@@ -44,6 +44,9 @@ class Response(Base):
     )
     scores: Mapped[list[Score]] = relationship(
         back_populates="response", cascade="all, delete-orphan", order_by="Score.name"
+    )
+    measurement: Mapped[Measurement | None] = relationship(
+        back_populates="response", cascade="all, delete-orphan"
     )
 
 
@@ -85,6 +88,67 @@ class Score(Base):
     value: Mapped[float | None]
 
     response: Mapped[Response] = relationship(back_populates="scores")
+
+
+# How many reported scores one instrument can keep in the measurement table (v0 ... v11).
+MEASUREMENT_VALUES = 12
+
+
+class Measurement(Base):
+    """A submitted response's reported scores in one row, for the evaluation reports.
+
+    The reports pair each course's baseline with its later measurements. Read from `score`,
+    that is one row per score and three joins per response (1.5 million rows for the start
+    meetings of a national evaluation); here it is one row per response, in the order the
+    reports group by (WITHOUT ROWID on SQLite: the rows are the index). It is written with the
+    scores (`services.measurements`), holds nothing that `score` and `assignment` do not, and
+    can be rebuilt from them at any time (`surveyapp migrate` does when the reported scores
+    change). Which score is in which value column is in `measurement_column`.
+    """
+
+    __tablename__ = "measurement"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    instrument_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), primary_key=True)
+    respondent: Mapped[Respondent] = mapped_column(
+        str_enum(Respondent, "respondent"), primary_key=True
+    )
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("response.id", ondelete="CASCADE"), primary_key=True, unique=True
+    )
+    timepoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("plan_timepoint.id", ondelete="SET NULL")
+    )
+    v0: Mapped[float | None]
+    v1: Mapped[float | None]
+    v2: Mapped[float | None]
+    v3: Mapped[float | None]
+    v4: Mapped[float | None]
+    v5: Mapped[float | None]
+    v6: Mapped[float | None]
+    v7: Mapped[float | None]
+    v8: Mapped[float | None]
+    v9: Mapped[float | None]
+    v10: Mapped[float | None]
+    v11: Mapped[float | None]
+
+    response: Mapped[Response] = relationship(back_populates="measurement")
+
+
+class MeasurementColumn(Base):
+    """Which reported score of an instrument is kept in which value column of `measurement`.
+
+    Positions are handed out once and never reused, so a definition file that reorders or
+    adds reported scores never makes stored values mean something else.
+    """
+
+    __tablename__ = "measurement_column"
+    __table_args__ = (UniqueConstraint("instrument_id", "name"),)
+
+    instrument_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
 
 
 class AuditEvent(Base):

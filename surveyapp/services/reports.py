@@ -31,7 +31,22 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, literal_column, or_, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Float,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from surveyapp.enums import (
@@ -51,6 +66,7 @@ from surveyapp.models import (
     Assignment,
     Citizen,
     Course,
+    Measurement,
     Municipality,
     PlanItem,
     PlanTimepoint,
@@ -76,7 +92,7 @@ from surveyapp.report_tables import (
     add_up,
 )
 from surveyapp.scheduling import TimepointRole, timepoint_role
-from surveyapp.services import audit
+from surveyapp.services import audit, measurements
 from surveyapp.services.scope import ReportScope, Scope
 from surveyapp.statistics import PairedSums, summarise
 
@@ -354,14 +370,14 @@ class _Context:
         """The ids of the courses in the report (for `course_id IN (...)`)."""
         return select(Course.id).where(*self.where)
 
-    def narrowing(self) -> list[ColumnElement[bool]]:
+    def narrowing(self, course_id: Any = Assignment.course_id) -> list[ColumnElement[bool]]:
         """The course filter again, for the per-course subqueries, when it leaves courses out.
 
         A report of one municipality then reads only that municipality's assignments (through
         the course_id index) instead of every municipality's; a national report, which reads
         everything anyway, is not slowed down by the extra IN.
         """
-        return [] if self.covers_everything else [Assignment.course_id.in_(self.course_ids())]
+        return [] if self.covers_everything else [course_id.in_(self.course_ids())]
 
     def respondent_where(self, column: Any) -> list[ColumnElement[bool]]:
         return [] if self.filters.respondent is None else [column == self.filters.respondent]
@@ -509,6 +525,9 @@ CATEGORIES = ("measured", "missed", "dropped_out", "pending")
 NO_REASON = "not_given"
 _MEASURED, _MISSED, _PENDING, _NO_REASON = 1, 2, 3, 9
 _REASON_CODE = {why: 10 + index for index, why in enumerate(DropoutReason)}
+# The coverage report packs one code per slot into an integer: 5 bits each, 12 to a 64-bit sum.
+_CODE_BASE, _SLOTS_PER_PACK = 32, 12
+assert max(_REASON_CODE.values()) < _CODE_BASE
 
 
 def coverage(
@@ -531,8 +550,11 @@ def coverage(
     sections: list[Section] = []
     if slot is None:
         return ctx.result("coverage", sections)
-    # One row per (instrument, course, respondent), each slot's status as a code; SQLite
-    # builds it in the order of ix_assignment_report without sorting, the outer query adds up.
+    # One row per (instrument, course, respondent) with the status code of each slot packed
+    # into one integer (5 bits a slot: the schema allows one assignment per course, timepoint,
+    # instrument and respondent, and each plan has one timepoint per slot). SQLite builds it
+    # in the order of ix_assignment_report without sorting; the outer query counts the
+    # courses with each combination, which are few, and they are unpacked here.
     code = case(
         (Assignment.status == AssignmentStatus.COMPLETED, _MEASURED),
         (Assignment.status == AssignmentStatus.EXPIRED, _MISSED),
@@ -541,17 +563,28 @@ def coverage(
         else_=_NO_REASON,
     )
     used = [s for s in slots if s.timepoint_ids]
+    chunks = [used[k : k + _SLOTS_PER_PACK] for k in range(0, len(used), _SLOTS_PER_PACK)]
+    packs = [
+        func.sum(
+            code
+            * case(
+                {
+                    tp: literal(_CODE_BASE**place, BigInteger)
+                    for place, s in enumerate(chunk)
+                    for tp in s.timepoint_ids
+                },
+                value=Assignment.timepoint_id,
+                else_=literal(0, BigInteger),
+            )
+        ).label(f"p{index}")
+        for index, chunk in enumerate(chunks)
+    ]
     per_course = (
         select(
             Assignment.instrument_id.label("i"),
             Assignment.course_id.label("c"),
             Assignment.respondent.label("r"),
-            *(
-                func.max(case((Assignment.timepoint_id.in_(s.timepoint_ids), code))).label(
-                    f"s{index}"
-                )
-                for index, s in enumerate(used)
-            ),
+            *packs,
         )
         .where(
             Assignment.timepoint_id.in_(ctx.plans.slot_ids),
@@ -562,47 +595,44 @@ def coverage(
         .subquery()
     )
     pc = per_course.c
-    codes = [_MEASURED, _MISSED, _PENDING, _NO_REASON, *_REASON_CODE.values()]
-    follow_ups = [
-        pc[f"s{index}"] for index, s in enumerate(used) if s.role is TimepointRole.FOLLOW_UP
-    ]
-    sums = [
-        func.sum(case((pc[f"s{index}"] == value, 1), else_=0))
-        for index in range(len(used))
-        for value in codes
-    ]
-    if follow_ups:
-        sums.append(func.sum(case((or_(*(col == _MEASURED for col in follow_ups)), 1), else_=0)))
+    packed = [pc[f"p{index}"] for index in range(len(chunks))]
+    has_follow_ups = any(s.role is TimepointRole.FOLLOW_UP for s in used)
     rows = session.execute(
-        select(Course.municipality_id, Course.provider_id, pc.i, pc.r, *sums)
+        select(Course.municipality_id, Course.provider_id, pc.i, pc.r, func.count(), *packed)
         .join(Course, Course.id == pc.c)
         .where(*ctx.where)
-        .group_by(Course.municipality_id, Course.provider_id, pc.i, pc.r)
+        .group_by(Course.municipality_id, Course.provider_id, pc.i, pc.r, *packed)
     ).all()
     store = ctx.store
     org = ctx.organisation
     reason_of = {code: why for why, code in _REASON_CODE.items()}
     no_reason = False
-    for m, p, i, r, *numbers in rows:
-        for index, s in enumerate(used):
-            for value, n in zip(
-                codes, numbers[index * len(codes) : (index + 1) * len(codes)], strict=True
-            ):
-                if not n:
-                    continue
-                if value == _MEASURED:
-                    store.count(("measured", i, r, s.key, m, p), n)
-                elif value == _MISSED:
-                    store.count(("status", i, r, s.key, "missed", m), n)
-                elif value == _PENDING:
-                    store.count(("status", i, r, s.key, "pending", m), n)
-                else:
-                    why = reason_of.get(value, NO_REASON)
-                    no_reason = no_reason or why == NO_REASON
-                    store.count(("status", i, r, s.key, "dropped_out", m), n)
-                    store.count(("reason", i, r, s.key, why, m), n)
-        if follow_ups:
-            store.count(("measured", i, r, ANY_FOLLOW_UP, m, p), numbers[-1])
+    # Unpack each slot's code once per combination, add up here, and hand the store one
+    # count per cell (a national report has tens of thousands of combinations).
+    places = [divmod(index, _SLOTS_PER_PACK) for index in range(len(used))]
+    tally: dict[CellKey, int] = defaultdict(int)
+    for m, p, i, r, n, *numbers in rows:
+        any_follow_up = False
+        for s, (chunk, place) in zip(used, places, strict=True):
+            value = (int(numbers[chunk] or 0) // _CODE_BASE**place) % _CODE_BASE
+            if not value:
+                continue
+            if value == _MEASURED:
+                tally[("measured", i, r, s.key, m, p)] += n
+                any_follow_up = any_follow_up or s.role is TimepointRole.FOLLOW_UP
+            elif value == _MISSED:
+                tally[("status", i, r, s.key, "missed", m)] += n
+            elif value == _PENDING:
+                tally[("status", i, r, s.key, "pending", m)] += n
+            else:
+                why = reason_of.get(value, NO_REASON)
+                no_reason = no_reason or why == NO_REASON
+                tally[("status", i, r, s.key, "dropped_out", m)] += n
+                tally[("reason", i, r, s.key, why, m)] += n
+        if has_follow_ups:
+            tally[("measured", i, r, ANY_FOLLOW_UP, m, p)] += n if any_follow_up else 0
+    for key, n in tally.items():
+        store.count(key, n)
     reasons: list[Any] = list(DropoutReason)
     if no_reason:
         reasons.append(NO_REASON)
@@ -787,40 +817,43 @@ def _per_course_values(
 ) -> Any:
     """One row per (course, respondent) of one instrument: each score at each slot.
 
-    Built from ix_assignment_report (instrument, course, respondent, ...) and ix_score_report
-    (response, name, value) without a sort: SQLite streams the GROUP BY in index order.
+    Read from the measurement table (one row per submitted response, its primary key in the
+    order of this GROUP BY, so SQLite streams it without a sort). A reported score with no
+    stored position has no values yet (`surveyapp migrate` fills them).
     """
-    completed = and_(
-        Assignment.instrument_id == instrument_id,
-        Assignment.status == AssignmentStatus.COMPLETED,
-        Assignment.timepoint_id.in_(sorted({i for s in slots for i in s.timepoint_ids})),
-        *ctx.respondent_where(Assignment.respondent),
-        *ctx.narrowing(),
-    )
+    stored = measurements.layout(ctx.session, instrument_id)
+    every = sorted({i for s in slots for i in s.timepoint_ids})
     columns = [
-        func.max(
-            case(
-                (
-                    and_(Score.name == name, Assignment.timepoint_id.in_(s.timepoint_ids)),
-                    Score.value,
-                ),
-                else_=None,
+        (
+            func.max(
+                case(
+                    (
+                        Measurement.timepoint_id.in_(s.timepoint_ids),
+                        measurements.value_column(stored[name]),
+                    ),
+                    else_=None,
+                )
             )
+            if name in stored
+            else cast(null(), Float)
         ).label(f"v{n_index}_{s_index}")
         for n_index, name in enumerate(names)
         for s_index, s in enumerate(slots)
     ]
     return (
         select(
-            Assignment.instrument_id.label("i"),
-            Assignment.course_id.label("c"),
-            Assignment.respondent.label("r"),
+            Measurement.instrument_id.label("i"),
+            Measurement.course_id.label("c"),
+            Measurement.respondent.label("r"),
             *columns,
         )
-        .join(Response, Response.assignment_id == Assignment.id)
-        .join(Score, Score.response_id == Response.id)
-        .where(completed, Score.name.in_(names), Score.value.is_not(None))
-        .group_by(Assignment.instrument_id, Assignment.course_id, Assignment.respondent)
+        .where(
+            Measurement.instrument_id == instrument_id,
+            Measurement.timepoint_id.in_(every),
+            *ctx.respondent_where(Measurement.respondent),
+            *ctx.narrowing(Measurement.course_id),
+        )
+        .group_by(Measurement.instrument_id, Measurement.course_id, Measurement.respondent)
         .subquery()
     )
 

@@ -16,6 +16,7 @@ from surveyapp.enums import AnswerState, AssignmentStatus, Channel
 from surveyapp.instruments import Instrument, Registry, score
 from surveyapp.instruments.model import Item
 from surveyapp.models import Answer, Assignment, Response, Score, utcnow
+from surveyapp.services import measurements
 
 AnswerInput = int | AnswerState
 CLOSED_STATUSES = frozenset({AssignmentStatus.COMPLETED, AssignmentStatus.DECLINED})
@@ -142,9 +143,9 @@ def submit_response(
     values = {a.item_id: a.value for a in response.answers if a.state is AnswerState.ANSWERED}
     result = score(instrument, {item_id: values.get(item_id) for item_id in instrument.item_ids})
     now = now or utcnow()
-    response.scores = [
-        Score(name=name, value=None if v is None else float(v)) for name, v in result.scores.items()
-    ]
+    scores = {name: None if v is None else float(v) for name, v in result.scores.items()}
+    response.scores = [Score(name=name, value=value) for name, value in scores.items()]
+    measurements.record(session, response, response.assignment, instrument, scores)
     response.scoring_version = result.scoring_version
     response.score_notes = list(result.notes)
     response.submitted_at = now
