@@ -72,7 +72,6 @@ from surveyapp.models import (
     PlanTimepoint,
     Provider,
     Response,
-    Score,
     Team,
 )
 from surveyapp.report_tables import (
@@ -1447,17 +1446,19 @@ def _start_meeting_sums(
         else_=_NOT_READY,
     )
     names = [spec.name for spec in specs]
+    stored = measurements.layout(ctx.session, instrument_id)
     columns = [
         func.max(case((at_baseline, status))).label("b"),
         func.max(case((at_next, status))).label("x"),
     ]
     for index, name in enumerate(names):
         for phase, where in (("b", at_baseline), ("x", at_next)):
-            columns.append(
-                func.max(case((and_(where, Score.name == name), Score.value))).label(
-                    f"{phase}{index}"
-                )
+            value = (
+                func.max(case((where, measurements.value_column(stored[name]))))
+                if name in stored
+                else cast(null(), Float)
             )
+            columns.append(value.label(f"{phase}{index}"))
     every = sorted({*baseline.timepoint_ids, *(i for ids in nexts.values() for i in ids)})
     pivot = (
         select(
@@ -1466,8 +1467,15 @@ def _start_meeting_sums(
             Assignment.respondent.label("r"),
             *columns,
         )
-        .outerjoin(Response, Response.assignment_id == Assignment.id)
-        .outerjoin(Score, and_(Score.response_id == Response.id, Score.name.in_(names)))
+        .outerjoin(
+            Measurement,
+            and_(
+                Measurement.instrument_id == Assignment.instrument_id,
+                Measurement.course_id == Assignment.course_id,
+                Measurement.respondent == Assignment.respondent,
+                Measurement.timepoint_id == Assignment.timepoint_id,
+            ),
+        )
         .where(
             Assignment.instrument_id == instrument_id,
             Assignment.timepoint_id.in_(every),
