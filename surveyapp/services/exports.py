@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -34,6 +35,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     case,
     func,
     literal,
@@ -377,16 +379,35 @@ def _keys(r: Any, pseudonyms: Pseudonyms, roles: _Roles) -> tuple[Any, ...]:
     )
 
 
-def _pivots(export: Layout) -> tuple[list[int], Any, list[int], Any]:
-    """Item and score columns of the wide layout, each with a function making the SQL that
-    pivots one batch of responses into them (one row per response, made by the database).
+@dataclass(frozen=True)
+class _Pivot:
+    """One instrument's item (or score) columns: where they go in a row, and the SQL that
+    pivots a batch of that instrument's responses into them (one row per response)."""
 
-    "Ved ikke" and "Ikke relevant" come back as their codes (-8, -9): item values are never
-    negative codes, since those are the SPSS missing values of the same columns.
+    start: int  # the instrument's columns are contiguous: row[start : start + width]
+    width: int
+    statement: Select[Any]  # parameter "ids": the batch's response ids of this instrument
+    coded: bool  # item values: -8 and -9 stand for "Ved ikke" and "Ikke relevant"
+
+
+def _contiguous(columns: list[int]) -> int:
+    start = columns[0]
+    if columns != list(range(start, start + len(columns))):
+        raise AssertionError("an instrument's columns are side by side in the layout")
+    return start
+
+
+def _pivots(export: Layout) -> dict[str, list[_Pivot]]:
+    """Per instrument, the pivots of its item columns and of its score columns.
+
+    Each answer is compared only with its own instrument's items (not with every item of the
+    layout), and each statement is built once: the batch's ids are an expanding parameter, so
+    the compiled SQL is reused from batch to batch. "Ved ikke" and "Ikke relevant" come back
+    as their codes (-8, -9): item values are never negative codes, since those are the SPSS
+    missing values of the same columns. A last column says whether any answer of the
+    response is one of them, so that rows without any are not looked at cell by cell.
     """
     codes = {m.state: m.code for m in CodedMissing}
-    item_keys = sorted(export.item_columns.items(), key=lambda kv: kv[1])
-    score_keys = sorted(export.score_columns.items(), key=lambda kv: kv[1])
     value = case(
         (Answer.state == AnswerState.ANSWERED, Answer.value),
         *(
@@ -394,41 +415,45 @@ def _pivots(export: Layout) -> tuple[list[int], Any, list[int], Any]:
             for state, code in codes.items()
         ),
     )
-    item_values = [
-        func.max(
-            case(
-                (
-                    and_(
-                        Response.instrument_id == literal(instrument, literal_execute=True),
-                        Answer.item_id == literal(item_id, literal_execute=True),
-                    ),
-                    value,
-                )
+    ids = bindparam("ids", expanding=True)
+    items: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for (instrument, item_id), column in sorted(export.item_columns.items(), key=lambda kv: kv[1]):
+        items[instrument].append((item_id, column))
+    scores: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for name, column in sorted(export.score_columns.items(), key=lambda kv: kv[1]):
+        scores[export.variables[column].instrument].append((name, column))
+    found: dict[str, list[_Pivot]] = defaultdict(list)
+    for instrument, columns in items.items():
+        statement = (
+            select(
+                Answer.response_id,
+                *(
+                    func.max(case((Answer.item_id == literal(item, literal_execute=True), value)))
+                    for item, _column in columns
+                ),
+                func.max(case((Answer.state != AnswerState.ANSWERED, 1), else_=0)),
             )
-        )
-        for (instrument, item_id), _column in item_keys
-    ]
-    score_values = [
-        func.max(case((Score.name == literal(name, literal_execute=True), Score.value)))
-        for name, _column in score_keys
-    ]
-
-    def items_of(ids: list[int]) -> Select[Any]:
-        return (
-            select(Answer.response_id, *item_values)
-            .join(Response, Response.id == Answer.response_id)
             .where(Answer.response_id.in_(ids))
             .group_by(Answer.response_id)
         )
-
-    def scores_of(ids: list[int]) -> Select[Any]:
-        return (
-            select(Score.response_id, *score_values)
-            .where(Score.response_id.in_(ids))
+        start = _contiguous([c for _i, c in columns])
+        found[instrument].append(_Pivot(start, len(columns), statement, coded=True))
+    for instrument, columns in scores.items():
+        names = [name for name, _column in columns]
+        statement = (
+            select(
+                Score.response_id,
+                *(
+                    func.max(case((Score.name == literal(name, literal_execute=True), Score.value)))
+                    for name in names
+                ),
+            )
+            .where(Score.response_id.in_(ids), Score.name.in_(names))
             .group_by(Score.response_id)
         )
-
-    return [c for _k, c in item_keys], items_of, [c for _k, c in score_keys], scores_of
+        start = _contiguous([c for _n, c in columns])
+        found[instrument].append(_Pivot(start, len(columns), statement, coded=False))
+    return found
 
 
 def _wide_rows(
@@ -438,24 +463,27 @@ def _wide_rows(
     pseudonyms: Pseudonyms,
     roles: _Roles,
 ) -> Iterator[tuple[Any, ...]]:
-    item_columns, items_of, score_columns, scores_of = _pivots(export)
+    pivots = _pivots(export)
     by_code = {m.code: m for m in CodedMissing}
     width = len(export.variables)
     for batch in result.partitions():
-        ids = [r[0] for r in batch]
-        items = {row[0]: row[1:] for row in connection.execute(items_of(ids))}
-        scores = (
-            {row[0]: row[1:] for row in connection.execute(scores_of(ids))} if score_columns else {}
-        )
+        of_instrument: dict[str, list[int]] = defaultdict(list)
+        for r in batch:
+            of_instrument[r[15]].append(r[0])
+        placed: dict[int, list[tuple[_Pivot, Any]]] = defaultdict(list)
+        for instrument, ids in of_instrument.items():
+            for pivot in pivots.get(instrument, ()):
+                for found in connection.execute(pivot.statement, {"ids": ids}).all():
+                    placed[found[0]].append((pivot, found))
         for r in batch:
             row: list[Any] = [*_keys(r, pseudonyms, roles), r[24], r[25], _flag(r[26])]
             row.extend([None] * (width - len(row)))
-            for column, found in zip(item_columns, items.get(r[0], ()), strict=False):
-                if found is not None:
-                    row[column] = by_code.get(found, found)
-            for column, found in zip(score_columns, scores.get(r[0], ()), strict=False):
-                if found is not None:
-                    row[column] = found
+            for pivot, found in placed.get(r[0], ()):
+                end = pivot.start + pivot.width
+                row[pivot.start : end] = found[1 : pivot.width + 1]
+                if pivot.coded and found[-1]:
+                    for column in range(pivot.start, end):
+                        row[column] = by_code.get(row[column], row[column])
             notes = r[28] or []
             row[-3] = r[27]
             row[-2] = int(any(n.startswith("imputed:") for n in notes)) if r[27] else None
