@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import time
 import zipfile
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -301,3 +303,29 @@ def test_the_export_command_writes_the_file_and_codebook_and_audits_as_the_syste
     assert events[0].details["municipality_ids"] == [seeded["home"]]
     bad = CliRunner().invoke(main, ["export", "--municipality", "000", "--out", str(out)], env=env)
     assert bad.exit_code == 2 and "unknown municipality code: 000" in bad.output
+
+
+def test_batches_fetched_ahead_arrive_in_order_errors_surface_and_a_closed_export_stops() -> None:
+    assert list(export_service.prefetched(iter(range(50)))) == list(range(50))
+
+    def broken() -> Iterator[int]:
+        yield 1
+        raise RuntimeError("the database went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        list(export_service.prefetched(broken()))
+    produced: list[int] = []
+
+    def endless() -> Iterator[int]:
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    batches = export_service.prefetched(endless(), depth=2)
+    assert next(batches) == 0
+    batches.close()  # the download was closed: the fetching thread ends
+    seen = len(produced)
+    time.sleep(0.3)
+    assert len(produced) == seen <= 5
