@@ -1,5 +1,6 @@
 """SQLAlchemy 2.x typed models of the whole domain (schema made by Alembic migrations)."""
 
+from surveyapp.models import chain  # noqa: E402,F401 - registers the audit chain on flush
 from surveyapp.models.base import Base, utcnow
 from surveyapp.models.course import (
     Assignment,
@@ -13,12 +14,13 @@ from surveyapp.models.course import (
 )
 from surveyapp.models.kiosk import KioskSession
 from surveyapp.models.organisation import AnalystGrant, Municipality, Provider, StaffUser, Team
-from surveyapp.models.response import Answer, AuditEvent, Response, Score
+from surveyapp.models.response import Answer, AuditChainHead, AuditEvent, Response, Score
 
 __all__ = [
     "AnalystGrant",
     "Answer",
     "Assignment",
+    "AuditChainHead",
     "AuditEvent",
     "Base",
     "Citizen",
