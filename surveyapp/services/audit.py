@@ -10,7 +10,6 @@ the head, and refuse every UPDATE and DELETE except removing an old event's IP a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,22 +72,22 @@ def record(
 # --- verification ------------------------------------------------------------------------
 
 
-def _rows(session: Session) -> Iterator[dict[str, Any]]:
+def verify_chain(
+    session: Session, *, expect: auditchain.Head | None = None
+) -> auditchain.Report:
+    """Check the whole chain against its head (and an earlier checkpoint, if given)."""
+    found = session.execute(select(AuditChainHead.seq, AuditChainHead.hash)).one_or_none()
+    head = None if found is None else auditchain.Head(found.seq, found.hash)
     columns = [getattr(AuditEvent, name) for name in auditchain.HASHED_FIELDS]
-    stmt = (
+    result = session.execute(
         select(*columns, AuditEvent.hash, AuditEvent.ip_address, AuditEvent.ip_salt)
         .order_by(AuditEvent.seq)
         .execution_options(yield_per=2000)
     )
-    for row in session.execute(stmt):
-        yield dict(row._mapping)
-
-
-def verify_chain(session: Session, *, expect: auditchain.Head | None = None) -> auditchain.Report:
-    """Check the whole chain against its head (and an earlier checkpoint, if given)."""
-    found = session.execute(select(AuditChainHead.seq, AuditChainHead.hash)).one_or_none()
-    head = None if found is None else auditchain.Head(found.seq, found.hash)
-    return auditchain.verify(_rows(session), head, expect=expect)
+    try:
+        return auditchain.verify((dict(row._mapping) for row in result), head, expect=expect)
+    finally:
+        result.close()
 
 
 # --- IP address retention --------------------------------------------------------------------
