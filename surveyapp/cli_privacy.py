@@ -7,6 +7,7 @@ history): the commands ask for it, without echo, or read it from standard input.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -156,9 +157,11 @@ def _with_citizen(
         with factory() as session:
             place = _municipality(session, municipality)
         actor = _system_actor(place.id)
+        citizen_id = None
         try:
-            with factory.begin() as session:
-                citizen = privacy.find_citizen(
+            # A failed look-up is audited and committed: OutOfScope is caught inside.
+            with factory.begin() as session, contextlib.suppress(OutOfScope):
+                citizen_id = privacy.find_citizen(
                     session,
                     actor,
                     place.id,
@@ -166,12 +169,11 @@ def _with_citizen(
                     hmac_key=settings.cpr_hmac_key,
                     today=today_in_denmark(),
                     purpose=purpose,
-                )
-                citizen_id = citizen.id
+                ).id
         except InvalidCPR as exc:
             raise click.ClickException("that is not a CPR number") from exc
-        except OutOfScope as exc:
-            raise click.ClickException(f"no citizen with that CPR number in {place.name}") from exc
+        if citizen_id is None:
+            raise click.ClickException(f"no citizen with that CPR number in {place.name}")
         del cpr
         action(factory, actor, place, citizen_id)
 

@@ -72,9 +72,7 @@ def record(
 # --- verification ------------------------------------------------------------------------
 
 
-def verify_chain(
-    session: Session, *, expect: auditchain.Head | None = None
-) -> auditchain.Report:
+def verify_chain(session: Session, *, expect: auditchain.Head | None = None) -> auditchain.Report:
     """Check the whole chain against its head (and an earlier checkpoint, if given)."""
     found = session.execute(select(AuditChainHead.seq, AuditChainHead.hash)).one_or_none()
     head = None if found is None else auditchain.Head(found.seq, found.hash)

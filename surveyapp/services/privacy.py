@@ -46,6 +46,7 @@ from surveyapp.services import audit
 from surveyapp.services.audit import Actor
 from surveyapp.services.scope import OutOfScope
 
+
 def find_citizen(
     session: Session,
     actor: Actor,
