@@ -38,7 +38,7 @@ ACTION_NAMES: dict[str, str] = {
     "course.create": _l("Course registered"),
     "course.update": _l("Course changed"),
     "due_list.view": _l("Due list viewed"),
-    "assignment.view": _l("Questionnaire opened for paper entry"),
+    "assignment.view": _l("Measurement opened"),
     "assignment.dropout": _l("Drop-out recorded"),
     "assignment.sweep": _l("Statuses updated"),
     "response.paper_entry": _l("Paper answers entered"),
@@ -70,7 +70,6 @@ ACTION_NAMES: dict[str, str] = {
     # the audit trail and data protection
     "audit.search": _l("Audit trail searched"),
     "audit.export": _l("Audit trail exported"),
-    "audit.verify": _l("Audit trail verified"),
     "retention.run": _l("Retention: old courses anonymised"),
     "retention.audit_ips": _l("Retention: old IP addresses removed"),
     "demo.load": _l("Demo data loaded"),
