@@ -15,8 +15,8 @@ be guessed back from it).
 
 `verify` walks the events in `seq` order and reports the first broken link: a missing event
 (a gap in `seq`), a previous hash that does not match, content that does not match its hash,
-an IP address that does not match its digest, and events missing at the end (fewer events
-than the chain head records).
+an IP address that does not match its digest (or was removed before its retention period
+ended), and events missing at the end (fewer events than the chain head records).
 """
 
 from __future__ import annotations
@@ -131,12 +131,15 @@ def verify(
     head: Head | None,
     *,
     expect: Head | None = None,
+    ips_kept_since: datetime | None = None,
 ) -> Report:
     """Walk the events (mappings with HASHED_FIELDS, `hash`, `ip_address`, `ip_salt`) in
     `seq` order and stop at the first broken link.
 
     `head` is the chain head stored in the database; `expect` is a head recorded earlier
     outside the database (a checkpoint): the event at its seq must still carry its hash.
+    Events since `ips_kept_since` (now minus the IP retention period) must still have the IP
+    address they were written with: removing it earlier is reported.
     """
     report = Report()
     expected_seq = 1
@@ -178,6 +181,13 @@ def verify(
                 report.problem = Problem(seq, "ip", f"the IP address of event {seq} was changed")
                 return report
         elif event["ip_digest"] is not None:
+            if ips_kept_since is not None and event["occurred_at"] >= ips_kept_since:
+                report.problem = Problem(
+                    seq,
+                    "ip",
+                    f"the IP address of event {seq} was removed before its retention period ended",
+                )
+                return report
             report.ips_forgotten += 1
         if expect is not None and seq == expect.seq:
             if event["hash"] != expect.hash:

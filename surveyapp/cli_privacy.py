@@ -66,7 +66,10 @@ def _read_cpr() -> str:
 )
 def audit_verify_command(expect: str | None) -> None:
     """Check the audit trail's hash chain; exit 1 and name the first broken link."""
+    from datetime import timedelta
+
     from surveyapp import auditchain
+    from surveyapp.models import utcnow
     from surveyapp.services.audit import verify_chain
 
     checkpoint = None
@@ -77,8 +80,9 @@ def audit_verify_command(expect: str | None) -> None:
                 "give SEQ:HASH as printed by audit-verify", param_hint="--expect"
             )
         checkpoint = auditchain.Head(int(seq), digest)
-    with _database() as (_settings, factory), factory() as session:
-        report = verify_chain(session, expect=checkpoint)
+    with _database() as (settings, factory), factory() as session:
+        kept_since = utcnow() - timedelta(days=settings.audit_ip_retention_days)
+        report = verify_chain(session, expect=checkpoint, ips_kept_since=kept_since)
     if report.problem is not None:
         click.echo(
             f"audit trail BROKEN at event {report.problem.seq} ({report.problem.kind}): "

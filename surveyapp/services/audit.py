@@ -72,8 +72,16 @@ def record(
 # --- verification ------------------------------------------------------------------------
 
 
-def verify_chain(session: Session, *, expect: auditchain.Head | None = None) -> auditchain.Report:
-    """Check the whole chain against its head (and an earlier checkpoint, if given)."""
+def verify_chain(
+    session: Session,
+    *,
+    expect: auditchain.Head | None = None,
+    ips_kept_since: datetime | None = None,
+) -> auditchain.Report:
+    """Check the whole chain against its head (and an earlier checkpoint, if given).
+
+    With `ips_kept_since`, an IP address removed from an event since then is reported.
+    """
     found = session.execute(select(AuditChainHead.seq, AuditChainHead.hash)).one_or_none()
     head = None if found is None else auditchain.Head(found.seq, found.hash)
     columns = [getattr(AuditEvent, name) for name in auditchain.HASHED_FIELDS]
@@ -83,7 +91,8 @@ def verify_chain(session: Session, *, expect: auditchain.Head | None = None) -> 
         .execution_options(yield_per=2000)
     )
     try:
-        return auditchain.verify((dict(row._mapping) for row in result), head, expect=expect)
+        rows = (dict(row._mapping) for row in result)
+        return auditchain.verify(rows, head, expect=expect, ips_kept_since=ips_kept_since)
     finally:
         result.close()
 
