@@ -73,6 +73,7 @@ ACTION_NAMES: dict[str, str] = {
     "retention.run": _l("Retention: old courses anonymised"),
     "retention.audit_ips": _l("Retention: old IP addresses removed"),
     "demo.load": _l("Demo data loaded"),
+    "bench.national_data": _l("Benchmark data generated"),
 }
 
 ACTIONS = frozenset(ACTION_NAMES)

@@ -21,13 +21,13 @@ from surveyapp.audit_actions import ACTION_NAMES, ACTIONS
 from surveyapp.services import audit
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT / "surveyapp"
+SOURCES = (ROOT / "surveyapp", ROOT / "bench", ROOT / "scripts")
 
 
 def _codes_in_source() -> tuple[set[str], list[str]]:
     literals: set[str] = set()
     patterns: list[str] = []
-    for path in SOURCE.rglob("*.py"):
+    for path in (p for source in SOURCES for p in source.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if (
