@@ -12,6 +12,7 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from datetime import tzinfo
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -36,7 +37,7 @@ HEADER = (
 )
 
 
-def _filtered(scope: Scope, query: AuditQuery) -> Select[tuple[AuditEvent, str | None]]:
+def _filtered(scope: Scope, query: AuditQuery) -> Select[Any]:
     stmt = (
         select(AuditEvent, StaffUser.username)
         .outerjoin(StaffUser, AuditEvent.actor_user_id == StaffUser.id)
@@ -105,7 +106,5 @@ def export_csv(
     return "\ufeff" + out.getvalue()
 
 
-def _rows(
-    session: Session, scope: Scope, query: AuditQuery
-) -> Iterator[tuple[AuditEvent, str | None]]:
+def _rows(session: Session, scope: Scope, query: AuditQuery) -> Iterator[Any]:
     yield from session.execute(_filtered(scope, query))

@@ -540,7 +540,7 @@ def apply_retention(
     is never past the period. Meant for a nightly job (`surveyapp retention`).
     """
     cutoff = retention_cutoff(today, months)
-    scope = Citizen.anonymised_at.is_(None)
+    scope: ColumnElement[bool] = Citizen.anonymised_at.is_(None)
     if municipality_id is not None:
         scope = and_(scope, Citizen.municipality_id == municipality_id)
     has_course = exists().where(Course.citizen_id == Citizen.id)
