@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         imports,
         kiosk,
         letters,
+        privacy,
         reports,
     )
 
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(reports.bp)
     app.register_blueprint(grants.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(privacy.bp)
     # Respondent forms check their CSRF token themselves, so that a token that expired while
     # the tablet lay on the table re-shows the question with the answer kept (never a 400).
     csrf.exempt(respond.bp)

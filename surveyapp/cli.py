@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from surveyapp.cli_privacy import COMMANDS as PRIVACY_COMMANDS
 from surveyapp.report_tables import REPORT_NAMES
 
 
@@ -424,6 +425,10 @@ def serve_command(host: str, port: int) -> None:
     app = create_app()
     click.echo(f"surveyapp on http://{host}:{port}/")
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+for _command in PRIVACY_COMMANDS:  # audit-verify, db-grants, retention, access-request, ...
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,10 @@ class Settings:
     public_url: str = "http://127.0.0.1:5000"
     # Reports and aggregate exports hide every cell built on fewer citizens than this.
     suppression_threshold: int = DEFAULT_THRESHOLD
+    # Citizens whose courses all ended more than this many months ago are anonymised
+    # (`surveyapp retention`); audit events keep their IP address this many days.
+    retention_months: int = 36
+    audit_ip_retention_days: int = 90
 
     @property
     def is_production(self) -> bool:
@@ -73,6 +77,10 @@ class Settings:
             suppression_threshold=_whole_number(
                 env, "SURVEYAPP_SUPPRESSION_THRESHOLD", cls.suppression_threshold
             ),
+            retention_months=_whole_number(env, "SURVEYAPP_RETENTION_MONTHS", cls.retention_months),
+            audit_ip_retention_days=_whole_number(
+                env, "SURVEYAPP_AUDIT_IP_RETENTION_DAYS", cls.audit_ip_retention_days
+            ),
         )
         settings.check()
         return settings
@@ -99,6 +107,15 @@ class Settings:
             raise ConfigError(
                 f"SURVEYAPP_SUPPRESSION_THRESHOLD must be at least {DEFAULT_THRESHOLD} (no cell "
                 f"may rest on fewer citizens), not {self.suppression_threshold}"
+            )
+        if self.retention_months < 1:
+            raise ConfigError(
+                f"SURVEYAPP_RETENTION_MONTHS must be at least 1, not {self.retention_months}"
+            )
+        if self.audit_ip_retention_days < 1:
+            raise ConfigError(
+                "SURVEYAPP_AUDIT_IP_RETENTION_DAYS must be at least 1, "
+                f"not {self.audit_ip_retention_days}"
             )
         if not self.is_production:
             return

@@ -1,5 +1,6 @@
 """SQLAlchemy 2.x typed models of the whole domain (schema made by Alembic migrations)."""
 
+from surveyapp.models import chain  # noqa: E402,F401 - registers the audit chain on flush
 from surveyapp.models.base import Base, utcnow
 from surveyapp.models.course import (
     Assignment,
@@ -16,6 +17,7 @@ from surveyapp.models.organisation import AnalystGrant, Municipality, Provider, 
 from surveyapp.models.response import (
     MEASUREMENT_VALUES,
     Answer,
+    AuditChainHead,
     AuditEvent,
     Measurement,
     MeasurementColumn,
@@ -27,6 +29,7 @@ __all__ = [
     "AnalystGrant",
     "Answer",
     "Assignment",
+    "AuditChainHead",
     "AuditEvent",
     "Base",
     "Citizen",

@@ -40,6 +40,9 @@ class Citizen(Base):
     lives_alone: Mapped[bool | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    # Set when the retention period anonymised the citizen: the CPR HMAC was replaced by a
+    # random value and the label cleared; the courses and answers stay for the aggregates.
+    anonymised_at: Mapped[datetime | None]
 
     municipality: Mapped[Municipality] = relationship()
     courses: Mapped[list[Course]] = relationship(back_populates="citizen")

@@ -152,11 +152,18 @@ class MeasurementColumn(Base):
 
 
 class AuditEvent(Base):
-    """Who did what to which record, when and from where. Append-only (database triggers)."""
+    """Who did what to which record, when and from where; one link of a hash chain.
+
+    Append-only: database triggers refuse UPDATE and DELETE (except removing an old event's
+    IP address and its salt), refuse an event that does not continue the chain head, and take
+    the chain head forward. `seq`, `prev_hash`, `hash`, `occurred_at` and the IP digest are
+    set by `surveyapp.services.audit` when the event is flushed (`surveyapp.auditchain`).
+    """
 
     __tablename__ = "audit_event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(unique=True)  # place in the chain: 1, 2, 3, ... no gaps
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     actor_type: Mapped[str] = mapped_column(String(20))
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
@@ -164,5 +171,25 @@ class AuditEvent(Base):
     object_type: Mapped[str | None] = mapped_column(String(40))
     object_id: Mapped[str | None] = mapped_column(String(40))
     municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"))
+    # Not hashed: removed after its retention period; the hash covers ip_digest instead.
     ip_address: Mapped[str | None] = mapped_column(String(45))
+    ip_salt: Mapped[str | None] = mapped_column(String(32))
+    ip_digest: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of salt | address
     details: Mapped[dict[str, Any] | None]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The one row naming the audit chain's last event: its seq, hash and time.
+
+    Moved forward only by the database trigger on audit_event inserts; on PostgreSQL the
+    app's role may only read it. It shows events deleted at the end of the chain.
+    """
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime | None]

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
+from surveyapp.audit_actions import action_name
 from surveyapp.enums import Anchor, Respondent, Role
 from surveyapp.forms.staff import (
     RESPONDENT_LABELS,
@@ -21,8 +22,8 @@ from surveyapp.forms.staff import (
     select_choices,
 )
 from surveyapp.services import assignments as assignment_service
+from surveyapp.services import audit_trail, plans_admin
 from surveyapp.services import auth as auth_service
-from surveyapp.services import plans_admin
 from surveyapp.services import scope as scope_service
 from surveyapp.services.links import DEFAULT_VALID_DAYS
 from surveyapp.web import registry, unit_of_work
@@ -180,36 +181,49 @@ def unlock_user(user_id: int) -> Response:
 # --- audit -----------------------------------------------------------------------------------
 
 
+def _audit_form() -> AuditSearchForm:
+    form = AuditSearchForm(request.args)
+    with unit_of_work() as db:
+        form.user.choices = select_choices(
+            [(0, _("Anyone"))]
+            + [(u.id, u.username) for u in auth_service.list_users(db, current_scope())]
+        )
+    return form
+
+
+def _audit_query(form: AuditSearchForm) -> auth_service.AuditQuery:
+    def local(day: object, plus: int = 0) -> datetime | None:
+        if day is None:
+            return None
+        return datetime.combine(day + timedelta(days=plus), time(0), tzinfo=COPENHAGEN)  # type: ignore[operator]
+
+    return auth_service.AuditQuery(
+        action_prefix=(form.action.data or "").strip(),
+        user_id=form.user.data or None,
+        object_type=form.object_type.data or "",
+        object_id=(form.object_id.data or "").strip(),
+        since=local(form.date_from.data),
+        until=local(form.date_to.data, 1),
+        page=form.page.data or 1,
+    )
+
+
+def action_label(code: str) -> str:
+    """The readable, translated name of an audit action code."""
+    return _(action_name(code))
+
+
 @bp.get("/audit")
 @staff_required(ADMIN)
 def audit_search() -> str:
     """Search the audit trail of the municipality."""
     scope = current_scope()
-    form = AuditSearchForm(request.args)
-    with unit_of_work() as db:
-        form.user.choices = select_choices(
-            [(0, _("Anyone"))] + [(u.id, u.username) for u in auth_service.list_users(db, scope)]
-        )
+    form = _audit_form()
     rows: list[auth_service.AuditRow] = []
     more = False
     if form.validate():
-
-        def local(day: object, plus: int = 0) -> datetime | None:
-            if day is None:
-                return None
-            return datetime.combine(day + timedelta(days=plus), time(0), tzinfo=COPENHAGEN)  # type: ignore[operator]
-
-        query = auth_service.AuditQuery(
-            action_prefix=(form.action.data or "").strip(),
-            user_id=form.user.data or None,
-            object_type=form.object_type.data or "",
-            object_id=(form.object_id.data or "").strip(),
-            since=local(form.date_from.data),
-            until=local(form.date_to.data, 1),
-            page=form.page.data or 1,
-        )
         with unit_of_work() as db:
-            rows, more = auth_service.search_audit(db, scope, query)
+            rows, more = auth_service.search_audit(db, scope, _audit_query(form))
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "staff/admin/audit.html",
@@ -219,6 +233,34 @@ def audit_search() -> str:
         page=form.page.data or 1,
         args=args,
         tz=COPENHAGEN,
+        action_label=action_label,
+    )
+
+
+@bp.get("/audit/export.csv")
+@staff_required(ADMIN)
+def audit_export() -> Response | tuple[str, int]:
+    """Download every event of the search as CSV (the export is itself audited)."""
+    form = _audit_form()
+    if not form.validate():
+        return render_template(
+            "staff/admin/audit.html",
+            form=form,
+            rows=[],
+            more=False,
+            page=1,
+            args={},
+            tz=COPENHAGEN,
+            action_label=action_label,
+        ), 400
+    with unit_of_work() as db:
+        text = audit_trail.export_csv(
+            db, current_scope(), _audit_query(form), name_of=action_label, tz=COPENHAGEN
+        )
+    return Response(
+        text.encode("utf-8"),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
     )
 
 

@@ -22,6 +22,8 @@ PURE = [
     "surveyapp/statistics.py",
     "surveyapp/report_tables.py",
     "surveyapp/importing.py",
+    "surveyapp/auditchain.py",
+    "surveyapp/audit_actions.py",
 ]
 
 

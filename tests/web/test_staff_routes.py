@@ -86,6 +86,9 @@ ROUTES = {
     "admin.activate_user": FOREIGN,
     "admin.unlock_user": FOREIGN,
     "admin.audit_search": LISTING,
+    "admin.audit_export": LISTING,  # only the admin's own municipality's events
+    "privacy.index": LISTING,  # the CPR number is form data, looked up in the own municipality
+    "privacy.erase": FOREIGN,
     "admin.sweep": LISTING,
     "admin.plans": LISTING,
     "admin.plan": FOREIGN,
