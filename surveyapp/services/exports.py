@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import json
 import queue
 import threading
 from collections import defaultdict
@@ -270,7 +271,7 @@ def _responses(reach: Reach, query: ExportQuery) -> Select[Any]:
             _as_text(Citizen.sex),
             Citizen.lives_alone,
             Response.scoring_version,
-            Response.score_notes,
+            _as_text(Response.score_notes),  # JSON text: decoded only when not empty
         )
         .join(Assignment, Response.assignment_id == Assignment.id)
         .join(Course, Assignment.course_id == Course.id)
@@ -289,6 +290,15 @@ def _responses(reach: Reach, query: ExportQuery) -> Select[Any]:
         .order_by(Response.id)
         .execution_options(stream_results=True, yield_per=BATCH)
     )
+
+
+def _notes(stored: str | list[str] | None) -> list[str]:
+    """The scoring notes from their stored JSON text (most responses have none; psycopg
+    hands PostgreSQL's json already decoded)."""
+    if not stored or stored in ("[]", "null"):
+        return []
+    found = json.loads(stored) if isinstance(stored, str) else stored
+    return [str(note) for note in found] if isinstance(found, list) else []
 
 
 def _local_date(moment: datetime | None) -> date | None:
@@ -615,7 +625,7 @@ def _joined_rows(
                 if r[flag]:
                     for column in range(a, b):
                         row[column] = by_code.get(row[column], row[column])
-            notes = r[28] or []
+            notes = _notes(r[28])
             row[-3] = r[27]
             row[-2] = int(any(n.startswith("imputed:") for n in notes)) if r[27] else None
             row[-1] = "; ".join(notes) if notes else None
@@ -650,7 +660,7 @@ def _wide_rows(
                 if pivot.coded and found[-1]:
                     for column in range(pivot.start, end):
                         row[column] = by_code.get(row[column], row[column])
-            notes = r[28] or []
+            notes = _notes(r[28])
             row[-3] = r[27]
             row[-2] = int(any(n.startswith("imputed:") for n in notes)) if r[27] else None
             row[-1] = "; ".join(notes) if notes else None
