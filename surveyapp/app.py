@@ -13,6 +13,7 @@ from surveyapp.config import Settings
 from surveyapp.db import make_engine, make_session_factory
 from surveyapp.instruments import load_registry
 from surveyapp.logs import install as keep_tokens_out_of_logs
+from surveyapp.web import errors
 from surveyapp.web.access import check_every_view_has_a_rule
 
 SUPPORTED_LOCALES = ("da", "en")
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         TESTING=settings.env == "test",
     )
     app.config.update(overrides)
+    errors.install_converters(app)
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     keep_tokens_out_of_logs([app.logger])
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(respond.bp)
     app.register_blueprint(respond.display)
     check_every_view_has_a_rule(app)
+    errors.init_app(app)
 
     @app.teardown_appcontext
     def _close_db_session(_exc: BaseException | None) -> None:
