@@ -99,9 +99,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(reports.bp)
     app.register_blueprint(grants.bp)
     app.register_blueprint(exports.bp)
-    # Respondent forms check their CSRF token themselves, so that a token that expired while
-    # the tablet lay on the table re-shows the question with the answer kept (never a 400).
-    csrf.exempt(respond.bp)
+    # Every POST of every blueprint needs a valid CSRF token. The two answer views check it
+    # themselves (surveyapp.web.respond.take_answer), so that a token that expired while the
+    # tablet lay on the table re-shows the question with the answer kept (status 400).
+    csrf.exempt("surveyapp.web.respond.answer")
+    csrf.exempt("surveyapp.web.kiosk.answer")
     app.register_blueprint(respond.bp)
     app.register_blueprint(respond.display)
     check_every_view_has_a_rule(app)

@@ -145,6 +145,31 @@ def keep_alive(
     visit.last_activity_at = now
 
 
+def shown_state(
+    session: Session, visit: KioskSession, *, idle: timedelta, now: datetime | None = None
+) -> tuple[KioskState, str | None]:
+    """The screen to show now and why (for a GET: computed, nothing is written).
+
+    A visit left idle longer than `idle`, or whose queue is done, shows the hand-back screen
+    at once; the stored state follows with the next POST (`settle`).
+    """
+    if visit.state is KioskState.ANSWERING:
+        if (now or utcnow()) - visit.last_activity_at > idle:
+            return KioskState.HANDBACK, "idle"
+        if current_place(session, visit) is None:
+            return KioskState.HANDBACK, "done"
+    return visit.state, visit.hand_back_reason
+
+
+def settle(
+    session: Session, visit: KioskSession, *, idle: timedelta, now: datetime | None = None
+) -> None:
+    """Store the state `shown_state` shows (run by every POST before it acts)."""
+    state, reason = shown_state(session, visit, idle=idle, now=now)
+    if state is KioskState.HANDBACK and visit.state is KioskState.ANSWERING:
+        hand_back(session, visit, reason or "done", now=now)
+
+
 def begin(visit: KioskSession) -> None:
     """The citizen has the tablet: answering starts."""
     if visit.state is KioskState.HANDOVER:
