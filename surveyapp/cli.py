@@ -428,10 +428,11 @@ def serve_command(host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     from surveyapp.app import create_app
+    from surveyapp.devserver import RequestHandler
 
     app = create_app()
     click.echo(f"surveyapp on http://{host}:{port}/")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=RequestHandler)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -424,7 +425,9 @@ def enter_code() -> str | WerkzeugResponse | tuple[str, int]:
                 "the letter and try again."
             )
         elif "csrf_token" in form.errors:
+            # Refused (400), and the form shown again: nothing is looked up or counted.
             message = _("The page was open for a long time. Please press the button again.")
+            status = 400
     body = render_template(
         "respond/code.html", form=form, message=message, text_size=session.get("text_size", 1)
     )
@@ -542,10 +545,31 @@ display = Blueprint("display", __name__)
 LOCAL_PATH = re.compile(r"/(?![/\\])[^\s\\]*")
 
 
+def same_origin() -> bool:
+    """True if the browser says the POST comes from one of our own pages.
+
+    Every current browser sends `Sec-Fetch-Site` or `Origin` with a form POST; a request with
+    neither, or from another site, is refused. (Only the host is compared: behind the TLS
+    proxy the app itself may see http.)
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("Origin")
+    return origin is not None and urlsplit(origin).netloc == request.host
+
+
 @display.post("/visning/tekst")
 @public
 def text_size() -> WerkzeugResponse:
-    """Remember the chosen text size (three steps) and go back to the page (POST only)."""
+    """Remember the chosen text size (three steps) and go back to the page (POST only).
+
+    The form carries no CSRF token, so that pages that must be the same byte for byte (the
+    refusal page) can offer it; instead the browser's Sec-Fetch-Site/Origin header must say
+    that the POST comes from our own page (the exempt list in surveyapp.app names this view).
+    """
+    if not same_origin():
+        abort(400)
     size = request.form.get("size", "")
     if size in {str(s) for s in TEXT_SIZES}:
         session["text_size"] = int(size)
