@@ -23,7 +23,9 @@ from surveyapp.services import audit
 from surveyapp.services.scope import Scope, get_citizen, require_individual_access
 
 MAX_PIN_FAILURES = 5
-PIN_RE = re.compile(r"^\d{4,6}$")
+# ASCII digits only (\d would take "１２３４", which no tablet keypad types) and no trailing
+# newline (which "$" would let through).
+PIN_RE = re.compile(r"\A[0-9]{4,6}\Z")
 DUE_STATUSES = (AssignmentStatus.OPEN, AssignmentStatus.IN_PROGRESS)
 
 

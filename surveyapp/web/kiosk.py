@@ -7,6 +7,7 @@ are answered with the shared answering pages (surveyapp.web.respond) under /kios
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from surveyapp.web.auth import (
     staff_required,
     today,
 )
+from surveyapp.web.errors import MAX_ID
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 bp.after_request(respond.never_cache)
@@ -51,6 +53,7 @@ GRANT = "kiosk_grant"
 STAFF_ROLES = (Role.COORDINATOR, Role.ADMIN)
 ALLOWED_OUTSIDE = {"static", "display.text_size"}
 STAFF_ENDPOINTS = {"kiosk.start_visit", "kiosk.set_pin"}
+ID = re.compile(r"[0-9]{1,10}")  # ASCII digits: int() would also take "１２" or " 12"
 
 
 class StartForm(FlaskForm):
@@ -125,9 +128,11 @@ def _shown(visit: KioskSession) -> tuple[KioskState, str | None]:
 def start_visit() -> WerkzeugResponse:
     """Queue the citizen's due questionnaires and hand the tablet over."""
     form = StartForm()
-    if not form.validate_on_submit() or not str(form.citizen_id.data).isdigit():
+    if not form.validate_on_submit() or not ID.fullmatch(str(form.citizen_id.data)):
         abort(400)
     citizen_id = int(form.citizen_id.data)
+    if citizen_id > MAX_ID:
+        abort(400)
     login_at = datetime.fromtimestamp(session.get("staff_login_at") or 0, tz=UTC)
     try:
         grant = run_in_transaction(
@@ -273,6 +278,9 @@ def unlock() -> str | WerkzeugResponse:
 def _flow(position: int, *, touch: bool = False) -> respond.Flow:
     """The queued questionnaire's flow; `touch` (POST) notes activity, a GET writes nothing."""
     visit = _visit()
+    assignment = kiosk_service.place(db_session(), visit, position)
+    if assignment is None:
+        abort(404)  # nothing at this place in the queue: refused before anything is noted
     if touch:
         _touch(visit)
         state = visit.state
@@ -280,9 +288,6 @@ def _flow(position: int, *, touch: bool = False) -> respond.Flow:
         state, _reason = _shown(visit)
     if state is not KioskState.ANSWERING:
         abort(redirect(url_for("kiosk.screen"), code=303))
-    assignment = kiosk_service.place(db_session(), visit, position)
-    if assignment is None:
-        abort(404)
     instrument = registry().get(assignment.instrument_id)
     queue_length = len(visit.assignment_ids)
     return respond.Flow(
@@ -333,10 +338,13 @@ def question(position: int, number: int) -> str | WerkzeugResponse:
 @respondent
 def answer(position: int, number: int) -> str | WerkzeugResponse | tuple[str, int]:
     """Save one answer (the view checks the CSRF token itself: see respond.take_answer)."""
-    valid = respond.token_valid()
-    result = respond.take_answer(_flow(position, touch=valid), number)
-    if valid:
-        _settle(_visit())  # the last questionnaire sent: the tablet is handed back
+    result = respond.take_answer(_flow(position), number)
+    if isinstance(result, WerkzeugResponse) and respond.token_valid():
+        # Taken (a refused answer re-shows the page and notes nothing): the citizen is active,
+        # and after the last questionnaire the tablet is handed back.
+        visit = _visit()
+        _touch(visit)
+        _settle(visit)
     return result
 
 
