@@ -47,7 +47,7 @@ EXPLANATIONS = {
     404: _l("There is nothing at this address."),
     405: _l("This page cannot be used in this way. Go back and use the buttons on the page."),
     413: _l("What was sent is larger than the service accepts. Go back and send less."),
-    429: _l("Please wait a quarter of an hour and try again."),
+    429: _l("Please wait a while and try again."),
 }
 EXPIRED_FORM = _l(
     "The page was open for a long time, so what you sent was not saved. Go back, reload the "
