@@ -13,7 +13,7 @@ from surveyapp.config import Settings
 from surveyapp.db import make_engine, make_session_factory
 from surveyapp.instruments import load_registry
 from surveyapp.logs import install as keep_tokens_out_of_logs
-from surveyapp.web import errors
+from surveyapp.web import errors, origin
 from surveyapp.web.access import check_every_view_has_a_rule
 
 SUPPORTED_LOCALES = ("da", "en")
@@ -147,7 +147,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     # tablet lay on the table re-shows the question with the answer kept (status 400).
     # The code form (/k) does the same with the code kept. The text-size switch carries no
     # token (the refusal page must stay the same byte for byte) and checks the browser's
-    # Sec-Fetch-Site/Origin header instead (surveyapp.web.respond.same_origin).
+    # Sec-Fetch-Site/Origin header instead (surveyapp.web.origin.same_origin).
     csrf.exempt("surveyapp.web.respond.answer")
     csrf.exempt("surveyapp.web.kiosk.answer")
     csrf.exempt("surveyapp.web.respond.enter_code")
@@ -156,6 +156,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(respond.display)
     check_every_view_has_a_rule(app)
     errors.init_app(app)
+    origin.init_app(app)
 
     @app.teardown_appcontext
     def _close_db_session(_exc: BaseException | None) -> None:
@@ -166,8 +167,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     @app.after_request
     def _security_headers(response: Any) -> Any:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        # same-origin: no address ever leaves for another site, while our own HTTPS form posts
-        # keep the Referer that Flask-WTF's strict CSRF check requires on secure requests.
+        # same-origin: no address ever leaves for another site (respondent and kiosk pages send
+        # none at all: no-referrer; surveyapp.web.origin checks where a POST comes from).
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault(

@@ -24,7 +24,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -54,7 +53,7 @@ from surveyapp.scheduling import DENMARK
 from surveyapp.services import links
 from surveyapp.services import responses as answering
 from surveyapp.suppression import DEFAULT_THRESHOLD
-from surveyapp.web import db_session, registry, run_in_transaction
+from surveyapp.web import db_session, origin, registry, run_in_transaction
 from surveyapp.web.access import public, respondent
 
 bp = Blueprint("respond", __name__)
@@ -545,20 +544,6 @@ display = Blueprint("display", __name__)
 LOCAL_PATH = re.compile(r"/(?![/\\])[^\s\\]*")
 
 
-def same_origin() -> bool:
-    """True if the browser says the POST comes from one of our own pages.
-
-    Every current browser sends `Sec-Fetch-Site` or `Origin` with a form POST; a request with
-    neither, or from another site, is refused. (Only the host is compared: behind the TLS
-    proxy the app itself may see http.)
-    """
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None:
-        return site == "same-origin"
-    origin = request.headers.get("Origin")
-    return origin is not None and urlsplit(origin).netloc == request.host
-
-
 @display.post("/visning/tekst")
 @public
 def text_size() -> WerkzeugResponse:
@@ -568,7 +553,7 @@ def text_size() -> WerkzeugResponse:
     refusal page) can offer it; instead the browser's Sec-Fetch-Site/Origin header must say
     that the POST comes from our own page (the exempt list in surveyapp.app names this view).
     """
-    if not same_origin():
+    if not origin.same_origin():
         abort(400)
     size = request.form.get("size", "")
     if size in {str(s) for s in TEXT_SIZES}:

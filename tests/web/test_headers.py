@@ -163,3 +163,34 @@ def test_surveyapp_serve_uses_that_request_handler(
     result = CliRunner().invoke(cli.main, ["serve", "--port", "5999"])
     assert result.exit_code == 0, result.output
     assert called["request_handler"] is RequestHandler
+
+
+def test_production_posts_over_https_need_no_referer_but_refuse_other_sites(
+    production_app: Flask,
+) -> None:
+    """Respondent and kiosk pages send no Referer (no-referrer): their POSTs must still work,
+    while a POST the browser marks as coming from another site is refused."""
+    import re
+
+    token, _ = factories.link(production_app.extensions["surveyapp.sessions"], "who5")
+    https = "https://survey.example"
+    client = production_app.test_client()
+    assert client.get(f"/svar/{token}", base_url=https).status_code == 303
+    page = client.get("/svar/", base_url=https).text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf
+    data = {"csrf_token": csrf.group(1)}
+    for theirs in (
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://evil.example"},
+    ):
+        refused = client.post("/svar/start", data=data, base_url=https, headers=theirs)
+        assert refused.status_code == 400, theirs
+    assert client.get("/svar/1", base_url=https).location == "/svar/"  # nothing was begun
+    # What browsers send from a no-referrer page of ours: no Referer, Origin "null" or ours.
+    ours = {"Sec-Fetch-Site": "same-origin", "Origin": "null"}
+    begun = client.post("/svar/start", data=data, base_url=https, headers=ours)
+    assert begun.status_code == 303 and begun.location == "/svar/1"
+    plain = client.post("/svar/sprog", data={**data, "locale": "da"}, base_url=https)
+    assert plain.status_code == 303  # an old browser that sends neither header: the token rules
