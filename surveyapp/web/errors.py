@@ -3,9 +3,10 @@
 Handled here once for the whole app, not route by route:
 - `<int:...>` in every route only matches 1 to 9 ASCII digits below 2^31 (the database's
   integer), so `/staff/citizens/9223372036854775808` is "not found" before any query runs;
-- control characters (NUL, CR, LF, ...) in the path or a query parameter, and NUL or other
-  control characters except tab and line breaks in a form field, are refused with 400 before
-  any view reads them (PostgreSQL cannot store NUL; CR/LF has no place in a parameter);
+- control characters (NUL, CR, LF, ESC, ...) in the path, a query parameter or a form field
+  are refused with 400 before any view reads them (PostgreSQL cannot store NUL; CR/LF has no
+  place in a parameter, and no form has a multi-line field: browsers strip line breaks from
+  single-line inputs). Only a tab is let through in a form field (it survives pasting);
 - a body over the size limit, or one that cannot be parsed (malformed multipart), is refused
   with 413/400 before a view or an error page tries to read it, on known and unknown URLs;
 - every other 4xx (403, 405, 429, an expired CSRF token, ...) gets the same calm page.
@@ -27,8 +28,8 @@ from werkzeug.routing import IntegerConverter
 
 #: The largest id a route accepts: PostgreSQL's and SQLite's integer columns both hold it.
 MAX_ID = 2**31 - 1
-#: Line breaks and tabs are text in a form field (a textarea); every other control is not.
-FORM_WHITESPACE = frozenset("\t\r\n")
+#: A pasted tab survives in a single-line input; no other control character can be typed.
+FORM_WHITESPACE = frozenset("\t")
 
 TITLES = {
     400: _l("The request could not be used"),
