@@ -164,6 +164,7 @@ def test_malformed_multipart_is_a_400(client: FlaskClient) -> None:
 
 
 def test_other_4xx_pages_are_calm_and_translated(app: Flask, client: FlaskClient) -> None:
+    assert client.open("/", method="TRACE").status_code == 405  # no TRACE (ASVS 13.4.4)
     response = client.delete("/healthz")
     assert response.status_code == 405
     assert _translated(app, errors.EXPLANATIONS[405]) in response.text
