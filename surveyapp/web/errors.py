@@ -9,7 +9,8 @@ Handled here once for the whole app, not route by route:
   single-line inputs). Only a tab is let through in a form field (it survives pasting);
 - a body over the size limit, or one that cannot be parsed (malformed multipart), is refused
   with 413/400 before a view or an error page tries to read it, on known and unknown URLs;
-- every other 4xx (403, 405, 429, an expired CSRF token, ...) gets the same calm page.
+- every other 4xx (403, 405, 429, an expired CSRF token, ...) gets the same calm page, and an
+  unexpected error (which the tests and the fuzz run make sure does not happen) a calm 500.
 Dates at the ends of the calendar are refused by the forms' shared date field
 (`surveyapp.forms.fields.DateField`).
 """
@@ -23,7 +24,7 @@ from flask import Flask, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import ImmutableMultiDict
-from werkzeug.exceptions import BadRequest, HTTPException, NotFound
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, NotFound
 from werkzeug.routing import IntegerConverter
 
 #: The largest id a route accepts: PostgreSQL's and SQLite's integer columns both hold it.
@@ -50,6 +51,11 @@ EXPLANATIONS = {
     413: _l("What was sent is larger than the service accepts. Go back and send less."),
     429: _l("Please wait a while and try again."),
 }
+SERVER_ERROR_TITLE = _l("Something went wrong")
+SERVER_ERROR = _l(
+    "Something went wrong on our side, and nothing was saved from this step. Please try again "
+    "in a little while."
+)
 EXPIRED_FORM = _l(
     "The page was open for a long time, so what you sent was not saved. Go back, reload the "
     "page and try again."
@@ -108,6 +114,17 @@ def error_page(error: HTTPException) -> tuple[str, int]:
     return body, code
 
 
+def server_error_page(_error: Exception) -> tuple[str, int]:
+    """The last resort: a calm page without details (the traceback goes to the log only)."""
+    try:
+        body = render_template(
+            "errors/error.html", code=500, title=SERVER_ERROR_TITLE, explanation=SERVER_ERROR
+        )
+    except Exception:  # the page itself cannot be made (e.g. the database is gone)
+        body = "<!doctype html><title>500</title><p>Internal error / Intern fejl</p>"
+    return body, 500
+
+
 def _handle(error: HTTPException) -> Any:
     if error.code is None or not 400 <= error.code < 500 or isinstance(error, NotFound):
         return error  # redirects, responses given to abort(), 5xx; 404 has its own page
@@ -129,3 +146,4 @@ def init_app(app: Flask) -> None:
     )
     hooks.insert(position, refuse_unreadable_input)
     app.register_error_handler(HTTPException, _handle)
+    app.register_error_handler(InternalServerError, server_error_page)

@@ -171,3 +171,19 @@ def test_other_4xx_pages_are_calm_and_translated(app: Flask, client: FlaskClient
     response = client.post("/language", data={"locale": "en"})  # no CSRF token
     assert response.status_code == 400
     assert _translated(app, errors.EXPIRED_FORM) in response.text
+
+
+def test_an_unexpected_error_gets_a_calm_page_without_details(settings: Settings) -> None:
+    from surveyapp.app import create_app
+
+    app = create_app(settings, TESTING=False, PROPAGATE_EXCEPTIONS=False)
+
+    @app.get("/boom-for-the-test")
+    def boom() -> str:
+        raise RuntimeError("secret detail /svar/token")
+
+    response = app.test_client().get("/boom-for-the-test")
+    assert response.status_code == 500
+    assert _translated(app, errors.SERVER_ERROR) in response.text
+    assert "secret detail" not in response.text and "Traceback" not in response.text
+    app.extensions["surveyapp.engine"].dispose()
