@@ -13,9 +13,41 @@ from surveyapp.config import Settings
 from surveyapp.db import make_engine, make_session_factory
 from surveyapp.instruments import load_registry
 from surveyapp.logs import install as keep_tokens_out_of_logs
+from surveyapp.web import errors, origin
 from surveyapp.web.access import check_every_view_has_a_rule
 
 SUPPORTED_LOCALES = ("da", "en")
+#: Browser features no page uses are denied to every page and frame; the kiosk keeps the
+#: screen on (Screen Wake Lock) and may go full screen, on our own origin only.
+PERMISSIONS_POLICY = ", ".join(
+    [
+        f"{feature}=()"
+        for feature in (
+            "accelerometer",
+            "ambient-light-sensor",
+            "autoplay",
+            "battery",
+            "bluetooth",
+            "camera",
+            "display-capture",
+            "encrypted-media",
+            "geolocation",
+            "gyroscope",
+            "hid",
+            "idle-detection",
+            "magnetometer",
+            "microphone",
+            "midi",
+            "payment",
+            "picture-in-picture",
+            "publickey-credentials-get",
+            "serial",
+            "usb",
+            "xr-spatial-tracking",
+        )
+    ]
+    + ["fullscreen=(self)", "screen-wake-lock=(self)"]
+)
 
 
 def select_locale() -> str:
@@ -42,9 +74,21 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(
         SECRET_KEY=settings.secret_key,
+        # In production the cookie is "__Host-session": the browser then only keeps it when it
+        # is Secure, for Path=/ and without a Domain, so no sibling host can plant or read it.
+        # Local development on http://127.0.0.1 keeps the plain name (browsers refuse a
+        # __Host- cookie that is not Secure).
+        SESSION_COOKIE_NAME="__Host-session" if settings.is_production else "session",
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=None,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.is_production,
+        # Flask-Login's remember-me cookie is never set (staff log in each time); if it were,
+        # it would be as strict as the session cookie.
+        REMEMBER_COOKIE_SECURE=settings.is_production,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
         BABEL_DEFAULT_LOCALE=settings.default_locale,
         BABEL_TRANSLATION_DIRECTORIES=str(_translations_dir()),
         MAX_CONTENT_LENGTH=1024 * 1024,
@@ -55,6 +99,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         TESTING=settings.env == "test",
     )
     app.config.update(overrides)
+    errors.install_converters(app)
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     keep_tokens_out_of_logs([app.logger])
@@ -99,12 +144,21 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(grants.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(privacy.bp)
-    # Respondent forms check their CSRF token themselves, so that a token that expired while
-    # the tablet lay on the table re-shows the question with the answer kept (never a 400).
-    csrf.exempt(respond.bp)
+    # Every POST of every blueprint needs a valid CSRF token. The two answer views check it
+    # themselves (surveyapp.web.respond.take_answer), so that a token that expired while the
+    # tablet lay on the table re-shows the question with the answer kept (status 400).
+    # The code form (/k) does the same with the code kept. The text-size switch carries no
+    # token (the refusal page must stay the same byte for byte) and checks the browser's
+    # Sec-Fetch-Site/Origin header instead (surveyapp.web.origin.same_origin).
+    csrf.exempt("surveyapp.web.respond.answer")
+    csrf.exempt("surveyapp.web.kiosk.answer")
+    csrf.exempt("surveyapp.web.respond.enter_code")
+    csrf.exempt("surveyapp.web.respond.text_size")
     app.register_blueprint(respond.bp)
     app.register_blueprint(respond.display)
     check_every_view_has_a_rule(app)
+    errors.init_app(app)
+    origin.init_app(app)
 
     @app.teardown_appcontext
     def _close_db_session(_exc: BaseException | None) -> None:
@@ -115,8 +169,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     @app.after_request
     def _security_headers(response: Any) -> Any:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        # same-origin: no address ever leaves for another site, while our own HTTPS form posts
-        # keep the Referer that Flask-WTF's strict CSRF check requires on secure requests.
+        # same-origin: no address ever leaves for another site (respondent and kiosk pages send
+        # none at all: no-referrer; surveyapp.web.origin checks where a POST comes from).
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault(
@@ -124,6 +178,13 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
             "default-src 'self'; img-src 'self' data:; object-src 'none'; "
             "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
         )
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if settings.is_production or request.is_secure:
+            # Production is served over HTTPS only (behind the proxy): browsers must never try
+            # plain http again for a year, on this host and below it.
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
         return response
 
     return app

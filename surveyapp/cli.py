@@ -121,6 +121,26 @@ def demo_command(seed: int, citizens: int) -> None:
     click.echo(summary)
 
 
+@main.command("sweep")
+def sweep_command() -> None:
+    """Bring every measurement's and course's stored status up to today (a nightly job)."""
+    from sqlalchemy import select
+
+    from surveyapp.config import Settings
+    from surveyapp.db import make_engine, make_session_factory
+    from surveyapp.models import Municipality
+    from surveyapp.scheduling import today_in_denmark
+    from surveyapp.services.assignments import refresh_statuses
+
+    settings = Settings.from_env()
+    factory = make_session_factory(make_engine(settings.database_url))
+    today = today_in_denmark()
+    with factory.begin() as session:
+        for municipality in session.scalars(select(Municipality).order_by(Municipality.id)):
+            changed = refresh_statuses(session, municipality.id, today=today)
+            click.echo(f"{municipality.name}: {changed} statuses brought up to {today}")
+
+
 @main.command("demo-links")
 @click.option("--base-url", default=None, help="Address in the links [SURVEYAPP_PUBLIC_URL].")
 def demo_links_command(base_url: str | None) -> None:
@@ -421,10 +441,11 @@ def serve_command(host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     from surveyapp.app import create_app
+    from surveyapp.devserver import RequestHandler
 
     app = create_app()
     click.echo(f"surveyapp on http://{host}:{port}/")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=RequestHandler)
 
 
 for _command in PRIVACY_COMMANDS:  # audit-verify, db-grants, retention, access-request, ...

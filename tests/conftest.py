@@ -84,3 +84,13 @@ def app(settings: Settings) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the figures of the fuzz run over every route (tests/web/test_fuzz_routes.py)."""
+    from tests.support.fuzz_stats import FIGURES
+
+    if FIGURES.inputs:
+        terminalreporter.write_sep("=", "bad input on every route (hypothesis)")
+        for line in FIGURES.lines():
+            terminalreporter.write_line(line)

@@ -7,10 +7,11 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, Form, SelectField, StringField, SubmitField
+from wtforms import Form, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
 from surveyapp.enums import LegalBasis, ProviderKind, Respondent
+from surveyapp.forms.fields import DateField
 from surveyapp.forms.staff import (
     LEGAL_BASIS_LABELS,
     RESPONDENT_LABELS,

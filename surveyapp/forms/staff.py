@@ -11,7 +11,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -44,6 +43,7 @@ from surveyapp.enums import (
     Role,
     Sex,
 )
+from surveyapp.forms.fields import DateField
 from surveyapp.instruments import Instrument
 
 # --- vocabularies --------------------------------------------------------------------------

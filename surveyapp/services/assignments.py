@@ -1,9 +1,11 @@
 """Assignments in daily work: the due list, the status sweep, drop-out and paper entry.
 
 Statuses move with the calendar (see surveyapp.scheduling.status_on): a scheduled measurement
-opens when its window starts and becomes "missed" (expired) when the window has passed. No
-background job does this: `refresh_statuses` runs whenever the due list or a citizen page is
-loaded, and an admin can run it for the whole municipality from the admin screens.
+opens when its window starts and becomes "missed" (expired) when the window has passed. Pages
+never write: the due list and the citizen page show `status_today` (computed from the stored
+status and the dates), and the stored statuses are brought up to date by `refresh_statuses`,
+run by `surveyapp sweep` (a periodic job, e.g. nightly), by an admin's POST from the admin
+screens, and before letters are made.
 """
 
 from __future__ import annotations
@@ -107,6 +109,26 @@ def refresh_statuses(session: Session, municipality_id: int, *, today: date) -> 
     return changed
 
 
+def status_today(assignment: Assignment, today: date) -> AssignmentStatus:
+    """The status `refresh_statuses` would store today, computed without writing."""
+    status, start, end = assignment.status, assignment.window_start, assignment.window_end
+    if status in (AssignmentStatus.SCHEDULED, AssignmentStatus.OPEN) and end and end < today:
+        return AssignmentStatus.EXPIRED
+    if status is AssignmentStatus.SCHEDULED and start and end and start <= today <= end:
+        return AssignmentStatus.OPEN
+    return status
+
+
+def course_status_today(course: Course, today: date) -> CourseStatus:
+    """The course status `refresh_statuses` would store today, computed without writing."""
+    status = course.status
+    if status is CourseStatus.PLANNED and course.start_date <= today:
+        status = CourseStatus.ACTIVE
+    if status is CourseStatus.ACTIVE and course.end_date is not None and course.end_date < today:
+        status = CourseStatus.ENDED
+    return status
+
+
 # --- the due list ----------------------------------------------------------------------------
 
 
@@ -161,7 +183,8 @@ def due_list(
 ) -> DueList:
     """What is due: overdue (window still open), today, this week, and the next four weeks."""
     require_individual_access(scope)
-    refresh_statuses(session, scope.municipality_id, today=today)
+    # Nothing is written: stored statuses may lag (see status_today); the filters below only
+    # use statuses that a sweep would not change into or out of the list.
     horizon = today + timedelta(days=UPCOMING_DAYS)
     stmt = (
         select(Assignment)

@@ -23,7 +23,9 @@ from surveyapp.services import audit
 from surveyapp.services.scope import Scope, get_citizen, require_individual_access
 
 MAX_PIN_FAILURES = 5
-PIN_RE = re.compile(r"^\d{4,6}$")
+# ASCII digits only (\d would take "１２３４", which no tablet keypad types) and no trailing
+# newline (which "$" would let through).
+PIN_RE = re.compile(r"\A[0-9]{4,6}\Z")
 DUE_STATUSES = (AssignmentStatus.OPEN, AssignmentStatus.IN_PROGRESS)
 
 
@@ -143,6 +145,31 @@ def keep_alive(
     if visit.state is KioskState.ANSWERING and now - visit.last_activity_at > idle:
         hand_back(session, visit, "idle", now=now)
     visit.last_activity_at = now
+
+
+def shown_state(
+    session: Session, visit: KioskSession, *, idle: timedelta, now: datetime | None = None
+) -> tuple[KioskState, str | None]:
+    """The screen to show now and why (for a GET: computed, nothing is written).
+
+    A visit left idle longer than `idle`, or whose queue is done, shows the hand-back screen
+    at once; the stored state follows with the next POST (`settle`).
+    """
+    if visit.state is KioskState.ANSWERING:
+        if (now or utcnow()) - visit.last_activity_at > idle:
+            return KioskState.HANDBACK, "idle"
+        if current_place(session, visit) is None:
+            return KioskState.HANDBACK, "done"
+    return visit.state, visit.hand_back_reason
+
+
+def settle(
+    session: Session, visit: KioskSession, *, idle: timedelta, now: datetime | None = None
+) -> None:
+    """Store the state `shown_state` shows (run by every POST before it acts)."""
+    state, reason = shown_state(session, visit, idle=idle, now=now)
+    if state is KioskState.HANDBACK and visit.state is KioskState.ANSWERING:
+        hand_back(session, visit, reason or "done", now=now)
 
 
 def begin(visit: KioskSession) -> None:

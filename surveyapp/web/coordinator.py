@@ -123,6 +123,8 @@ def _setup(state: Any) -> None:
         fmt_number=_number,
         score_column_label=_score_column_label,
         score_value=_score_value,
+        status_today=lambda a: assignment_service.status_today(a, today()),
+        course_status_today=lambda c: assignment_service.course_status_today(c, today()),
     )
     app.jinja_env.filters.update(staff_date=_date, staff_time=_time, staff_datetime=_datetime)
 
@@ -250,7 +252,6 @@ def citizen(citizen_id: int) -> str:
     """A citizen's courses: timeline of every measurement, chart and table of scores."""
     scope = current_scope()
     with unit_of_work() as db:
-        assignment_service.refresh_statuses(db, scope.municipality_id, today=today())
         page = citizen_service.citizen_page(db, scope, citizen_id, registry())
         ids = [a.id for cv in page.courses for tp in cv.timepoints for a in tp.assignments]
         links = letter_service.link_statuses(db, ids)

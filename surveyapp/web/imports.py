@@ -52,6 +52,7 @@ from surveyapp.importing import (
 from surveyapp.services import imports as import_service
 from surveyapp.web import registry, unit_of_work
 from surveyapp.web.auth import current_scope, staff_required, today
+from surveyapp.web.errors import error_page
 
 bp = Blueprint("imports", __name__, url_prefix="/staff/admin/import")
 ADMIN = (Role.ADMIN,)
@@ -83,7 +84,7 @@ def _in_memory(*_args: Any, **_kwargs: Any) -> io.BytesIO:
 @bp.app_errorhandler(RequestEntityTooLarge)
 def _too_large(exc: RequestEntityTooLarge) -> Any:
     if request.endpoint != "imports.upload":
-        return exc
+        return error_page(exc)
     # The body was not read to its end: the page is shown as if nothing had been posted.
     request.form = request.files = ImmutableMultiDict()  # type: ignore[misc]
     limit = MAX_BYTES // (1024 * 1024)

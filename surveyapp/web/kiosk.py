@@ -7,6 +7,7 @@ are answered with the shared answering pages (surveyapp.web.respond) under /kios
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from surveyapp.web.auth import (
     staff_required,
     today,
 )
+from surveyapp.web.errors import MAX_ID
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 bp.after_request(respond.never_cache)
@@ -51,6 +53,7 @@ GRANT = "kiosk_grant"
 STAFF_ROLES = (Role.COORDINATOR, Role.ADMIN)
 ALLOWED_OUTSIDE = {"static", "display.text_size"}
 STAFF_ENDPOINTS = {"kiosk.start_visit", "kiosk.set_pin"}
+ID = re.compile(r"[0-9]{1,10}")  # ASCII digits: int() would also take "１２" or " 12"
 
 
 class StartForm(FlaskForm):
@@ -103,7 +106,18 @@ def _visit() -> KioskSession:
 
 
 def _touch(visit: KioskSession) -> None:
+    """Note activity (POST only; an idle visit is handed back first)."""
     run_in_transaction(lambda: kiosk_service.keep_alive(db_session(), visit, idle=idle_timeout()))
+
+
+def _settle(visit: KioskSession) -> None:
+    """Store the state the screens already show (POST only): idle or done is handed back."""
+    run_in_transaction(lambda: kiosk_service.settle(db_session(), visit, idle=idle_timeout()))
+
+
+def _shown(visit: KioskSession) -> tuple[KioskState, str | None]:
+    """The screen to show now, computed without writing (for GET)."""
+    return kiosk_service.shown_state(db_session(), visit, idle=idle_timeout())
 
 
 # --- staff side: start a visit, set one's PIN --------------------------------------------------
@@ -114,9 +128,11 @@ def _touch(visit: KioskSession) -> None:
 def start_visit() -> WerkzeugResponse:
     """Queue the citizen's due questionnaires and hand the tablet over."""
     form = StartForm()
-    if not form.validate_on_submit() or not str(form.citizen_id.data).isdigit():
+    if not form.validate_on_submit() or not ID.fullmatch(str(form.citizen_id.data)):
         abort(400)
     citizen_id = int(form.citizen_id.data)
+    if citizen_id > MAX_ID:
+        abort(400)
     login_at = datetime.fromtimestamp(session.get("staff_login_at") or 0, tz=UTC)
     try:
         grant = run_in_transaction(
@@ -169,17 +185,18 @@ def set_pin() -> str | WerkzeugResponse:
 def screen() -> str | WerkzeugResponse:
     """Show the visit's current screen: hand-over, the questionnaire, or hand-back."""
     visit = _visit()
-    _touch(visit)
-    if visit.state is KioskState.HANDOVER:
+    state, reason = _shown(visit)  # a GET writes nothing: idle or done is shown, not stored
+    if state is KioskState.HANDOVER:
         return render_template("kiosk/handover.html", text_size=session.get("text_size", 1))
-    if visit.state is KioskState.ANSWERING:
+    if state is KioskState.ANSWERING:
         current = kiosk_service.current_place(db_session(), visit)
-        if current is None:
-            run_in_transaction(lambda: kiosk_service.hand_back(db_session(), visit, "done"))
-            return redirect(url_for("kiosk.screen"), code=303)
+        assert current is not None  # shown_state shows the hand-back screen when done
         return redirect(url_for("kiosk.start", position=current.position), code=303)
     return render_template(
-        "kiosk/handback.html", form=PinForm(), visit=visit, text_size=session.get("text_size", 1)
+        "kiosk/handback.html",
+        form=PinForm(),
+        reason=reason,
+        text_size=session.get("text_size", 1),
     )
 
 
@@ -188,6 +205,7 @@ def screen() -> str | WerkzeugResponse:
 def begin_visit() -> WerkzeugResponse:
     """The citizen has the tablet: show the first questionnaire."""
     visit = _visit()
+    _touch(visit)  # answering starts now: the idle timer counts from here
     run_in_transaction(lambda: kiosk_service.begin(visit))
     return redirect(url_for("kiosk.screen"), code=303)
 
@@ -223,6 +241,7 @@ def idle() -> WerkzeugResponse:
 def unlock() -> str | WerkzeugResponse:
     """Back to the staff screens with the coordinator's PIN."""
     visit = _visit()
+    _settle(visit)  # the hand-back screen may have been shown (idle, done) but not stored
     form = PinForm()
     if visit.state is not KioskState.HANDBACK or not form.validate_on_submit():
         return redirect(url_for("kiosk.screen"), code=303)
@@ -249,18 +268,26 @@ def unlock() -> str | WerkzeugResponse:
         )
     ]
     return render_template(
-        "kiosk/handback.html", form=form, visit=visit, text_size=session.get("text_size", 1)
+        "kiosk/handback.html",
+        form=form,
+        reason=visit.hand_back_reason,
+        text_size=session.get("text_size", 1),
     )
 
 
-def _flow(position: int) -> respond.Flow:
+def _flow(position: int, *, touch: bool = False) -> respond.Flow:
+    """The queued questionnaire's flow; `touch` (POST) notes activity, a GET writes nothing."""
     visit = _visit()
-    _touch(visit)
-    if visit.state is not KioskState.ANSWERING:
-        abort(redirect(url_for("kiosk.screen"), code=303))
     assignment = kiosk_service.place(db_session(), visit, position)
     if assignment is None:
-        abort(404)
+        abort(404)  # nothing at this place in the queue: refused before anything is noted
+    if touch:
+        _touch(visit)
+        state = visit.state
+    else:
+        state, _reason = _shown(visit)
+    if state is not KioskState.ANSWERING:
+        abort(redirect(url_for("kiosk.screen"), code=303))
     instrument = registry().get(assignment.instrument_id)
     queue_length = len(visit.assignment_ids)
     return respond.Flow(
@@ -290,14 +317,14 @@ def start(position: int) -> str | WerkzeugResponse:
 @respondent
 def begin(position: int) -> WerkzeugResponse:
     """Begin or resume answering."""
-    return respond.begin_answering(_flow(position))
+    return respond.begin_answering(_flow(position, touch=True))
 
 
 @bp.post("/<int:position>/sprog")
 @respondent
 def language(position: int) -> WerkzeugResponse:
     """Switch the questionnaire's language."""
-    return respond.switch_language(_flow(position))
+    return respond.switch_language(_flow(position, touch=True))
 
 
 @bp.get("/<int:position>/<int:number>")
@@ -309,9 +336,16 @@ def question(position: int, number: int) -> str | WerkzeugResponse:
 
 @bp.post("/<int:position>/<int:number>")
 @respondent
-def answer(position: int, number: int) -> str | WerkzeugResponse:
-    """Save one answer."""
-    return respond.take_answer(_flow(position), number)
+def answer(position: int, number: int) -> str | WerkzeugResponse | tuple[str, int]:
+    """Save one answer (the view checks the CSRF token itself: see respond.take_answer)."""
+    result = respond.take_answer(_flow(position), number)
+    if isinstance(result, WerkzeugResponse) and respond.token_valid():
+        # Taken (a refused answer re-shows the page and notes nothing): the citizen is active,
+        # and after the last questionnaire the tablet is handed back.
+        visit = _visit()
+        _touch(visit)
+        _settle(visit)
+    return result
 
 
 @bp.get("/<int:position>/tak")

@@ -19,6 +19,7 @@ per client address in the database, and a client over the limit gets the same pa
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -37,8 +38,10 @@ from flask import (
 )
 from flask_babel import force_locale, format_date, get_locale
 from flask_babel import gettext as _
+from flask_wtf.csrf import validate_csrf
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
+from wtforms.validators import ValidationError
 
 from surveyapp.app import SUPPORTED_LOCALES
 from surveyapp.enums import AssignmentStatus, Channel, Respondent
@@ -50,7 +53,7 @@ from surveyapp.scheduling import DENMARK
 from surveyapp.services import links
 from surveyapp.services import responses as answering
 from surveyapp.suppression import DEFAULT_THRESHOLD
-from surveyapp.web import db_session, registry, run_in_transaction
+from surveyapp.web import db_session, origin, registry, run_in_transaction
 from surveyapp.web.access import public, respondent
 
 bp = Blueprint("respond", __name__)
@@ -270,14 +273,23 @@ def show_question(flow: Flow, number: int) -> str | WerkzeugResponse:
     return _question_page(flow, number, form_class(formdata=None, data={item.id: data}))
 
 
-def take_answer(flow: Flow, number: int) -> str | WerkzeugResponse:
+def token_valid() -> bool:
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return False
+    return True
+
+
+def take_answer(flow: Flow, number: int) -> str | WerkzeugResponse | tuple[str, int]:
     """Save one answer, then go on (or send the questionnaire after the last question)."""
     number = _checked_number(flow, number)
     instrument, response = flow.instrument, flow.assignment.response
-    if response is None or flow.opens_on is not None:
-        return flow.go("start")
-    if response.submitted_at is not None:
-        return flow.go("thanks")
+    if response is None or flow.opens_on is not None or response.submitted_at is not None:
+        # Nothing to re-show with the answer kept: a missing or wrong token is refused here.
+        if not token_valid():
+            abort(400)
+        return flow.go("start" if response is None or flow.opens_on else "thanks")
     item = instrument.items[number - 1]
     form_class = item_form_class(instrument, item, response.language, flow.text_params)
     # Skipping an optional question is the same validated submit (CSRF token included) with
@@ -293,8 +305,9 @@ def take_answer(flow: Flow, number: int) -> str | WerkzeugResponse:
                 "The page was open for a long time, so your answer was not saved yet. "
                 "Please press the button again."
             )
-        else:
-            message = form.errors[item.id][0] if item.id in form.errors else None
+            # The answer is kept on the page; nothing is saved without a valid token.
+            return _question_page(flow, number, form, str(message)), 400
+        message = form.errors[item.id][0] if item.id in form.errors else None
         return _question_page(flow, number, form, str(message or ""))
     given = None if skipped else answer_from_field(item, form[item.id].data)
     last = number == len(instrument.items)
@@ -411,7 +424,9 @@ def enter_code() -> str | WerkzeugResponse | tuple[str, int]:
                 "the letter and try again."
             )
         elif "csrf_token" in form.errors:
+            # Refused (400), and the form shown again: nothing is looked up or counted.
             message = _("The page was open for a long time. Please press the button again.")
+            status = 400
     body = render_template(
         "respond/code.html", form=form, message=message, text_size=session.get("text_size", 1)
     )
@@ -488,7 +503,7 @@ def question(number: int) -> str | WerkzeugResponse:
 
 @bp.post("/svar/<int:number>")
 @respondent
-def answer(number: int) -> str | WerkzeugResponse:
+def answer(number: int) -> str | WerkzeugResponse | tuple[str, int]:
     """Save one answer."""
     return take_answer(_link_flow(), number)
 
@@ -524,13 +539,26 @@ def not_found(_error: Exception) -> tuple[str, int]:
 display = Blueprint("display", __name__)
 
 
-@display.get("/visning/tekst/<int:size>")
+#: A local path to go back to: one slash, then no slash or backslash (browsers read "/\\x" as
+#: "//x"), and no whitespace or control character anywhere.
+LOCAL_PATH = re.compile(r"/(?![/\\])[^\s\\]*")
+
+
+@display.post("/visning/tekst")
 @public
-def text_size(size: int) -> WerkzeugResponse:
-    """Remember the chosen text size (three steps) and go back to the page."""
-    if size in TEXT_SIZES:
-        session["text_size"] = size
-    target = request.args.get("next", "/")
-    if not target.startswith("/") or target.startswith("//"):
+def text_size() -> WerkzeugResponse:
+    """Remember the chosen text size (three steps) and go back to the page (POST only).
+
+    The form carries no CSRF token, so that pages that must be the same byte for byte (the
+    refusal page) can offer it; instead the browser's Sec-Fetch-Site/Origin header must say
+    that the POST comes from our own page (the exempt list in surveyapp.app names this view).
+    """
+    if not origin.same_origin():
+        abort(400)
+    size = request.form.get("size", "")
+    if size in {str(s) for s in TEXT_SIZES}:
+        session["text_size"] = int(size)
+    target = request.form.get("next", "/")
+    if not LOCAL_PATH.fullmatch(target):
         target = "/"
     return redirect(target, code=303)

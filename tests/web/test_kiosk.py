@@ -223,8 +223,11 @@ def test_idle_visits_are_handed_back_by_the_server_too(
         row = session.scalars(select(KioskSession)).one()
         row.last_activity_at = utcnow() - timedelta(minutes=6)
     assert client.get("/kiosk/1").location == "/kiosk/"
-    assert "Giv tabletten tilbage" in client.get("/kiosk/").text
-    assert _visit_row(factory).hand_back_reason == "idle"
+    locked = client.get("/kiosk/")
+    assert "Giv tabletten tilbage" in locked.text
+    assert _visit_row(factory).hand_back_reason is None  # a GET shows it and writes nothing
+    client.post("/kiosk/pin", data={"csrf_token": _csrf(locked.text), "pin": "0000"})
+    assert _visit_row(factory).hand_back_reason == "idle"  # the next POST stores it
 
 
 def test_a_finished_queue_hands_the_tablet_back(
@@ -244,10 +247,9 @@ def test_a_finished_queue_hands_the_tablet_back(
             f"/kiosk/1/{number}", data={"csrf_token": _csrf(question.text), f"who5_{number}": "3"}
         )
     assert done.location == "/kiosk/1/tak"
+    assert _visit_row(factory).hand_back_reason == "done"  # stored by the last answer's POST
     assert client.get("/kiosk/1/tak").location == "/kiosk/"
-    assert client.get("/kiosk/").status_code == 303  # "done": on to the hand-back screen
     assert "Giv tabletten tilbage" in client.get("/kiosk/").text
-    assert _visit_row(factory).hand_back_reason == "done"
 
 
 def test_no_kiosk_for_another_municipalitys_citizen(

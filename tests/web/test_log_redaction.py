@@ -31,12 +31,32 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _get(port: int, path: str, method: str = "GET", body: str | None = None) -> int:
+    return _fetch(port, path, method, body).status
+
+
+def _fetch(
+    port: int, path: str, method: str = "GET", body: str | None = None
+) -> http.client.HTTPResponse:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
     connection.request(method, path, body=body, headers=headers)
-    status = connection.getresponse().status
+    response = connection.getresponse()
+    response.read()
     connection.close()
-    return status
+    return response
+
+
+#: Every kind of address that carries a token: the QR link, a token inside another address's
+#: query (percent-encoded or not), and an admin's pending import file.
+IMPORT_TOKEN = "Imp0rt-token_0123456789abcdefghijklmnop"
+TOKEN_PATHS = (
+    "/svar/{token}",
+    "/svar/{token}/3",
+    "/?next=/svar/{token}",
+    "/?next=%2Fsvar%2F{token}",
+    f"/staff/admin/import/{IMPORT_TOKEN}",
+    f"/staff/admin/import/{IMPORT_TOKEN}/cancel",
+)
 
 
 @pytest.fixture
@@ -61,9 +81,9 @@ def test_the_development_server_writes_no_token(app: Flask, werkzeug_log: io.Str
     try:
         assert _get(server.server_port, f"/svar/{token}") == 303
         assert _get(server.server_port, f"/svar/{token}/3") == 404  # an old-style address
-        assert _get(server.server_port, f"/visning/tekst/2?next=/svar/{token}") == 303
+        assert _get(server.server_port, f"/?next=/svar/{token}") == 200
         code = "ABCD-EFGH-JKMN-PQRS-TUVW"
-        assert _get(server.server_port, "/k", "POST", f"code={code}") == 200  # no CSRF token
+        assert _get(server.server_port, "/k", "POST", f"code={code}") == 400  # no CSRF token
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -71,7 +91,31 @@ def test_the_development_server_writes_no_token(app: Flask, werkzeug_log: io.Str
     log = werkzeug_log.getvalue()
     assert log.count(f"/svar/{REDACTED}") == 3, log
     assert token not in log and "ABCD" not in log
-    assert '"POST /k HTTP/1.1" 200' in log
+    assert re.search(r'POST /k HTTP/1.1\S*" 400', log), log
+
+
+def test_surveyapp_serves_request_lines_with_no_token_of_any_kind(
+    app: Flask, werkzeug_log: io.StringIO
+) -> None:
+    """The very handler `surveyapp serve` uses, on real sockets, for every token-bearing path."""
+    from surveyapp.devserver import RequestHandler
+
+    token, _ = factories.link(app.extensions["surveyapp.sessions"], "who5")
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=RequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for path in TOKEN_PATHS:
+            response = _fetch(server.server_port, path.format(token=token))
+            assert response.status < 500, path
+            assert response.getheader("Server") == "surveyapp"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+    log = werkzeug_log.getvalue()
+    assert log.count(REDACTED) == len(TOKEN_PATHS), log
+    assert token not in log and IMPORT_TOKEN not in log, log
 
 
 def test_the_gunicorn_logger_class_redacts_every_atom(tmp_path: Path) -> None:
@@ -148,10 +192,16 @@ def test_gunicorn_for_real_writes_no_token(tmp_path: Path, logger_class: bool) -
                     raise
                 time.sleep(0.2)
         assert _get(port, "/healthz") == 200
+        for path in TOKEN_PATHS:
+            response = _fetch(port, path.format(token=token))
+            assert response.status < 500, path
+            # The logger class also stops gunicorn from naming itself in the Server header.
+            assert response.getheader("Server") == ("surveyapp" if logger_class else "gunicorn")
     finally:
         server.terminate()
         server.wait(timeout=20)
     written = log.read_text(encoding="utf-8")
-    assert token not in written
+    assert token not in written and IMPORT_TOKEN not in written, written
+    assert written.count(REDACTED) == 1 + len(TOKEN_PATHS), written
     assert re.search(r'"GET /svar/\[redacted\] HTTP/1.1" 303', written), written
     assert "GET /healthz" in written

@@ -181,7 +181,7 @@ def test_an_expired_csrf_token_keeps_the_answer_for_one_more_tap(
     token, assignment_id = factories.link(factory, "who5")
     _begin(client, token)
     stale = client.post("/svar/1", data={"csrf_token": "expired", "who5_1": "4"})
-    assert stale.status_code == 200
+    assert stale.status_code == 400  # refused, but shown again with the answer kept
     assert "Siden har været åben længe" in stale.text
     assert re.search(r'checked[^>]*value="4"|value="4"[^>]*checked', stale.text)
     assert _response(factory, assignment_id).answers == []  # type: ignore[union-attr]
@@ -200,6 +200,8 @@ def test_answers_to_a_sent_questionnaire_are_not_taken(
     page = client.get("/svar/1")
     assert page.location.endswith("/tak")
     late = client.post("/svar/1", data={"csrf_token": "x", "who5_1": "0"})
+    assert late.status_code == 400  # no valid token: refused before anything else
+    late = client.post("/svar/1", data={"csrf_token": _csrf(client.get("/k").text)})
     assert late.location.endswith("/tak")
     assert {a.value for a in _response(factory, assignment_id).answers} == set(WHO5)  # type: ignore[union-attr]
 
@@ -336,10 +338,27 @@ def test_text_size_switch_has_three_steps_and_stays_on_the_page(
 ) -> None:
     token, _ = factories.link(factory, "who5")
     start = _open(client, token).get("/svar/")
-    assert 'href="/visning/tekst/3?next=/svar/"' in start.text
-    back = client.get("/visning/tekst/3?next=/svar/")
+    assert 'action="/visning/tekst"' in start.text and 'name="next" value="/svar/"' in start.text
+    assert client.get("/visning/tekst").status_code == 405  # a GET changes nothing
+    ours = {"Sec-Fetch-Site": "same-origin"}
+    back = client.post("/visning/tekst", data={"size": "3", "next": "/svar/"}, headers=ours)
     assert back.location == "/svar/"
     assert 'class="size-3"' in client.get("/svar/").text
-    assert client.get("/visning/tekst/2?next=//evil.example").location == "/"
-    client.get("/visning/tekst/7")  # no such step: the choice stays
+    for evil in ("//evil.example", "/\\evil.example", "/\t/evil.example", "https://evil.example"):
+        moved = client.post("/visning/tekst", data={"size": "2", "next": evil}, headers=ours)
+        assert moved.location == "/", evil
+    client.post("/visning/tekst", data={"size": "7"}, headers=ours)  # no such step
     assert 'class="size-2"' in client.get("/svar/").text
+    # From another site, or with no word from the browser where it comes from: refused.
+    for theirs in (
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {},
+    ):
+        assert client.post("/visning/tekst", data={"size": "1"}, headers=theirs).status_code == 400
+    origin = client.post(
+        "/visning/tekst", data={"size": "1"}, headers={"Origin": "http://localhost"}
+    )
+    assert origin.status_code == 303
+    assert 'class="size-1"' in client.get("/svar/").text

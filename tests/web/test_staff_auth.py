@@ -147,11 +147,12 @@ def test_staff_pages_are_not_cached(client: FlaskClient, demo: sessionmaker[Sess
     assert client.get("/staff/due").headers["Cache-Control"] == "no-store"
 
 
-def test_staff_forms_work_over_https_because_the_referer_policy_keeps_same_origin_referers(
+def test_staff_forms_work_over_https_and_refuse_posts_from_other_sites(
     client: FlaskClient, session_factory: sessionmaker[Session], settings: Settings
 ) -> None:
-    """Over HTTPS Flask-WTF refuses a POST without a Referer; a browser sends one only if the
-    page's Referrer-Policy allows it for same-origin requests ("no-referrer" would not)."""
+    """Over HTTPS a POST needs its CSRF token, not a Referer (respondent and kiosk pages send
+    none: no-referrer); one the browser marks as coming from another site is refused
+    (surveyapp.web.origin, which replaces Flask-WTF's Referer check)."""
     load_demo_data(session_factory, settings, seed=3, citizens=2)
     https = {"base_url": "https://surveyapp.example"}
     page = client.get("/login", **https)
@@ -159,8 +160,8 @@ def test_staff_forms_work_over_https_because_the_referer_policy_keeps_same_origi
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
     assert csrf
     form = {"username": "koordinator", "password": "demo-koordinator", "csrf_token": csrf[1]}
-    without = client.post("/login", data=form, **https)
-    assert without.status_code == 400  # what "no-referrer" would have made of every login
+    for theirs in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
+        assert client.post("/login", data=form, headers=theirs, **https).status_code == 400
     with_referer = client.post(
         "/login", data=form, headers={"Referer": "https://surveyapp.example/login"}, **https
     )
