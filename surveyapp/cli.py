@@ -108,6 +108,24 @@ def demo_command(seed: int, citizens: int) -> None:
     click.echo(summary)
 
 
+@main.command("demo-code")
+def demo_code_command() -> None:
+    """DEMO ONLY: the current authenticator code of the demo admin and analyst."""
+    import pyotp
+
+    from surveyapp.config import Settings
+    from surveyapp.demo import DEMO_TOTP_SECRET, DEMO_TOTP_USERS
+
+    if Settings.from_env().is_production:
+        raise click.ClickException("there are no demo users in production")
+    code = pyotp.TOTP(DEMO_TOTP_SECRET).now()
+    click.echo(
+        f"DEMO ONLY: {' and '.join(DEMO_TOTP_USERS)} log in with a second factor. Add the key "
+        f"{DEMO_TOTP_SECRET} to an authenticator app, or run `surveyapp demo-code` for the "
+        f"current code (each works once, for about 30 seconds): now {code}"
+    )
+
+
 @main.command("demo-links")
 @click.option("--base-url", default=None, help="Address in the links [SURVEYAPP_PUBLIC_URL].")
 def demo_links_command(base_url: str | None) -> None:

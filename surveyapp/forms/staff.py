@@ -181,7 +181,60 @@ class LoginForm(FlaskForm):
         validators=[DataRequired(), Length(max=200)],
         render_kw={"autocomplete": "current-password"},
     )
+    code = StringField(
+        _l("Code from your authenticator app (if you use one)"),
+        validators=[Optional(), Length(max=80)],
+        description=_l(
+            "You may leave this empty: the code is asked for after the password. While an "
+            "account is under attack, it logs in only with the password and the code together."
+        ),
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+        },
+    )
     submit = SubmitField(_l("Log in"))
+
+
+class CodeForm(FlaskForm):
+    """The second step of a login, and the confirmation of a new authenticator app."""
+
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(), Length(max=80)],
+        description=_l("The 6 digits your authenticator app shows now, or a recovery code."),
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+        },
+    )
+    submit = SubmitField(_l("Continue"))
+
+
+class EnrolCodeForm(FlaskForm):
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(), Length(max=20)],
+        description=_l("The 6 digits the app shows for surveyapp now."),
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+        },
+    )
+    submit = SubmitField(_l("Confirm"))
+
+
+class MunicipalitySecurityForm(FlaskForm):
+    coordinator_2fa_required = BooleanField(
+        _l("Coordinators must log in with a second factor (an authenticator app)")
+    )
+    submit = SubmitField(_l("Save"))
 
 
 class FindCitizenForm(FlaskForm):

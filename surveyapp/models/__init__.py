@@ -14,6 +14,7 @@ from surveyapp.models.course import (
 from surveyapp.models.kiosk import KioskSession
 from surveyapp.models.organisation import AnalystGrant, Municipality, Provider, StaffUser, Team
 from surveyapp.models.response import Answer, AuditEvent, Response, Score
+from surveyapp.models.security import CitizenClaim, RateCounter, RecoveryCode
 
 __all__ = [
     "AnalystGrant",
@@ -22,6 +23,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Citizen",
+    "CitizenClaim",
     "Course",
     "KioskSession",
     "LinkAttempt",
@@ -30,6 +32,8 @@ __all__ = [
     "Municipality",
     "PlanItem",
     "PlanTimepoint",
+    "RateCounter",
+    "RecoveryCode",
     "Provider",
     "Response",
     "Score",

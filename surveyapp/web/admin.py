@@ -26,7 +26,7 @@ from surveyapp.services import plans_admin
 from surveyapp.services import scope as scope_service
 from surveyapp.services.links import DEFAULT_VALID_DAYS
 from surveyapp.web import registry, unit_of_work
-from surveyapp.web.auth import COPENHAGEN, current_scope, staff_required, today
+from surveyapp.web.auth import COPENHAGEN, current_scope, key_secret, staff_required, today
 from surveyapp.web.coordinator import _instrument_title
 
 bp = Blueprint("admin", __name__, url_prefix="/staff/admin")
@@ -140,7 +140,7 @@ def _user_action(user_id: int, action: str) -> Response:
     try:
         with unit_of_work() as db:
             if action == "unlock":
-                user = auth_service.unlock(db, scope, user_id)
+                user = auth_service.unlock(db, scope, user_id, key_secret=key_secret())
             else:
                 user = auth_service.set_active(db, scope, user_id, action == "activate")
             username = user.username

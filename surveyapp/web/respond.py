@@ -46,6 +46,7 @@ from surveyapp.forms.questionnaire import answer_from_field, field_data, item_fo
 from surveyapp.forms.respondent import CodeForm
 from surveyapp.instruments import Instrument
 from surveyapp.models import Assignment, LinkToken, utcnow
+from surveyapp.redirects import local_path
 from surveyapp.scheduling import DENMARK
 from surveyapp.services import links
 from surveyapp.services import responses as answering
@@ -530,7 +531,5 @@ def text_size(size: int) -> WerkzeugResponse:
     """Remember the chosen text size (three steps) and go back to the page."""
     if size in TEXT_SIZES:
         session["text_size"] = size
-    target = request.args.get("next", "/")
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"
+    target = local_path(request.args.get("next")) or "/"
     return redirect(target, code=303)

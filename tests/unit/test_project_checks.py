@@ -22,6 +22,8 @@ PURE = [
     "surveyapp/statistics.py",
     "surveyapp/report_tables.py",
     "surveyapp/importing.py",
+    "surveyapp/redirects.py",
+    "surveyapp/passwords.py",
 ]
 
 

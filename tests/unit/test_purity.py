@@ -29,6 +29,8 @@ PURE_MODULES: dict[str, tuple[str, ...]] = {
     "surveyapp.logs": (),
     "surveyapp.letters": ("qrcode", "surveyapp.scheduling"),
     "surveyapp.notify": ("surveyapp.letters",),
+    "surveyapp.redirects": (),
+    "surveyapp.passwords": (),
 }
 FORBIDDEN = ("flask", "flask_babel", "flask_wtf", "wtforms", "sqlalchemy", "alembic", "babel")
 
