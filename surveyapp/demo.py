@@ -68,7 +68,7 @@ DEMO_CONTACTS = {
 DEMO_PIN = "2468"
 # DEMO ONLY: the authenticator-app key of the demo admin and analyst, so that a newcomer can log
 # in (`surveyapp demo-code` prints the current code). Demo data never loads in production.
-DEMO_TOTP_SECRET = "DEMOTOTPSECRETNOTFORPRODUCTION22"
+DEMO_TOTP_SECRET = "DEMOTOTPSECRETNOTFORPRODUCTION22"  # noqa: S105 - demo only
 DEMO_TOTP_USERS = ("admin", "analytiker")
 # Fictitious CPR numbers of the first demo citizens (in Sølvstrand), so that "find a citizen by
 # CPR" can be tried; listed in the README. Like every CPR, only their HMACs are stored.

@@ -199,6 +199,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("LOGIN_CODE_MAX_FAILURES", 5)
     app.config.setdefault("LOGIN_CODE_WINDOW", timedelta(minutes=15))
     app.config.setdefault("LOGIN_PENDING_TIMEOUT", timedelta(minutes=5))
+    app.config.setdefault("CPR_LOOKUP_MAX", 30)
+    app.config.setdefault("CPR_LOOKUP_WINDOW", timedelta(minutes=15))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to continue.")
