@@ -37,9 +37,9 @@ from sqlalchemy.orm import Session
 
 from surveyapp.enums import Role
 from surveyapp.linkcodes import ALPHABET
-from surveyapp.models import RecoveryCode, StaffUser, utcnow
+from surveyapp.models import Municipality, RecoveryCode, StaffUser, utcnow
 from surveyapp.services import audit, throttle
-from surveyapp.services.scope import Scope, get_user
+from surveyapp.services.scope import Scope, get_user, require_admin
 
 STEP_SECONDS = 30
 DRIFT_STEPS = 1
@@ -268,3 +268,33 @@ def reset(session: Session, scope: Scope, user_id: int) -> StaffUser:
     )
     session.flush()
     return user
+
+
+def coordinator_requirement(session: Session, scope: Scope) -> bool:
+    """Must the coordinators of the admin's municipality use a second factor?"""
+    require_admin(scope)
+    municipality = session.get(Municipality, scope.municipality_id)
+    return bool(municipality and municipality.coordinator_2fa_required)
+
+
+def set_coordinator_requirement(session: Session, scope: Scope, required: bool) -> None:
+    """Switch the second factor for coordinators on or off (admins only; audited).
+
+    Switched on, a coordinator without an authenticator app sets one up at the next login;
+    the sessions already running go on until they end (at most 12 hours).
+    """
+    require_admin(scope)
+    municipality = session.get(Municipality, scope.municipality_id)
+    assert municipality is not None
+    if municipality.coordinator_2fa_required == required:
+        return
+    municipality.coordinator_2fa_required = required
+    audit.record(
+        session,
+        scope.actor,
+        "municipality.coordinator_2fa",
+        object_type="municipality",
+        object_id=municipality.id,
+        details={"required": required},
+    )
+    session.flush()

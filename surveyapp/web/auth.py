@@ -364,6 +364,8 @@ def _finish(user: StaffUser, next_url: str | None) -> None:
 @public
 def second_factor() -> Response | str | tuple[str, int]:
     """The code from the authenticator app (or a recovery code) after a right password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("coordinator.home"))
     pending = _pending("code")
     if pending is None:
         return _start_again()
@@ -404,6 +406,8 @@ def second_factor() -> Response | str | tuple[str, int]:
 @public
 def enrol() -> Response | str | tuple[str, int]:
     """Set up the authenticator app: required before anything else for this user."""
+    if current_user.is_authenticated:
+        return redirect(url_for("coordinator.home"))
     pending = _pending("enrol")
     if pending is None:
         return _start_again()

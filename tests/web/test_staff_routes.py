@@ -44,6 +44,8 @@ ROUTES = {
     "public.set_language": PUBLIC,
     "display.text_size": PUBLIC,
     "auth.login": PUBLIC,
+    "auth.second_factor": PUBLIC,  # only after a right password (kept in the session)
+    "auth.enrol": PUBLIC,  # likewise
     "auth.logout": LISTING,
     "respond.open_link": RESPONDENT,  # the token is exchanged for the cookie, then dropped
     "respond.enter_code": RESPONDENT,  # the typed code, likewise
@@ -85,6 +87,8 @@ ROUTES = {
     "admin.deactivate_user": FOREIGN,
     "admin.activate_user": FOREIGN,
     "admin.unlock_user": FOREIGN,
+    "admin.reset_two_factor": FOREIGN,
+    "admin.security": LISTING,  # the admin's own municipality's setting
     "admin.audit_search": LISTING,
     "admin.sweep": LISTING,
     "admin.plans": LISTING,
