@@ -64,10 +64,19 @@ def is_common(password: str) -> bool:
     text = _normal(password)
     if text in listed:
         return True
-    core = text.strip(_AFFIX)
-    if len(core) >= 4 and (core in listed or _is_repeat(core, listed)):
-        return True
+    for core in _cores(text):
+        if len(core) >= 4 and (core in listed or _is_repeat(core, listed)):
+            return True
     return _is_repeat(text, listed)
+
+
+def _cores(text: str) -> set[str]:
+    """`text` without some or all of its leading and trailing digits and symbols."""
+    end = len(text.rstrip(_AFFIX))
+    start = len(text) - len(text.lstrip(_AFFIX))
+    ends = range(max(end, 1), len(text) + 1)
+    starts = range(0, min(start, len(text) - 1) + 1)
+    return {text[i:j] for i in starts for j in ends if i < j}
 
 
 def problem(password: str, username: str = "") -> PasswordProblem | None:

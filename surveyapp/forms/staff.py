@@ -337,8 +337,10 @@ class UserCreateForm(FlaskForm):
     team_id = SelectField(_l("Team"), coerce=int, default=0, validators=[Optional()])
     password = PasswordField(
         _l("Password"),
-        validators=[DataRequired(), Length(min=10, max=200)],
-        description=_l("At least 10 characters."),
+        validators=[DataRequired(), Length(max=256)],
+        description=_l(
+            "At least 12 characters and not a common password: a few unrelated words are good."
+        ),
         render_kw={"autocomplete": "new-password"},
     )
     password_again = PasswordField(
@@ -357,8 +359,11 @@ class UserCreateForm(FlaskForm):
 class PasswordResetForm(FlaskForm):
     password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(), Length(min=10, max=200)],
-        description=_l("At least 10 characters. The user's sessions end at once."),
+        validators=[DataRequired(), Length(max=256)],
+        description=_l(
+            "At least 12 characters and not a common password. The user's sessions end at "
+            "once; their second factor (authenticator app) stays as it is."
+        ),
         render_kw={"autocomplete": "new-password"},
     )
     password_again = PasswordField(

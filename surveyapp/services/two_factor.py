@@ -75,7 +75,7 @@ def step_of(now: datetime) -> int:
 def matching_step(secret: str, code: str, *, last_step: int | None, now: datetime) -> int | None:
     """The time step `code` was made for (±1 around now, after `last_step`), or None."""
     typed = re.sub(r"\s+", "", code or "")
-    if not re.fullmatch(r"\d{6}", typed):
+    if not re.fullmatch(r"[0-9]{6}", typed):
         return None
     totp = pyotp.TOTP(secret, interval=STEP_SECONDS)
     current = step_of(now)

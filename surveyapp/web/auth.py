@@ -323,6 +323,9 @@ def login() -> Response | str | tuple[str, int]:
 # --- the second factor: between the password and the session ---------------------------------
 
 
+_STEP_VIEWS = {"code": "second_factor", "enrol": "enrol"}
+
+
 def _begin_pending(user_id: int, session_version: int, step: str, next_url: str | None) -> None:
     """The password was right: remember who, for a few minutes, on a fresh session."""
     fresh_session()
@@ -347,6 +350,14 @@ def _pending(step: str) -> tuple[int, int, str | None] | None:
 
 
 def _start_again() -> Response:
+    """Back to the password (or on to the step that is actually pending)."""
+    step = session.get("pending_step")
+    if (
+        step in ("code", "enrol")
+        and request.endpoint != f"auth.{_STEP_VIEWS[step]}"
+        and _pending(step) is not None
+    ):
+        return redirect(url_for(f"auth.{_STEP_VIEWS[step]}"), 303)
     fresh_session()
     flash(_("Please log in again."), "info")
     return redirect(url_for("auth.login"), 303)
