@@ -108,6 +108,42 @@ def demo_command(seed: int, citizens: int) -> None:
     click.echo(summary)
 
 
+@main.command("set-password")
+@click.argument("username")
+@click.password_option("--password", prompt="New password", help="Asked for when not given.")
+def set_password_command(username: str, password: str) -> None:
+    """Set a staff user's password (its rules apply); their sessions end, 2FA stays."""
+    from sqlalchemy import func, select
+
+    from surveyapp.config import Settings
+    from surveyapp.db import make_engine, make_session_factory
+    from surveyapp.models import StaffUser
+    from surveyapp.services.auth import UserError, set_password_by_operator
+
+    settings = Settings.from_env()
+    factory = make_session_factory(make_engine(settings.database_url))
+    with factory.begin() as session:
+        user = session.scalars(
+            select(StaffUser).where(func.lower(StaffUser.username) == username.strip().lower())
+        ).first()
+        if user is None:
+            raise click.ClickException(f"no staff user {username!r}")
+        try:
+            set_password_by_operator(session, user, password)
+        except UserError as exc:
+            raise click.ClickException(PASSWORD_MESSAGES.get(str(exc), str(exc))) from None
+    click.echo(f"new password set for {user.username}; their sessions have ended")
+
+
+PASSWORD_MESSAGES = {
+    "password_too_short": "the password must have at least 12 characters",
+    "password_too_long": "the password may have at most 256 characters",
+    "password_common": "this password is too common (on the list attackers try first)",
+    "password_monotonous": "the password needs more different characters",
+    "password_contains_username": "the password may not contain the username",
+}
+
+
 @main.command("demo-code")
 def demo_code_command() -> None:
     """DEMO ONLY: the current authenticator code of the demo admin and analyst."""

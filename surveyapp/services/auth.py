@@ -388,6 +388,25 @@ def reset_password(session: Session, scope: Scope, user_id: int, password: str) 
     return user
 
 
+def set_password_by_operator(session: Session, user: StaffUser, password: str) -> StaffUser:
+    """`surveyapp set-password`: the operator sets a password (same rules); audited as system."""
+    check_password(password, user.username)
+    user.password_hash = hash_secret(password)
+    user.session_version += 1
+    user.failed_logins = 0
+    user.locked_until = None
+    audit.record(
+        session,
+        audit.SYSTEM,
+        "user.password_reset",
+        object_type="staff_user",
+        object_id=user.id,
+        details={"by": "cli", "second_factor_kept": two_factor.is_enrolled(user)},
+    )
+    session.flush()
+    return user
+
+
 def set_active(session: Session, scope: Scope, user_id: int, active: bool) -> StaffUser:
     """Deactivate (ending every session at once) or reactivate a user; never oneself."""
     user = get_user(session, scope, user_id)

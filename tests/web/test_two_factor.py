@@ -284,3 +284,29 @@ def test_common_passwords_are_refused_wherever_a_password_is_set(
     )
     assert refused.status_code == 200 and "too common" in refused.text
     assert _user(demo, "terapeut").password_hash == terapeut.password_hash
+
+
+def test_the_command_line_applies_the_same_password_rules(
+    settings: Settings, demo: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from surveyapp.cli import main
+
+    monkeypatch.setenv("SURVEYAPP_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("SURVEYAPP_ENV", "test")
+    before = _user(demo, "analytiker")
+    runner = CliRunner()
+    refused = runner.invoke(
+        main, ["set-password", "analytiker"], input="password1234\npassword1234\n"
+    )
+    assert refused.exit_code != 0 and "too common" in refused.output
+    assert _user(demo, "analytiker").password_hash == before.password_hash
+    done = runner.invoke(
+        main, ["set-password", "analytiker"], input="Tre-glade-elefanter\nTre-glade-elefanter\n"
+    )
+    assert done.exit_code == 0, done.output
+    after = _user(demo, "analytiker")
+    assert after.password_hash != before.password_hash
+    assert after.totp_secret == before.totp_secret  # the second factor stays
+    assert after.session_version == before.session_version + 1
