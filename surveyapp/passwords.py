@@ -10,7 +10,9 @@ A password is refused when it
   "123monkey123"), or one listed password (of at least 4 characters) written several times
   ("monkeymonkeymonkey");
 - uses at most 3 different characters ("aaaaaaaaaaaa", "abababababab");
-- contains the username (of at least 3 characters), in any case.
+- contains the username (of at least 3 characters), in any case;
+- is one of the given context words (product, municipality, provider, the user's name) with
+  digits and symbols around it, or one of them repeated.
 
 `problem(password, username)` returns the first reason as a code (for the caller's message in
 the user's language) or None. Characters are compared after Unicode NFKC normalisation, so
@@ -20,6 +22,7 @@ full-width letters do not slip a listed password past the check.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -58,9 +61,10 @@ def _is_repeat(text: str, listed: frozenset[str]) -> bool:
     return False
 
 
-def is_common(password: str) -> bool:
-    """True if the password is, or is built from, a listed common password."""
-    listed = common_passwords()
+def is_common(password: str, context_words: Iterable[str] = ()) -> bool:
+    """True if the password is, or is built from, a listed password or a context word."""
+    extra = {_normal(w.strip()) for w in context_words if len(w.strip()) >= 4}
+    listed = common_passwords() | extra if extra else common_passwords()
     text = _normal(password)
     if text in listed:
         return True
@@ -79,8 +83,15 @@ def _cores(text: str) -> set[str]:
     return {text[i:j] for i in starts for j in ends if i < j}
 
 
-def problem(password: str, username: str = "") -> PasswordProblem | None:
-    """Why this password may not be used (the first reason), or None if it may."""
+def problem(
+    password: str, username: str = "", context_words: Iterable[str] = ()
+) -> PasswordProblem | None:
+    """Why this password may not be used (the first reason), or None if it may.
+
+    `context_words` are words of this installation and user (the product, the municipality,
+    the provider, the user's name): a password that is one of them with digits or symbols
+    around it, or one of them repeated, is refused like a common password.
+    """
     if len(password) < MIN_LENGTH:
         return PasswordProblem.TOO_SHORT
     if len(password) > MAX_LENGTH:
@@ -88,7 +99,7 @@ def problem(password: str, username: str = "") -> PasswordProblem | None:
     text = _normal(password)
     if len(set(text)) <= 3:
         return PasswordProblem.MONOTONOUS
-    if is_common(password):
+    if is_common(password, context_words):
         return PasswordProblem.COMMON
     name = _normal(username.strip())
     if len(name) >= 3 and name in text:

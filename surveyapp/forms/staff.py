@@ -230,6 +230,28 @@ class EnrolCodeForm(FlaskForm):
     submit = SubmitField(_l("Confirm"))
 
 
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Your current password"),
+        validators=[DataRequired(), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(max=256)],
+        description=_l(
+            "At least 12 characters and not a common password: a few unrelated words are good."
+        ),
+        render_kw={"autocomplete": "new-password"},
+    )
+    password_again = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Change password"))
+
+
 class MunicipalitySecurityForm(FlaskForm):
     coordinator_2fa_required = BooleanField(
         _l("Coordinators must log in with a second factor (an authenticator app)")

@@ -38,7 +38,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from surveyapp.enums import ActorType, Role
-from surveyapp.models import AuditEvent, Provider, StaffUser, Team, utcnow
+from surveyapp.models import AuditEvent, Municipality, Provider, StaffUser, Team, utcnow
 from surveyapp.passwords import problem as password_problem
 from surveyapp.security import hash_secret, needs_rehash, verify_secret
 from surveyapp.services import audit, throttle, two_factor
@@ -316,9 +316,9 @@ def list_users(session: Session, scope: Scope) -> list[StaffUser]:
     )
 
 
-def check_password(password: str, username: str = "") -> None:
+def check_password(password: str, username: str = "", context_words: tuple[str, ...] = ()) -> None:
     """Raise UserError("password", code) unless the password follows surveyapp.passwords."""
-    found = password_problem(password or "", username)
+    found = password_problem(password or "", username, context_words)
     if found is not None:
         raise UserError("password", f"password_{found.value}")
 
@@ -331,7 +331,12 @@ def create_user(session: Session, scope: Scope, new: NewUser) -> StaffUser:
         raise UserError("username", "invalid_username")
     if _find_user(session, username) is not None:
         raise UserError("username", "username_taken")
-    check_password(new.password, username)
+    municipality = session.get(Municipality, scope.municipality_id)
+    check_password(
+        new.password,
+        username,
+        context_words(new.full_name, municipality.name if municipality else None),
+    )
     provider = team = None
     if new.provider_id is not None:
         provider = session.get(Provider, new.provider_id)
@@ -370,7 +375,7 @@ def create_user(session: Session, scope: Scope, new: NewUser) -> StaffUser:
 def reset_password(session: Session, scope: Scope, user_id: int, password: str) -> StaffUser:
     """Set a new password; the user's sessions end and any lockout is lifted."""
     user = get_user(session, scope, user_id)
-    check_password(password, user.username)
+    check_password(password, user.username, _context_words(user))
     user.password_hash = hash_secret(password)
     user.session_version += 1
     user.failed_logins = 0
@@ -388,9 +393,82 @@ def reset_password(session: Session, scope: Scope, user_id: int, password: str) 
     return user
 
 
+def change_own_password(
+    session: Session,
+    scope: Scope,
+    current: str,
+    new: str,
+    *,
+    policy: LoginPolicy,
+    key_secret: str,
+    now: datetime | None = None,
+) -> tuple[StaffUser | None, UserError | None]:
+    """A user changes their own password, giving the current one; every other session ends.
+
+    A wrong current password counts like a failed login for the account (so a stolen session
+    cannot be used to guess the password), and while the account is under attack no change
+    is accepted. The second factor stays as it is. Returns (user, None) or (None, the error):
+    not raised, so that the count and the audit event of a wrong password are kept.
+    """
+    now = now or utcnow()
+    user = session.get(StaffUser, scope.user_id)
+    if user is None:
+        raise OutOfScope("no such user")
+    name_key = account_key(key_secret, user.username)
+    if throttle.exceeded(session, policy.account_limit, name_key, now=now):
+        return None, UserError("current_password", "current_password_locked")
+    if not verify_secret(user.password_hash, current or ""):
+        throttle.hit(session, policy.account_limit, name_key, now=now)
+        audit.record(
+            session,
+            scope.actor,
+            "user.password_change_failed",
+            object_type="staff_user",
+            object_id=user.id,
+        )
+        return None, UserError("current_password", "current_password_wrong")
+    try:
+        check_password(new, user.username, _context_words(user))
+    except UserError as exc:
+        return None, exc
+    user.password_hash = hash_secret(new)
+    user.session_version += 1
+    audit.record(
+        session,
+        scope.actor,
+        "user.password_change",
+        object_type="staff_user",
+        object_id=user.id,
+        details={"second_factor_kept": two_factor.is_enrolled(user)},
+    )
+    session.flush()
+    return user, None
+
+
+PRODUCT_WORDS = ("surveyapp", "effektmaaling", "effektmåling", "rehabilitering")
+
+
+def context_words(*names: str | None) -> tuple[str, ...]:
+    """Words a password must not be built from (ASVS 6.1.2, 6.2.11): the product's, and each
+    given name (user, municipality, provider) whole and word by word."""
+    words = list(PRODUCT_WORDS)
+    for name in names:
+        if name:
+            words += [name, *name.replace("&", " ").split()]
+    return tuple(words)
+
+
+def _context_words(user: StaffUser) -> tuple[str, ...]:
+    return context_words(
+        user.full_name,
+        user.municipality.name,
+        user.provider.name if user.provider is not None else None,
+    )
+
+
 def set_password_by_operator(session: Session, user: StaffUser, password: str) -> StaffUser:
     """`surveyapp set-password`: the operator sets a password (same rules); audited as system."""
-    check_password(password, user.username)
+    check_password(password, user.username, _context_words(user))
     user.password_hash = hash_secret(password)
     user.session_version += 1
     user.failed_logins = 0
@@ -514,6 +592,7 @@ __all__ = [
     "OutOfScope",
     "UserError",
     "authenticate",
+    "change_own_password",
     "complete_login",
     "second_step",
     "create_user",

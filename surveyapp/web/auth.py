@@ -36,7 +36,13 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from werkzeug.wrappers import Response
 
 from surveyapp.enums import ActorType, Role
-from surveyapp.forms.staff import ActionForm, CodeForm, EnrolCodeForm, LoginForm
+from surveyapp.forms.staff import (
+    ActionForm,
+    CodeForm,
+    EnrolCodeForm,
+    LoginForm,
+    PasswordChangeForm,
+)
 from surveyapp.letters import qr_svg
 from surveyapp.models import StaffUser, utcnow
 from surveyapp.redirects import local_path
@@ -456,6 +462,46 @@ def enrol() -> Response | str | tuple[str, int]:
         enrolment=enrolment,
         qr=qr_svg(enrolment.uri) if enrolment is not None else None,
     )
+
+
+PASSWORD_CHANGE_ERRORS = {
+    "current_password_wrong": _l("This is not your current password."),
+    "current_password_locked": _l(
+        "Too many wrong passwords for this account. Wait 15 minutes and try again."
+    ),
+}
+
+
+@bp.route("/staff/account/password", methods=["GET", "POST"])
+@staff_required()
+def change_password() -> Response | str | tuple[str, int]:
+    """Change one's own password (the current one first); other sessions end, 2FA stays."""
+    from surveyapp.web.admin import USER_ERRORS
+
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        with unit_of_work() as db:
+            user, error = auth_service.change_own_password(
+                db,
+                current_scope(),
+                form.current_password.data or "",
+                form.password.data or "",
+                policy=policy(),
+                key_secret=key_secret(),
+            )
+            if user is not None:
+                principal, version = StaffPrincipal.of(user), user.session_version
+        if error is not None or user is None:
+            messages = {**USER_ERRORS, **PASSWORD_CHANGE_ERRORS}
+            field = error.field if error is not None else "current_password"
+            text = messages.get(str(error), messages["current_password_wrong"])
+            getattr(form, field).errors = [str(text)]
+            return render_template("staff/password_change.html", form=form), 200
+        # This browser goes on, on a fresh session; every other session of the user has ended.
+        begin_staff_session(principal, session_version=version, login_at=utcnow().timestamp())
+        flash(_("Your password is changed. You have been logged out everywhere else."), "success")
+        return redirect(url_for("coordinator.home"), 303)
+    return render_template("staff/password_change.html", form=form)
 
 
 @bp.post("/logout")

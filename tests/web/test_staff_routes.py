@@ -46,6 +46,7 @@ ROUTES = {
     "auth.login": PUBLIC,
     "auth.second_factor": PUBLIC,  # only after a right password (kept in the session)
     "auth.enrol": PUBLIC,  # likewise
+    "auth.change_password": LISTING,  # one's own password only
     "auth.logout": LISTING,
     "respond.open_link": RESPONDENT,  # the token is exchanged for the cookie, then dropped
     "respond.enter_code": RESPONDENT,  # the typed code, likewise

@@ -310,3 +310,53 @@ def test_the_command_line_applies_the_same_password_rules(
     assert after.password_hash != before.password_hash
     assert after.totp_secret == before.totp_secret  # the second factor stays
     assert after.session_version == before.session_version + 1
+
+
+def test_a_user_changes_their_own_password_and_keeps_the_second_factor(
+    app: Flask, demo: sessionmaker[Session]
+) -> None:
+    here, elsewhere = app.test_client(), app.test_client()
+    here.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(here, "analytiker")
+    login(elsewhere, "analytiker")
+    before = _user(demo, "analytiker")
+    path = "/staff/account/password"
+    wrong = post(
+        here,
+        path,
+        {
+            "current_password": "not-it",
+            "password": "Tre-glade-elefanter",
+            "password_again": "Tre-glade-elefanter",
+        },
+    )
+    assert wrong.status_code == 200 and "not your current password" in wrong.text
+    common = post(
+        here,
+        path,
+        {
+            "current_password": "demo-analytiker",
+            "password": "Sølvstrand2026!",
+            "password_again": "Sølvstrand2026!",
+        },
+    )
+    assert common.status_code == 200 and "too common" in common.text  # the municipality's name
+    done = post(
+        here,
+        path,
+        {
+            "current_password": "demo-analytiker",
+            "password": "Tre-glade-elefanter",
+            "password_again": "Tre-glade-elefanter",
+        },
+    )
+    assert done.status_code == 303
+    assert here.get("/staff/reports/").status_code == 200  # this browser goes on
+    assert elsewhere.get("/staff/reports/").status_code == 302  # every other session ended
+    after = _user(demo, "analytiker")
+    assert after.password_hash != before.password_hash
+    assert after.totp_secret == before.totp_secret and after.totp_enrolled_at is not None
+    fresh = app.test_client()
+    first = login(fresh, "analytiker", "Tre-glade-elefanter", second_factor=False)
+    assert first.headers["Location"] == "/login/code"
+    assert {"user.password_change_failed", "user.password_change"} <= set(_actions(demo))
