@@ -116,7 +116,20 @@ def login(
             "/login/code",
             data={"code": fresh_code(client, username), "csrf_token": token(client, "/login/code")},
         )
+    elif second_factor and response.headers.get("Location") == "/login/enrol":
+        enrol(client, username)
+        response = client.get("/login")  # logged in now: redirected to the start page
     return response
+
+
+def enrol(client: FlaskClient, username: str) -> None:
+    """Set up an authenticator app for a user who must have one (after the password step)."""
+    client.post("/login/enrol", data={"start": "1", "csrf_token": token(client, "/login/enrol")})
+    done = client.post(
+        "/login/enrol",
+        data={"code": fresh_code(client, username), "csrf_token": token(client, "/login/enrol")},
+    )
+    assert done.status_code == 200 and "recovery-codes" in done.text, done.text[:300]
 
 
 def fresh_code(client: FlaskClient, username: str) -> str:
@@ -128,7 +141,9 @@ def fresh_code(client: FlaskClient, username: str) -> str:
     """
     factory = client.application.extensions["surveyapp.sessions"]
     with factory.begin() as session:
-        user = session.scalars(select(StaffUser).where(StaffUser.username == username)).one()
+        user = session.scalars(
+            select(StaffUser).where(StaffUser.username == username.strip().lower())
+        ).one()
         assert user.totp_secret is not None, f"{username} has no authenticator secret"
         now_step = int(time.time()) // 30
         last = user.totp_last_step
