@@ -464,6 +464,40 @@ def enrol() -> Response | str | tuple[str, int]:
     )
 
 
+@bp.route("/staff/account/two-factor", methods=["GET", "POST"])
+@staff_required()
+def account_two_factor() -> Response | str | tuple[str, int]:
+    """Set up an authenticator app of one's own accord (or see that it is set up)."""
+    form = EnrolCodeForm()
+    scope = current_scope()
+    with unit_of_work() as db:
+        user = db.get(StaffUser, scope.user_id)
+        assert user is not None
+        if two_factor.is_enrolled(user):
+            left = two_factor.recovery_codes_left(db, user.id)
+            return render_template("staff/account_two_factor.html", left=left)
+        if request.method == "POST" and request.form.get("start") and ActionForm().validate():
+            two_factor.begin_enrolment(db, user, scope.actor)
+            return redirect(url_for("auth.account_two_factor"), 303)
+        enrolment = two_factor.pending_enrolment(user)
+        if enrolment is not None and form.validate_on_submit():
+            codes = two_factor.confirm_enrolment(db, user, form.code.data or "", scope.actor)
+            if codes is not None:
+                return render_template(
+                    "staff/recovery_codes.html", codes=codes, next_url=url_for("coordinator.home")
+                )
+            form.code.errors = [_("The code is wrong. Type the code the app shows now.")]
+            form.code.data = ""
+    return render_template(
+        "staff/enrol.html",
+        form=form,
+        start_form=ActionForm(),
+        enrolment=enrolment,
+        qr=qr_svg(enrolment.uri) if enrolment is not None else None,
+        voluntary=True,
+    )
+
+
 PASSWORD_CHANGE_ERRORS = {
     "current_password_wrong": _l("This is not your current password."),
     "current_password_locked": _l(

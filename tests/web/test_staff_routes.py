@@ -47,6 +47,7 @@ ROUTES = {
     "auth.second_factor": PUBLIC,  # only after a right password (kept in the session)
     "auth.enrol": PUBLIC,  # likewise
     "auth.change_password": LISTING,  # one's own password only
+    "auth.account_two_factor": LISTING,  # one's own second factor only
     "auth.logout": LISTING,
     "respond.open_link": RESPONDENT,  # the token is exchanged for the cookie, then dropped
     "respond.enter_code": RESPONDENT,  # the typed code, likewise

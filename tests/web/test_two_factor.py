@@ -361,3 +361,25 @@ def test_a_user_changes_their_own_password_and_keeps_the_second_factor(
     first = login(fresh, "analytiker", "Tre-glade-elefanter", second_factor=False)
     assert first.headers["Location"] == "/login/code"
     assert {"user.password_change_failed", "user.password_change"} <= set(_actions(demo))
+
+
+def test_a_coordinator_may_set_up_a_second_factor_of_their_own_accord(
+    app: Flask, demo: sessionmaker[Session]
+) -> None:
+    client = app.test_client()
+    login(client, "koordinator")
+    path = "/staff/account/two-factor"
+    assert 'name="start"' in client.get(path).text
+    assert post(client, path, {"start": "1"}).status_code == 303
+    shown = client.get(path)
+    key = re.search(r'data-testid="totp-key">([A-Z2-7 ]+)<', shown.text)
+    assert key
+    secret = key.group(1).replace(" ", "")
+    done = post(client, path, {"code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 200 and 'data-testid="recovery-codes"' in done.text
+    assert "10" in client.get(path).text  # ten recovery codes left
+    post(client, "/logout")
+    # From now on the code is asked for after the password.
+    again = app.test_client()
+    assert login(again, "koordinator", second_factor=False).headers["Location"] == "/login/code"
+    assert "2fa.enrol" in _actions(demo)
