@@ -35,6 +35,7 @@ run: install
 	$(BIN)/surveyapp migrate
 	$(BIN)/surveyapp demo
 	PORT=$(PORT) $(BIN)/surveyapp demo-links
+	$(BIN)/surveyapp demo-code
 	PORT=$(PORT) $(BIN)/surveyapp serve
 
 ## Set up and run every test (SQLite and a real, temporary PostgreSQL).
@@ -49,7 +50,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy surveyapp/instruments surveyapp/pseudonym.py surveyapp/scheduling.py surveyapp/enums.py surveyapp/suppression.py surveyapp/statistics.py surveyapp/report_tables.py surveyapp/importing.py surveyapp/linkcodes.py surveyapp/logs/__init__.py surveyapp/letters.py surveyapp/notify.py surveyapp/auditchain.py surveyapp/audit_actions.py
+	$(BIN)/mypy surveyapp/instruments surveyapp/pseudonym.py surveyapp/scheduling.py surveyapp/enums.py surveyapp/suppression.py surveyapp/statistics.py surveyapp/report_tables.py surveyapp/importing.py surveyapp/linkcodes.py surveyapp/logs/__init__.py surveyapp/letters.py surveyapp/notify.py surveyapp/auditchain.py surveyapp/audit_actions.py surveyapp/redirects.py surveyapp/passwords.py
 
 i18n-check: install
 	$(BIN)/python scripts/i18n_check.py

@@ -1,7 +1,8 @@
 """Merge Danish translations from JSON files ({"English msgid": "Danish"}) into the catalogues.
 
 Used after `make i18n-update`: every listed msgid gets its Danish text in translations/da and
-the English source text in translations/en. Unknown msgids are reported, not added.
+the English source text in translations/en. A plural is keyed "singular|plural" and given
+a list of the Danish forms. Unknown msgids are reported, not added.
 Usage: python scripts/apply_translations.py translations/incoming/*.json
 """
 
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def apply(files: list[str]) -> int:
-    danish: dict[str, str] = {}
+    danish: dict[str, str | list[str]] = {}
     for name in files:
         danish.update(json.loads(Path(name).read_text(encoding="utf-8")))
     unknown = set(danish)
@@ -26,14 +27,18 @@ def apply(files: list[str]) -> int:
         with path.open("rb") as f:
             catalog = read_po(f, locale=locale)
         for message in catalog:
-            if not message.id or not isinstance(message.id, str):
+            if not message.id:
                 continue
-            if locale == "en" and not message.string:
-                message.string = message.id
-            if message.id in danish:
-                unknown.discard(message.id)
+            # A plural is keyed "singular|plural" with a list of the Danish forms.
+            plural = not isinstance(message.id, str)
+            key = "|".join(message.id) if plural else message.id
+            if locale == "en" and (not message.string or not all(message.string)):
+                message.string = tuple(message.id) if plural else message.id
+            if key in danish:
+                unknown.discard(key)
                 if locale == "da":
-                    message.string = danish[message.id]
+                    found = danish[key]
+                    message.string = tuple(found) if plural else found
                 message.flags.discard("fuzzy")
         with path.open("wb") as f:
             write_po(f, catalog, sort_output=True, no_location=True, width=100)

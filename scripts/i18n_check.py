@@ -63,10 +63,12 @@ def problems() -> list[str]:
                 continue
             if message.fuzzy:
                 found.append(f"{locale}: fuzzy translation of {message.id!r}")
-            elif not message.string:
+            elif not message.string or (
+                isinstance(message.string, list | tuple) and not all(message.string)
+            ):
                 found.append(f"{locale}: untranslated {message.id!r}")
             else:
-                translated[message.id] = message.string
+                translated[_key(message.id)] = _key(message.string)
         for message, errors in catalog.check():  # e.g. placeholders that do not match
             for error in errors:
                 found.append(f"{locale}: {message.id!r}: {error}")
@@ -78,10 +80,15 @@ def problems() -> list[str]:
             found.append(f"{locale}: {mo_path.name} not compiled (run `make install`)")
             continue
         with mo_path.open("rb") as f:
-            compiled = {m.id: m.string for m in read_mo(f) if m.id}
+            compiled = {_key(m.id): _key(m.string) for m in read_mo(f) if m.id}
         if compiled != translated:
             found.append(f"{locale}: {mo_path.name} is older than {po_path.name}: recompile")
     return found
+
+
+def _key(value: object) -> object:
+    """A message id or string as a dict key: a plural's forms (a list or tuple) as a tuple."""
+    return tuple(value) if isinstance(value, list | tuple) else value
 
 
 def main() -> int:

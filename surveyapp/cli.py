@@ -141,6 +141,60 @@ def sweep_command() -> None:
             click.echo(f"{municipality.name}: {changed} statuses brought up to {today}")
 
 
+@main.command("set-password")
+@click.argument("username")
+@click.password_option("--password", prompt="New password", help="Asked for when not given.")
+def set_password_command(username: str, password: str) -> None:
+    """Set a staff user's password (its rules apply); their sessions end, 2FA stays."""
+    from sqlalchemy import func, select
+
+    from surveyapp.config import Settings
+    from surveyapp.db import make_engine, make_session_factory
+    from surveyapp.models import StaffUser
+    from surveyapp.services.auth import UserError, set_password_by_operator
+
+    settings = Settings.from_env()
+    factory = make_session_factory(make_engine(settings.database_url))
+    with factory.begin() as session:
+        user = session.scalars(
+            select(StaffUser).where(func.lower(StaffUser.username) == username.strip().lower())
+        ).first()
+        if user is None:
+            raise click.ClickException(f"no staff user {username!r}")
+        try:
+            set_password_by_operator(session, user, password)
+        except UserError as exc:
+            raise click.ClickException(PASSWORD_MESSAGES.get(str(exc), str(exc))) from None
+    click.echo(f"new password set for {user.username}; their sessions have ended")
+
+
+PASSWORD_MESSAGES = {
+    "password_too_short": "the password must have at least 12 characters",
+    "password_too_long": "the password may have at most 256 characters",
+    "password_common": "this password is too common (on the list attackers try first)",
+    "password_monotonous": "the password needs more different characters",
+    "password_contains_username": "the password may not contain the username",
+}
+
+
+@main.command("demo-code")
+def demo_code_command() -> None:
+    """DEMO ONLY: the current authenticator code of the demo admin and analyst."""
+    import pyotp
+
+    from surveyapp.config import Settings
+    from surveyapp.demo import DEMO_TOTP_SECRET, DEMO_TOTP_USERS
+
+    if Settings.from_env().is_production:
+        raise click.ClickException("there are no demo users in production")
+    code = pyotp.TOTP(DEMO_TOTP_SECRET).now()
+    click.echo(
+        f"DEMO ONLY: {' and '.join(DEMO_TOTP_USERS)} log in with a second factor. Add the key "
+        f"{DEMO_TOTP_SECRET} to an authenticator app, or run `surveyapp demo-code` for the "
+        f"current code (each works once, for about 30 seconds): now {code}"
+    )
+
+
 @main.command("demo-links")
 @click.option("--base-url", default=None, help="Address in the links [SURVEYAPP_PUBLIC_URL].")
 def demo_links_command(base_url: str | None) -> None:

@@ -27,7 +27,16 @@ from surveyapp.enums import (
     Sex,
 )
 from surveyapp.instruments import Registry, default_registry
-from surveyapp.models import Assignment, Citizen, Course, Municipality, Provider, StaffUser, Team
+from surveyapp.models import (
+    Assignment,
+    Citizen,
+    Course,
+    Municipality,
+    Provider,
+    StaffUser,
+    Team,
+    utcnow,
+)
 from surveyapp.pseudonym import read_cpr
 from surveyapp.scheduling import today_in_denmark
 from surveyapp.security import hash_secret
@@ -57,6 +66,10 @@ DEMO_CONTACTS = {
     "991": ("Visitationen", "99 91 56 78", "mandag-torsdag kl. 10-14"),
 }
 DEMO_PIN = "2468"
+# DEMO ONLY: the authenticator-app key of the demo admin and analyst, so that a newcomer can log
+# in (`surveyapp demo-code` prints the current code). Demo data never loads in production.
+DEMO_TOTP_SECRET = "DEMOTOTPSECRETNOTFORPRODUCTION22"  # noqa: S105 - demo only
+DEMO_TOTP_USERS = ("admin", "analytiker")
 # Fictitious CPR numbers of the first demo citizens (in Sølvstrand), so that "find a citizen by
 # CPR" can be tried; listed in the README. Like every CPR, only their HMACs are stored.
 DEMO_CPRS = ("120134-1111", "230338-2222", "050541-3333")
@@ -187,6 +200,8 @@ class _DemoBuilder:
                     team=self.teams[user.team] if user.team else None,
                     password_hash=hash_secret(user.password),
                     kiosk_pin_hash=hash_secret(user.kiosk_pin) if user.kiosk_pin else None,
+                    totp_secret=DEMO_TOTP_SECRET if user.username in DEMO_TOTP_USERS else None,
+                    totp_enrolled_at=utcnow() if user.username in DEMO_TOTP_USERS else None,
                 )
             )
         self.session.flush()
@@ -360,7 +375,9 @@ class _DemoBuilder:
         return (
             f"demo data loaded: {c['citizens']} citizens, {c['courses']} courses, "
             f"{c['responses']} responses, {c['dropouts']} drop-outs; "
-            f"logins: {', '.join(u.username for u in DEMO_USERS)} (see README)"
+            f"logins: {', '.join(u.username for u in DEMO_USERS)} (see README); "
+            f"DEMO ONLY: {' and '.join(DEMO_TOTP_USERS)} also need a code from an authenticator "
+            f"app with the key {DEMO_TOTP_SECRET} (or run `surveyapp demo-code`)"
         )
 
 

@@ -181,7 +181,82 @@ class LoginForm(FlaskForm):
         validators=[DataRequired(), Length(max=200)],
         render_kw={"autocomplete": "current-password"},
     )
+    code = StringField(
+        _l("Code from your authenticator app (if you use one)"),
+        validators=[Optional(), Length(max=80)],
+        description=_l(
+            "You may leave this empty: the code is asked for after the password. While an "
+            "account is under attack, it logs in only with the password and the code together."
+        ),
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+        },
+    )
     submit = SubmitField(_l("Log in"))
+
+
+class CodeForm(FlaskForm):
+    """The second step of a login, and the confirmation of a new authenticator app."""
+
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(), Length(max=80)],
+        description=_l("The 6 digits your authenticator app shows now, or a recovery code."),
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+        },
+    )
+    submit = SubmitField(_l("Continue"))
+
+
+class EnrolCodeForm(FlaskForm):
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(), Length(max=20)],
+        description=_l("The 6 digits the app shows for surveyapp now."),
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+        },
+    )
+    submit = SubmitField(_l("Confirm"))
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Your current password"),
+        validators=[DataRequired(), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(max=256)],
+        description=_l(
+            "At least 12 characters and not a common password: a few unrelated words are good."
+        ),
+        render_kw={"autocomplete": "new-password"},
+    )
+    password_again = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Change password"))
+
+
+class MunicipalitySecurityForm(FlaskForm):
+    coordinator_2fa_required = BooleanField(
+        _l("Coordinators must log in with a second factor (an authenticator app)")
+    )
+    submit = SubmitField(_l("Save"))
 
 
 class FindCitizenForm(FlaskForm):
@@ -284,8 +359,10 @@ class UserCreateForm(FlaskForm):
     team_id = SelectField(_l("Team"), coerce=int, default=0, validators=[Optional()])
     password = PasswordField(
         _l("Password"),
-        validators=[DataRequired(), Length(min=10, max=200)],
-        description=_l("At least 10 characters."),
+        validators=[DataRequired(), Length(max=256)],
+        description=_l(
+            "At least 12 characters and not a common password: a few unrelated words are good."
+        ),
         render_kw={"autocomplete": "new-password"},
     )
     password_again = PasswordField(
@@ -304,8 +381,11 @@ class UserCreateForm(FlaskForm):
 class PasswordResetForm(FlaskForm):
     password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(), Length(min=10, max=200)],
-        description=_l("At least 10 characters. The user's sessions end at once."),
+        validators=[DataRequired(), Length(max=256)],
+        description=_l(
+            "At least 12 characters and not a common password. The user's sessions end at "
+            "once; their second factor (authenticator app) stays as it is."
+        ),
         render_kw={"autocomplete": "new-password"},
     )
     password_again = PasswordField(

@@ -24,6 +24,7 @@ from surveyapp.models.response import (
     Response,
     Score,
 )
+from surveyapp.models.security import CitizenClaim, RateCounter, RecoveryCode
 
 __all__ = [
     "AnalystGrant",
@@ -33,6 +34,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Citizen",
+    "CitizenClaim",
     "Course",
     "KioskSession",
     "LinkAttempt",
@@ -44,6 +46,8 @@ __all__ = [
     "Municipality",
     "PlanItem",
     "PlanTimepoint",
+    "RateCounter",
+    "RecoveryCode",
     "Provider",
     "Response",
     "Score",

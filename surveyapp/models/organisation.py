@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from surveyapp.enums import ProviderKind, Role
@@ -25,6 +25,8 @@ class Municipality(Base):
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     contact_email: Mapped[str | None] = mapped_column(String(120))
     contact_hours: Mapped[str | None] = mapped_column(String(120))  # e.g. "hverdage 8-15"
+    # Admins and analysts always log in with a second factor; coordinators when this is set.
+    coordinator_2fa_required: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     providers: Mapped[list[Provider]] = relationship(back_populates="municipality")
 
@@ -82,6 +84,11 @@ class StaffUser(Base):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     locale: Mapped[str | None] = mapped_column(String(5))
+    # Two-factor (TOTP, RFC 6238): the base32 secret once enrolled, and the last time step a
+    # code was accepted for, so that no code (nor an earlier one) is accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enrolled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 

@@ -1,16 +1,28 @@
-"""Staff accounts: login with throttling, session validity, and the admin's user management.
+"""Staff accounts: login with throttling and a second factor, session validity, user management.
 
-Login rules:
+Login rules (the full design, and why, is in docs/security.md):
 - Passwords are argon2id hashes (surveyapp.security); an old-parameter hash is upgraded at the
-  next successful login.
-- Each failed password counts against the username. After `max_failures` failures in a row the
-  account is locked for `lockout` (default 5 failures, 15 minutes). A lockout always ends by
-  itself, so nobody (not even by attacking the last admin account) can lock anyone out for
-  good, and any admin of the municipality can lift it at once. A successful login resets the
-  count. An unknown username gets the same answer and the same work as a wrong password.
+  next successful login. New passwords follow surveyapp.passwords (12 characters at least,
+  not a common or breached password), wherever they are set.
+- Every failure gets the same answer (`LoginOutcome.REFUSED`): unknown user, wrong password,
+  locked account, deactivated account, throttled address. Why is kept in the audit trail.
+- Throttling (surveyapp.services.throttle, a table shared by every app process), checked
+  before the argon2 hasher is reached:
+  * per client address: `ip_max_failures` failed logins in a window (default 20 in 15
+    minutes), then every login from that address is refused, unhashed, until the window ends;
+  * per typed username, known or not (so a lock tells nothing about whether a user exists):
+    `max_failures` wrong passwords (default 5 in 15 minutes) put the account "under attack"
+    until the window ends. Under attack, a password alone is refused (unhashed), but a correct
+    password together with a correct second-factor code in the same request still logs in:
+    a stranger can slow a login down but never shut out a user who has a second factor, and
+    learns nothing about the password (a wrong password with any code is the same refusal).
+    A user without a second factor waits for the window to end, or an admin unlocks at once.
+- A correct password leads on to the second factor (`NEEDS_CODE`) for an enrolled user, to
+  enrolment (`NEEDS_ENROLMENT`) for a user who must have one and has none, else to `OK`.
 - A session is valid while the user is active, its `session_version` is the user's current one
-  (logout, password reset and deactivation bump it, which ends every session of the user at
-  once), it has been used within `idle_timeout` (30 min) and began within `max_age` (12 h).
+  (logout, password reset, deactivation and a second-factor reset bump it, which ends every
+  session of the user at once), it has been used within `idle_timeout` (30 min) and began
+  within `max_age` (12 h).
 - Login, failed login, lockout and logout are audit events. The typed username is never stored
   when it is not a known user (it might be a password or a CPR number typed in the wrong box).
 """
@@ -26,37 +38,53 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from surveyapp.enums import ActorType, Role
-from surveyapp.models import AuditEvent, Provider, StaffUser, Team, utcnow
+from surveyapp.models import AuditEvent, Municipality, Provider, StaffUser, Team, utcnow
+from surveyapp.passwords import problem as password_problem
 from surveyapp.security import hash_secret, needs_rehash, verify_secret
-from surveyapp.services import audit
+from surveyapp.services import audit, throttle, two_factor
 from surveyapp.services.scope import OutOfScope, Scope, get_user, require_admin
 
 # Verified against when the username is unknown, so that both cases take as long.
 _DUMMY_HASH = hash_secret("no such user: timing equaliser")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,79}$")
-MIN_PASSWORD_LENGTH = 10
 
 
 @dataclass(frozen=True)
 class LoginPolicy:
-    max_failures: int = 5
-    lockout: timedelta = timedelta(minutes=15)
+    max_failures: int = 5  # wrong passwords per typed username and window
+    lockout: timedelta = timedelta(minutes=15)  # that window
+    ip_max_failures: int = 20  # failed logins per client address and window
+    ip_window: timedelta = timedelta(minutes=15)
+    code_max_failures: int = 5  # wrong second-factor codes per user and window
+    code_window: timedelta = timedelta(minutes=15)
     idle_timeout: timedelta = timedelta(minutes=30)
     max_age: timedelta = timedelta(hours=12)
+
+    @property
+    def account_limit(self) -> throttle.Limit:
+        return throttle.Limit("login_account", self.max_failures, self.lockout)
+
+    @property
+    def ip_limit(self) -> throttle.Limit:
+        return throttle.Limit("login_ip", self.ip_max_failures, self.ip_window)
+
+    @property
+    def code_limit(self) -> throttle.Limit:
+        return throttle.Limit("login_code", self.code_max_failures, self.code_window)
 
 
 class LoginOutcome(StrEnum):
     OK = "ok"
-    BAD_CREDENTIALS = "bad_credentials"  # unknown user or wrong password: one message
-    LOCKED = "locked"
-    INACTIVE = "inactive"
+    NEEDS_CODE = "needs_code"  # password right; the second factor comes next
+    NEEDS_ENROLMENT = "needs_enrolment"  # password right; must set up a second factor first
+    REFUSED = "refused"  # every failure: one answer
 
 
 @dataclass(frozen=True)
 class LoginResult:
     outcome: LoginOutcome
     user: StaffUser | None = None
-    locked_until: datetime | None = None
+    reason: str | None = None  # why refused (for tests and the audit trail; never shown)
 
 
 def _find_user(session: Session, username: str) -> StaffUser | None:
@@ -66,60 +94,115 @@ def _find_user(session: Session, username: str) -> StaffUser | None:
     return session.scalars(select(StaffUser).where(func.lower(StaffUser.username) == name)).first()
 
 
+def account_key(key_secret: str, username: str) -> str:
+    return throttle.key_of(key_secret, "login_account", (username or "").strip().lower())
+
+
+def client_key(key_secret: str, address: str | None) -> str:
+    return throttle.key_of(key_secret, "login_ip", address)
+
+
 def authenticate(
     session: Session,
     username: str,
     password: str,
     *,
     policy: LoginPolicy,
+    key_secret: str,
+    code: str = "",
     ip_address: str | None = None,
     now: datetime | None = None,
 ) -> LoginResult:
-    """Check a login attempt, count failures, lock when needed, and audit the attempt."""
+    """Check a login attempt (password, and a second-factor code if given); count and audit it."""
     now = now or utcnow()
+    anonymous = audit.Actor(ActorType.ANONYMOUS, ip_address=ip_address)
+    ip_key = client_key(key_secret, ip_address)
+    if throttle.exceeded(session, policy.ip_limit, ip_key, now=now):
+        audit.record(session, anonymous, "login.throttled", details={"by": "address"})
+        return LoginResult(LoginOutcome.REFUSED, reason="address_throttled")
     user = _find_user(session, username)
-    if user is None:
-        verify_secret(_DUMMY_HASH, password or "")
-        audit.record(
-            session,
-            audit.Actor(ActorType.ANONYMOUS, ip_address=ip_address),
-            "login.failed",
-            details={"reason": "unknown_user"},
-        )
-        return LoginResult(LoginOutcome.BAD_CREDENTIALS)
-    actor = audit.Actor(ActorType.ANONYMOUS, None, user.municipality_id, ip_address)
-    if user.locked_until is not None and user.locked_until > now:
-        verify_secret(_DUMMY_HASH, password or "")
-        audit.record(
-            session, actor, "login.refused_locked", object_type="staff_user", object_id=user.id
-        )
-        return LoginResult(LoginOutcome.LOCKED, locked_until=user.locked_until)
-    if not verify_secret(user.password_hash, password or ""):
-        user.failed_logins += 1
-        details: dict[str, object] = {"failures": user.failed_logins}
+    actor = (
+        audit.Actor(ActorType.ANONYMOUS, None, user.municipality_id, ip_address)
+        if user is not None
+        else anonymous
+    )
+    target = {"object_type": "staff_user", "object_id": user.id} if user is not None else {}
+    name_key = account_key(key_secret, username)
+    under_attack = throttle.exceeded(session, policy.account_limit, name_key, now=now)
+    code = (code or "").strip()
+    if under_attack and not code:
+        audit.record(session, actor, "login.refused_locked", **target)  # type: ignore[arg-type]
+        return LoginResult(LoginOutcome.REFUSED, reason="locked")
+    if user is None or not verify_secret(user.password_hash, password or ""):
+        if user is None:
+            verify_secret(_DUMMY_HASH, password or "")
+        throttle.hit(session, policy.ip_limit, ip_key, now=now)
+        failures = throttle.hit(session, policy.account_limit, name_key, now=now)
+        details: dict[str, object] = {"failures": failures}
+        if user is None:
+            details["reason"] = "unknown_user"
         action = "login.failed"
-        if user.failed_logins >= policy.max_failures:
-            user.locked_until = now + policy.lockout
-            user.failed_logins = 0
+        if failures == policy.max_failures:
             action = "login.locked"
-            details["locked_until"] = user.locked_until.isoformat()
-        audit.record(
-            session, actor, action, object_type="staff_user", object_id=user.id, details=details
-        )
+            if user is not None:
+                user.locked_until = policy.account_limit.window_end(now)
+                details["locked_until"] = user.locked_until.isoformat()
+        if user is not None:
+            user.failed_logins = failures
+        audit.record(session, actor, action, details=details, **target)  # type: ignore[arg-type]
         session.flush()
-        if action == "login.locked":
-            return LoginResult(LoginOutcome.LOCKED, locked_until=user.locked_until)
-        return LoginResult(LoginOutcome.BAD_CREDENTIALS)
+        return LoginResult(LoginOutcome.REFUSED, reason="bad_credentials")
     if not user.active:
-        audit.record(
-            session, actor, "login.refused_inactive", object_type="staff_user", object_id=user.id
+        audit.record(session, actor, "login.refused_inactive", **target)  # type: ignore[arg-type]
+        return LoginResult(LoginOutcome.REFUSED, reason="inactive")
+    enrolled = two_factor.is_enrolled(user)
+    if under_attack and not enrolled:
+        audit.record(session, actor, "login.refused_locked", **target)  # type: ignore[arg-type]
+        return LoginResult(LoginOutcome.REFUSED, reason="locked")
+    if enrolled and code:
+        checked = two_factor.check_code(
+            session,
+            user,
+            code,
+            limit=policy.code_limit,
+            key_secret=key_secret,
+            actor=actor,
+            now=now,
         )
-        return LoginResult(LoginOutcome.INACTIVE)
+        if checked is not two_factor.CodeCheck.OK:
+            return LoginResult(LoginOutcome.REFUSED, reason=f"code_{checked.value}")
+        return LoginResult(
+            LoginOutcome.OK,
+            user=complete_login(session, user, password, ip_address, now, key_secret=key_secret),
+        )
+    if enrolled:
+        return LoginResult(LoginOutcome.NEEDS_CODE, user=user)
+    if two_factor.is_required(user):
+        return LoginResult(LoginOutcome.NEEDS_ENROLMENT, user=user)
+    return LoginResult(
+        LoginOutcome.OK,
+        user=complete_login(session, user, password, ip_address, now, key_secret=key_secret),
+    )
+
+
+def complete_login(
+    session: Session,
+    user: StaffUser,
+    password: str | None,
+    ip_address: str | None,
+    now: datetime | None = None,
+    *,
+    key_secret: str | None = None,
+) -> StaffUser:
+    """Record a successful login (after every factor): counters reset, audited."""
+    now = now or utcnow()
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
-    if needs_rehash(user.password_hash):
+    if password is not None and needs_rehash(user.password_hash):
         user.password_hash = hash_secret(password)
+    if key_secret is not None:
+        throttle.clear(session, "login_account", account_key(key_secret, user.username))
     audit.record(
         session,
         audit.Actor(ActorType.STAFF, user.id, user.municipality_id, ip_address),
@@ -128,7 +211,34 @@ def authenticate(
         object_id=user.id,
     )
     session.flush()
-    return LoginResult(LoginOutcome.OK, user=user)
+    return user
+
+
+def second_step(
+    session: Session,
+    user_id: int,
+    session_version: object,
+    code: str,
+    *,
+    policy: LoginPolicy,
+    key_secret: str,
+    ip_address: str | None = None,
+    now: datetime | None = None,
+) -> tuple[two_factor.CodeCheck, StaffUser | None]:
+    """The code step of a login whose password was right; the user when it succeeds."""
+    now = now or utcnow()
+    user = session.get(StaffUser, user_id)
+    if user is None or not user.active or user.session_version != session_version:
+        return two_factor.CodeCheck.WRONG, None
+    if not two_factor.is_enrolled(user):
+        return two_factor.CodeCheck.WRONG, None
+    actor = audit.Actor(ActorType.ANONYMOUS, None, user.municipality_id, ip_address)
+    checked = two_factor.check_code(
+        session, user, code, limit=policy.code_limit, key_secret=key_secret, actor=actor, now=now
+    )
+    if checked is not two_factor.CodeCheck.OK:
+        return checked, None
+    return checked, complete_login(session, user, None, ip_address, now, key_secret=key_secret)
 
 
 def session_problem(
@@ -206,9 +316,11 @@ def list_users(session: Session, scope: Scope) -> list[StaffUser]:
     )
 
 
-def check_password(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise UserError("password", "too_short")
+def check_password(password: str, username: str = "", context_words: tuple[str, ...] = ()) -> None:
+    """Raise UserError("password", code) unless the password follows surveyapp.passwords."""
+    found = password_problem(password or "", username, context_words)
+    if found is not None:
+        raise UserError("password", f"password_{found.value}")
 
 
 def create_user(session: Session, scope: Scope, new: NewUser) -> StaffUser:
@@ -219,7 +331,12 @@ def create_user(session: Session, scope: Scope, new: NewUser) -> StaffUser:
         raise UserError("username", "invalid_username")
     if _find_user(session, username) is not None:
         raise UserError("username", "username_taken")
-    check_password(new.password)
+    municipality = session.get(Municipality, scope.municipality_id)
+    check_password(
+        new.password,
+        username,
+        context_words(new.full_name, municipality.name if municipality else None),
+    )
     provider = team = None
     if new.provider_id is not None:
         provider = session.get(Provider, new.provider_id)
@@ -258,13 +375,111 @@ def create_user(session: Session, scope: Scope, new: NewUser) -> StaffUser:
 def reset_password(session: Session, scope: Scope, user_id: int, password: str) -> StaffUser:
     """Set a new password; the user's sessions end and any lockout is lifted."""
     user = get_user(session, scope, user_id)
-    check_password(password)
+    check_password(password, user.username, _context_words(user))
+    user.password_hash = hash_secret(password)
+    user.session_version += 1
+    user.failed_logins = 0
+    user.locked_until = None
+    # The second factor stays as it is: a new password never bypasses it.
+    audit.record(
+        session,
+        scope.actor,
+        "user.password_reset",
+        object_type="staff_user",
+        object_id=user.id,
+        details={"second_factor_kept": two_factor.is_enrolled(user)},
+    )
+    session.flush()
+    return user
+
+
+def change_own_password(
+    session: Session,
+    scope: Scope,
+    current: str,
+    new: str,
+    *,
+    policy: LoginPolicy,
+    key_secret: str,
+    now: datetime | None = None,
+) -> tuple[StaffUser | None, UserError | None]:
+    """A user changes their own password, giving the current one; every other session ends.
+
+    A wrong current password counts like a failed login for the account (so a stolen session
+    cannot be used to guess the password), and while the account is under attack no change
+    is accepted. The second factor stays as it is. Returns (user, None) or (None, the error):
+    not raised, so that the count and the audit event of a wrong password are kept.
+    """
+    now = now or utcnow()
+    user = session.get(StaffUser, scope.user_id)
+    if user is None:
+        raise OutOfScope("no such user")
+    name_key = account_key(key_secret, user.username)
+    if throttle.exceeded(session, policy.account_limit, name_key, now=now):
+        return None, UserError("current_password", "current_password_locked")
+    if not verify_secret(user.password_hash, current or ""):
+        throttle.hit(session, policy.account_limit, name_key, now=now)
+        audit.record(
+            session,
+            scope.actor,
+            "user.password_change_failed",
+            object_type="staff_user",
+            object_id=user.id,
+        )
+        return None, UserError("current_password", "current_password_wrong")
+    try:
+        check_password(new, user.username, _context_words(user))
+    except UserError as exc:
+        return None, exc
+    user.password_hash = hash_secret(new)
+    user.session_version += 1
+    audit.record(
+        session,
+        scope.actor,
+        "user.password_change",
+        object_type="staff_user",
+        object_id=user.id,
+        details={"second_factor_kept": two_factor.is_enrolled(user)},
+    )
+    session.flush()
+    return user, None
+
+
+PRODUCT_WORDS = ("surveyapp", "effektmaaling", "effektmåling", "rehabilitering")
+
+
+def context_words(*names: str | None) -> tuple[str, ...]:
+    """Words a password must not be built from (ASVS 6.1.2, 6.2.11): the product's, and each
+    given name (user, municipality, provider) whole and word by word."""
+    words = list(PRODUCT_WORDS)
+    for name in names:
+        if name:
+            words += [name, *name.replace("&", " ").split()]
+    return tuple(words)
+
+
+def _context_words(user: StaffUser) -> tuple[str, ...]:
+    return context_words(
+        user.full_name,
+        user.municipality.name,
+        user.provider.name if user.provider is not None else None,
+    )
+
+
+def set_password_by_operator(session: Session, user: StaffUser, password: str) -> StaffUser:
+    """`surveyapp set-password`: the operator sets a password (same rules); audited as system."""
+    check_password(password, user.username, _context_words(user))
     user.password_hash = hash_secret(password)
     user.session_version += 1
     user.failed_logins = 0
     user.locked_until = None
     audit.record(
-        session, scope.actor, "user.password_reset", object_type="staff_user", object_id=user.id
+        session,
+        audit.SYSTEM,
+        "user.password_reset",
+        object_type="staff_user",
+        object_id=user.id,
+        details={"by": "cli", "second_factor_kept": two_factor.is_enrolled(user)},
     )
     session.flush()
     return user
@@ -288,11 +503,16 @@ def set_active(session: Session, scope: Scope, user_id: int, active: bool) -> St
     return user
 
 
-def unlock(session: Session, scope: Scope, user_id: int) -> StaffUser:
-    """Lift a lockout at once."""
+def unlock(
+    session: Session, scope: Scope, user_id: int, *, key_secret: str | None = None
+) -> StaffUser:
+    """Lift a lockout at once (the counter of wrong passwords and of wrong codes)."""
     user = get_user(session, scope, user_id)
     user.failed_logins = 0
     user.locked_until = None
+    if key_secret is not None:
+        throttle.clear(session, "login_account", account_key(key_secret, user.username))
+        throttle.clear(session, "login_code", throttle.key_of(key_secret, "login_code", user.id))
     audit.record(session, scope.actor, "user.unlock", object_type="staff_user", object_id=user.id)
     session.flush()
     return user
@@ -372,6 +592,9 @@ __all__ = [
     "OutOfScope",
     "UserError",
     "authenticate",
+    "change_own_password",
+    "complete_login",
+    "second_step",
     "create_user",
     "list_users",
     "load_user",

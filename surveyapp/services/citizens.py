@@ -7,18 +7,18 @@ is the keyed HMAC, the birth year and the sex. It is never stored, logged, audit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from surveyapp.enums import AssignmentStatus, CourseStatus, LegalBasis, Respondent
 from surveyapp.instruments import Change, Instrument, Item, Registry, ScoreSpec
-from surveyapp.models import Assignment, Citizen, Course, Response
-from surveyapp.pseudonym import read_cpr
+from surveyapp.models import Assignment, Citizen, CitizenClaim, Course, Response
+from surveyapp.pseudonym import InvalidCPR, read_cpr
 from surveyapp.scheduling import TimepointRole, timepoint_role
-from surveyapp.services import audit
+from surveyapp.services import audit, throttle
 from surveyapp.services.courses import create_course, set_end_date
 from surveyapp.services.scope import (
     OutOfScope,
@@ -34,15 +34,20 @@ from surveyapp.services.scope import (
 
 class LookupOutcome(StrEnum):
     FOUND = "found"
-    CREATED = "created"
-    NOT_FOUND = "not_found"  # no such citizen, and no label given to register one
-    ELSEWHERE = "elsewhere"  # registered in the municipality, but outside the user's caseload
+    CREATED = "created"  # registered now (or, outside one's caseload, claimed: see below)
+    NOT_FOUND = "not_found"  # not in the user's caseload, and no label given to register
+    INVALID = "invalid"  # not a CPR number
+    THROTTLED = "throttled"  # too many look-ups by this user: nothing was looked up
 
 
 @dataclass(frozen=True)
 class LookupResult:
     outcome: LookupOutcome
     citizen_id: int | None = None
+
+
+#: CPR look-ups per user and window (each look-up counts, found or not).
+DEFAULT_LOOKUP_LIMIT = throttle.Limit("cpr_lookup", 30, timedelta(minutes=15))
 
 
 def find_or_register(
@@ -54,41 +59,68 @@ def find_or_register(
     label: str = "",
     lives_alone: bool | None = None,
     today: date,
+    limit: throttle.Limit = DEFAULT_LOOKUP_LIMIT,
+    key_secret: str | None = None,
 ) -> LookupResult:
-    """Find a citizen by CPR number, or register them when a label is given.
+    """Find a citizen by CPR number in the user's caseload, or register them given a label.
 
-    Raises surveyapp.pseudonym.InvalidCPR (whose message never holds the number) if the text
-    is not a CPR number.
+    No oracle: a citizen the municipality has but the user may not see is answered exactly
+    like one nobody has registered (NOT_FOUND), with the same single query. Registering such a
+    citizen (a label given) makes them visible to this user (`CitizenClaim`, as if the user had
+    registered them) and answers CREATED, like a new registration: in both cases the user goes
+    on to register a course with their own provider, and sees only their own provider's
+    courses. Every look-up is audited (never the number: whether it was found) and counted per
+    user (`throttle`, `limit`); over the limit nothing is looked up. Never raises for a bad
+    number (INVALID), so that the count and the audit event are kept.
     """
     require_individual_access(scope)
-    facts = read_cpr(cpr_text, hmac_key, today=today)
-    del cpr_text  # nothing below sees the number
-    existing = session.scalars(
-        select(Citizen).where(
+    key = throttle.key_of(key_secret or hmac_key, limit.kind, scope.user_id)
+    if throttle.exceeded(session, limit, key):
+        audit.record(session, scope.actor, "citizen.lookup_throttled")
+        return LookupResult(LookupOutcome.THROTTLED)
+    throttle.hit(session, limit, key)
+    try:
+        facts = read_cpr(cpr_text, hmac_key, today=today)
+    except InvalidCPR:
+        audit.record(session, scope.actor, "citizen.lookup", details={"result": "invalid"})
+        return LookupResult(LookupOutcome.INVALID)
+    finally:
+        del cpr_text  # nothing below sees the number
+    visible = case((scope.citizen_filter(), True), else_=False)
+    row = session.execute(
+        select(Citizen.id, visible).where(
             Citizen.municipality_id == scope.municipality_id,
             Citizen.cpr_hmac == facts.pseudonym,
         )
     ).first()
-    if existing is not None:
-        visible = session.scalars(
-            select(Citizen.id).where(Citizen.id == existing.id, scope.citizen_filter())
-        ).first()
-        if visible is None:
-            audit.record(session, scope.actor, "citizen.lookup", details={"result": "elsewhere"})
-            return LookupResult(LookupOutcome.ELSEWHERE)
+    if row is not None and row[1]:
         audit.record(
             session,
             scope.actor,
             "citizen.lookup",
             object_type="citizen",
-            object_id=existing.id,
+            object_id=row[0],
             details={"result": "found"},
         )
-        return LookupResult(LookupOutcome.FOUND, existing.id)
+        return LookupResult(LookupOutcome.FOUND, row[0])
+    # The audit trail (admins only) may tell the two apart; the user's answer never does.
+    result = "elsewhere" if row is not None else "not_found"
     label = label.strip()
     if not label:
-        audit.record(session, scope.actor, "citizen.lookup", details={"result": "not_found"})
+        audit.record(session, scope.actor, "citizen.lookup", details={"result": result})
         return LookupResult(LookupOutcome.NOT_FOUND)
+    if row is not None:
+        session.add(CitizenClaim(citizen_id=row[0], user_id=scope.user_id))
+        session.flush()
+        audit.record(
+            session,
+            scope.actor,
+            "citizen.claim",
+            object_type="citizen",
+            object_id=row[0],
+            details={"result": result},
+        )
+        return LookupResult(LookupOutcome.CREATED, row[0])
     citizen = Citizen(
         municipality_id=scope.municipality_id,
         cpr_hmac=facts.pseudonym,
@@ -101,7 +133,12 @@ def find_or_register(
     session.add(citizen)
     session.flush()
     audit.record(
-        session, scope.actor, "citizen.create", object_type="citizen", object_id=citizen.id
+        session,
+        scope.actor,
+        "citizen.create",
+        object_type="citizen",
+        object_id=citizen.id,
+        details={"result": result},
     )
     return LookupResult(LookupOutcome.CREATED, citizen.id)
 

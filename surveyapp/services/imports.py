@@ -56,7 +56,7 @@ from surveyapp.models import (
 from surveyapp.services import audit
 from surveyapp.services.courses import create_course, default_plan, set_end_date
 from surveyapp.services.responses import record_complete_response
-from surveyapp.services.scope import Scope, require_admin
+from surveyapp.services.scope import NotPermitted, Scope, require_admin
 
 CHUNK = 500  # ids per IN (...) query
 FLUSH_ROWS = 500  # responses written per flush
@@ -144,6 +144,10 @@ def _run(
 ) -> ImportSummary:
     if scope is not None:
         require_admin(scope)
+        if scope.provider_id is not None:
+            # The summary counts citizens found and new: for an admin who does not see the
+            # whole municipality, that would tell who is registered outside their caseload.
+            raise NotPermitted("imports are for administrators of the whole municipality")
     importer = _Importer(session, registry, today, scope)
     importer.check(rows)
     if importer.problems:

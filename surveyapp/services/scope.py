@@ -27,6 +27,7 @@ from surveyapp.models import (
     AnalystGrant,
     Assignment,
     Citizen,
+    CitizenClaim,
     Course,
     MeasurementPlan,
     PlanTimepoint,
@@ -99,7 +100,12 @@ class Scope:
             has_course_here = exists().where(
                 Course.citizen_id == Citizen.id, Course.provider_id == self.provider_id
             )
-            clause = and_(clause, or_(has_course_here, Citizen.created_by_id == self.user_id))
+            claimed = exists().where(
+                CitizenClaim.citizen_id == Citizen.id, CitizenClaim.user_id == self.user_id
+            )
+            clause = and_(
+                clause, or_(has_course_here, Citizen.created_by_id == self.user_id, claimed)
+            )
         return clause
 
     def provider_filter(self) -> ColumnElement[bool]:

@@ -15,6 +15,7 @@ from surveyapp.forms.staff import (
     RESPONDENT_LABELS,
     ActionForm,
     AuditSearchForm,
+    MunicipalitySecurityForm,
     PasswordResetForm,
     PlanCopyForm,
     TimepointForm,
@@ -22,12 +23,12 @@ from surveyapp.forms.staff import (
     select_choices,
 )
 from surveyapp.services import assignments as assignment_service
-from surveyapp.services import audit_trail, plans_admin
+from surveyapp.services import audit_trail, plans_admin, two_factor
 from surveyapp.services import auth as auth_service
 from surveyapp.services import scope as scope_service
 from surveyapp.services.links import DEFAULT_VALID_DAYS
 from surveyapp.web import registry, unit_of_work
-from surveyapp.web.auth import COPENHAGEN, current_scope, staff_required, today
+from surveyapp.web.auth import COPENHAGEN, current_scope, key_secret, staff_required, today
 from surveyapp.web.coordinator import _instrument_title
 
 bp = Blueprint("admin", __name__, url_prefix="/staff/admin")
@@ -36,7 +37,14 @@ ADMIN = (Role.ADMIN,)
 USER_ERRORS = {
     "invalid_username": _l("Lower-case letters, digits, dot, hyphen or underscore."),
     "username_taken": _l("This username is taken."),
-    "too_short": _l("At least 10 characters."),
+    "password_too_short": _l("At least 12 characters."),
+    "password_too_long": _l("At most 256 characters."),
+    "password_common": _l(
+        "This password is too common: it is on a list of passwords that attackers try first. "
+        "Choose another, for example a few unrelated words."
+    ),
+    "password_monotonous": _l("Use more different characters."),
+    "password_contains_username": _l("The password may not contain the username."),
     "invalid_choice": _l("Not a valid choice."),
     "team_not_of_provider": _l("The team does not belong to the chosen provider."),
     "not_yourself": _l("You cannot deactivate your own account."),
@@ -141,7 +149,9 @@ def _user_action(user_id: int, action: str) -> Response:
     try:
         with unit_of_work() as db:
             if action == "unlock":
-                user = auth_service.unlock(db, scope, user_id)
+                user = auth_service.unlock(db, scope, user_id, key_secret=key_secret())
+            elif action == "reset_2fa":
+                user = two_factor.reset(db, scope, user_id)
             else:
                 user = auth_service.set_active(db, scope, user_id, action == "activate")
             username = user.username
@@ -150,6 +160,11 @@ def _user_action(user_id: int, action: str) -> Response:
     else:
         messages = {
             "unlock": _("%(username)s is unlocked.", username=username),
+            "reset_2fa": _(
+                "The second factor of %(username)s is removed and their sessions have ended. "
+                "If they must have one, they set it up again at their next login.",
+                username=username,
+            ),
             "activate": _("%(username)s is active again.", username=username),
             "deactivate": _("%(username)s is deactivated and logged out.", username=username),
         }
@@ -176,6 +191,33 @@ def activate_user(user_id: int) -> Response:
 def unlock_user(user_id: int) -> Response:
     """Lift a login lockout at once."""
     return _user_action(user_id, "unlock")
+
+
+@bp.post("/users/<int:user_id>/two-factor/reset")
+@staff_required(ADMIN)
+def reset_two_factor(user_id: int) -> Response:
+    """Remove a user's second factor (lost phone): audited; enrolment again at next login."""
+    return _user_action(user_id, "reset_2fa")
+
+
+@bp.route("/security", methods=["GET", "POST"])
+@staff_required(ADMIN)
+def security() -> str | Response:
+    """The municipality's login rules: must coordinators use a second factor?"""
+    scope = current_scope()
+    form = MunicipalitySecurityForm()
+    if form.validate_on_submit():
+        with unit_of_work() as db:
+            two_factor.set_coordinator_requirement(
+                db, scope, bool(form.coordinator_2fa_required.data)
+            )
+        flash(_("The login rules are saved."), "success")
+        return redirect(url_for("admin.security"), 303)
+    with unit_of_work() as db:
+        required = two_factor.coordinator_requirement(db, scope)
+    if request.method == "GET":
+        form.coordinator_2fa_required.data = required
+    return render_template("staff/admin/security.html", form=form, required=required)
 
 
 # --- audit -----------------------------------------------------------------------------------

@@ -8,12 +8,13 @@ been idle longer than STAFF_IDLE_TIMEOUT or is older than STAFF_MAX_SESSION_AGE.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -34,10 +35,19 @@ from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from surveyapp.enums import Role
-from surveyapp.forms.staff import ActionForm, LoginForm
+from surveyapp.enums import ActorType, Role
+from surveyapp.forms.staff import (
+    ActionForm,
+    CodeForm,
+    EnrolCodeForm,
+    LoginForm,
+    PasswordChangeForm,
+)
+from surveyapp.letters import qr_svg
 from surveyapp.models import StaffUser, utcnow
+from surveyapp.redirects import local_path
 from surveyapp.scheduling import today_in_denmark
+from surveyapp.services import audit, two_factor
 from surveyapp.services import auth as auth_service
 from surveyapp.services.scope import NotPermitted, OutOfScope, Scope
 from surveyapp.web import unit_of_work
@@ -45,7 +55,8 @@ from surveyapp.web.access import mark_staff, public
 
 F = TypeVar("F", bound=Callable[..., Any])
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
-SESSION_KEYS = ("staff_sv", "staff_login_at", "staff_seen_at")
+SESSION_KEYS = ("staff_sid", "staff_sv", "staff_login_at", "staff_seen_at")
+PENDING_KEYS = ("pending_uid", "pending_sv", "pending_at", "pending_next", "pending_step")
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -111,6 +122,9 @@ def begin_staff_session(
 ) -> None:
     """Log a staff user in on a fresh session (after the password, or the kiosk PIN)."""
     fresh_session()
+    # A new random id on every login: nothing from the cookie the browser had before (which
+    # an attacker may have planted) survives into the logged-in session.
+    session["staff_sid"] = secrets.token_urlsafe(16)
     session["staff_sv"] = session_version
     session["staff_login_at"] = login_at
     session["staff_seen_at"] = utcnow().timestamp()
@@ -143,9 +157,18 @@ def policy() -> auth_service.LoginPolicy:
     return auth_service.LoginPolicy(
         max_failures=config["LOGIN_MAX_FAILURES"],
         lockout=config["LOGIN_LOCKOUT"],
+        ip_max_failures=config["LOGIN_IP_MAX_FAILURES"],
+        ip_window=config["LOGIN_IP_WINDOW"],
+        code_max_failures=config["LOGIN_CODE_MAX_FAILURES"],
+        code_window=config["LOGIN_CODE_WINDOW"],
         idle_timeout=config["STAFF_IDLE_TIMEOUT"],
         max_age=config["STAFF_MAX_SESSION_AGE"],
     )
+
+
+def key_secret() -> str:
+    """The key of the rate-limit counters' hashes (the app's secret key)."""
+    return str(current_app.config["SECRET_KEY"])
 
 
 def staff_required(roles: Iterable[Role] = ()) -> Callable[[F], F]:
@@ -168,14 +191,7 @@ def staff_required(roles: Iterable[Role] = ()) -> Callable[[F], F]:
 
 def _safe_next(target: str | None) -> str | None:
     """Only a path on this site (never another host) is followed after login."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target:
-        return None
-    return target
+    return local_path(target)
 
 
 def init_app(app: Flask) -> None:
@@ -184,6 +200,13 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("STAFF_MAX_SESSION_AGE", timedelta(hours=12))
     app.config.setdefault("LOGIN_MAX_FAILURES", 5)
     app.config.setdefault("LOGIN_LOCKOUT", timedelta(minutes=15))
+    app.config.setdefault("LOGIN_IP_MAX_FAILURES", 20)
+    app.config.setdefault("LOGIN_IP_WINDOW", timedelta(minutes=15))
+    app.config.setdefault("LOGIN_CODE_MAX_FAILURES", 5)
+    app.config.setdefault("LOGIN_CODE_WINDOW", timedelta(minutes=15))
+    app.config.setdefault("LOGIN_PENDING_TIMEOUT", timedelta(minutes=5))
+    app.config.setdefault("CPR_LOOKUP_MAX", 30)
+    app.config.setdefault("CPR_LOOKUP_WINDOW", timedelta(minutes=15))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to continue.")
@@ -235,9 +258,11 @@ def _unauthorized() -> Response:
         flash(_("Your session has ended. Please log in again."), "info")
     else:
         flash(_("Please log in to continue."), "info")
-    target = request.full_path if request.method == "GET" else None
-    if target and target.endswith("?"):
-        target = target[:-1]
+    target = None
+    if request.method == "GET":
+        target = quote(request.path)
+        if request.query_string:
+            target += "?" + request.query_string.decode("latin-1")
     return redirect(url_for("auth.login", next=_safe_next(target)))
 
 
@@ -250,49 +275,267 @@ def _no_store(response: Response) -> Response:
     return response
 
 
+LOGIN_REFUSED = _l(
+    "Login failed. Check your username, password and code. After several failed attempts, "
+    "logging in is paused for up to 15 minutes (with an authenticator app, type its code "
+    "together with your password). An administrator can help."
+)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login() -> Response | str | tuple[str, int]:
-    """Log a staff user in."""
+    """Log a staff user in: the password (and a code if given), then the second factor."""
     if current_user.is_authenticated:
         return redirect(url_for("coordinator.home"))
     form = LoginForm()
     if form.validate_on_submit():
+        next_url = _safe_next(request.args.get("next"))
         with unit_of_work() as db:
             result = auth_service.authenticate(
                 db,
                 form.username.data or "",
                 form.password.data or "",
+                code=form.code.data or "",
                 policy=policy(),
+                key_secret=key_secret(),
                 ip_address=request.remote_addr,
             )
-            principal = StaffPrincipal.of(result.user) if result.user is not None else None
-            version = result.user.session_version if result.user is not None else None
-        if principal is not None:
-            next_url = _safe_next(request.args.get("next"))
+            user = result.user
+            principal = StaffPrincipal.of(user) if user is not None else None
+            version = user.session_version if user is not None else None
+        outcome = auth_service.LoginOutcome
+        if principal is not None and result.outcome is outcome.OK:
             begin_staff_session(
                 principal,
                 session_version=version,  # type: ignore[arg-type]
                 login_at=utcnow().timestamp(),
             )
             return redirect(next_url or url_for("coordinator.home"))
-        outcome = result.outcome
-        if outcome is auth_service.LoginOutcome.LOCKED:
-            minutes = int(policy().lockout.total_seconds() // 60)
-            form.form_errors.append(
-                _(
-                    "Too many failed attempts: the account is locked for %(minutes)s minutes. "
-                    "An administrator can unlock it at once.",
-                    minutes=minutes,
-                )
-            )
-        elif outcome is auth_service.LoginOutcome.INACTIVE:
-            form.form_errors.append(_("This account has been deactivated."))
-        else:
-            form.form_errors.append(_("Wrong username or password."))
+        if principal is not None and result.outcome in (
+            outcome.NEEDS_CODE,
+            outcome.NEEDS_ENROLMENT,
+        ):
+            step = "code" if result.outcome is outcome.NEEDS_CODE else "enrol"
+            _begin_pending(principal.id, version, step, next_url)  # type: ignore[arg-type]
+            return redirect(url_for("auth.second_factor" if step == "code" else "auth.enrol"), 303)
+        form.form_errors.append(str(LOGIN_REFUSED))
         form.password.data = ""
+        form.code.data = ""
         return render_template("staff/login.html", form=form), 200
     return render_template("staff/login.html", form=form)
+
+
+# --- the second factor: between the password and the session ---------------------------------
+
+
+_STEP_VIEWS = {"code": "second_factor", "enrol": "enrol"}
+
+
+def _begin_pending(user_id: int, session_version: int, step: str, next_url: str | None) -> None:
+    """The password was right: remember who, for a few minutes, on a fresh session."""
+    fresh_session()
+    session["pending_uid"] = user_id
+    session["pending_sv"] = session_version
+    session["pending_at"] = utcnow().timestamp()
+    session["pending_step"] = step
+    session["pending_next"] = next_url
+
+
+def _pending(step: str) -> tuple[int, int, str | None] | None:
+    """(user id, session version, next) of a password step that is still fresh, else None."""
+    started = session.get("pending_at")
+    limit = current_app.config["LOGIN_PENDING_TIMEOUT"].total_seconds()
+    if (
+        session.get("pending_step") != step
+        or not isinstance(started, int | float)
+        or utcnow().timestamp() - started > limit
+    ):
+        return None
+    return session["pending_uid"], session["pending_sv"], session.get("pending_next")
+
+
+def _start_again() -> Response:
+    """Back to the password (or on to the step that is actually pending)."""
+    step = session.get("pending_step")
+    if (
+        step in ("code", "enrol")
+        and request.endpoint != f"auth.{_STEP_VIEWS[step]}"
+        and _pending(step) is not None
+    ):
+        return redirect(url_for(f"auth.{_STEP_VIEWS[step]}"), 303)
+    fresh_session()
+    flash(_("Please log in again."), "info")
+    return redirect(url_for("auth.login"), 303)
+
+
+def _finish(user: StaffUser, next_url: str | None) -> None:
+    begin_staff_session(
+        StaffPrincipal.of(user),
+        session_version=user.session_version,
+        login_at=utcnow().timestamp(),
+    )
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@public
+def second_factor() -> Response | str | tuple[str, int]:
+    """The code from the authenticator app (or a recovery code) after a right password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("coordinator.home"))
+    pending = _pending("code")
+    if pending is None:
+        return _start_again()
+    user_id, version, next_url = pending
+    form = CodeForm()
+    if form.validate_on_submit():
+        with unit_of_work() as db:
+            checked, user = auth_service.second_step(
+                db,
+                user_id,
+                version,
+                form.code.data or "",
+                policy=policy(),
+                key_secret=key_secret(),
+                ip_address=request.remote_addr,
+            )
+            if user is not None:
+                _finish(user, next_url)
+        if user is not None:
+            return redirect(next_url or url_for("coordinator.home"))
+        if checked is two_factor.CodeCheck.TOO_MANY:
+            fresh_session()
+            flash(
+                _(
+                    "Too many wrong codes. Wait 15 minutes and log in again, or ask an "
+                    "administrator."
+                ),
+                "error",
+            )
+            return redirect(url_for("auth.login"), 303)
+        form.code.errors = [_("The code is wrong or has been used. Type the newest code.")]
+        form.code.data = ""
+        return render_template("staff/login_code.html", form=form), 200
+    return render_template("staff/login_code.html", form=form)
+
+
+@bp.route("/login/enrol", methods=["GET", "POST"])
+@public
+def enrol() -> Response | str | tuple[str, int]:
+    """Set up the authenticator app: required before anything else for this user."""
+    if current_user.is_authenticated:
+        return redirect(url_for("coordinator.home"))
+    pending = _pending("enrol")
+    if pending is None:
+        return _start_again()
+    user_id, version, next_url = pending
+    form = EnrolCodeForm()
+    with unit_of_work() as db:
+        user = db.get(StaffUser, user_id)
+        if user is None or not user.active or user.session_version != version:
+            return _start_again()
+        actor = audit.Actor(ActorType.ANONYMOUS, None, user.municipality_id, request.remote_addr)
+        if two_factor.is_enrolled(user):
+            return _start_again()
+        if request.method == "POST" and request.form.get("start") and ActionForm().validate():
+            two_factor.begin_enrolment(db, user, actor)
+            return redirect(url_for("auth.enrol"), 303)
+        enrolment = two_factor.pending_enrolment(user)
+        if enrolment is not None and form.validate_on_submit():
+            codes = two_factor.confirm_enrolment(db, user, form.code.data or "", actor)
+            if codes is not None:
+                auth_service.complete_login(
+                    db, user, None, request.remote_addr, key_secret=key_secret()
+                )
+                _finish(user, next_url)
+                return render_template(
+                    "staff/recovery_codes.html",
+                    codes=codes,
+                    next_url=next_url or url_for("coordinator.home"),
+                )
+            form.code.errors = [_("The code is wrong. Type the code the app shows now.")]
+            form.code.data = ""
+    return render_template(
+        "staff/enrol.html",
+        form=form,
+        start_form=ActionForm(),
+        enrolment=enrolment,
+        qr=qr_svg(enrolment.uri) if enrolment is not None else None,
+    )
+
+
+@bp.route("/staff/account/two-factor", methods=["GET", "POST"])
+@staff_required()
+def account_two_factor() -> Response | str | tuple[str, int]:
+    """Set up an authenticator app of one's own accord (or see that it is set up)."""
+    form = EnrolCodeForm()
+    scope = current_scope()
+    with unit_of_work() as db:
+        user = db.get(StaffUser, scope.user_id)
+        assert user is not None
+        if two_factor.is_enrolled(user):
+            left = two_factor.recovery_codes_left(db, user.id)
+            return render_template("staff/account_two_factor.html", left=left)
+        if request.method == "POST" and request.form.get("start") and ActionForm().validate():
+            two_factor.begin_enrolment(db, user, scope.actor)
+            return redirect(url_for("auth.account_two_factor"), 303)
+        enrolment = two_factor.pending_enrolment(user)
+        if enrolment is not None and form.validate_on_submit():
+            codes = two_factor.confirm_enrolment(db, user, form.code.data or "", scope.actor)
+            if codes is not None:
+                return render_template(
+                    "staff/recovery_codes.html", codes=codes, next_url=url_for("coordinator.home")
+                )
+            form.code.errors = [_("The code is wrong. Type the code the app shows now.")]
+            form.code.data = ""
+    return render_template(
+        "staff/enrol.html",
+        form=form,
+        start_form=ActionForm(),
+        enrolment=enrolment,
+        qr=qr_svg(enrolment.uri) if enrolment is not None else None,
+        voluntary=True,
+    )
+
+
+PASSWORD_CHANGE_ERRORS = {
+    "current_password_wrong": _l("This is not your current password."),
+    "current_password_locked": _l(
+        "Too many wrong passwords for this account. Wait 15 minutes and try again."
+    ),
+}
+
+
+@bp.route("/staff/account/password", methods=["GET", "POST"])
+@staff_required()
+def change_password() -> Response | str | tuple[str, int]:
+    """Change one's own password (the current one first); other sessions end, 2FA stays."""
+    from surveyapp.web.admin import USER_ERRORS
+
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        with unit_of_work() as db:
+            user, error = auth_service.change_own_password(
+                db,
+                current_scope(),
+                form.current_password.data or "",
+                form.password.data or "",
+                policy=policy(),
+                key_secret=key_secret(),
+            )
+            if user is not None:
+                principal, version = StaffPrincipal.of(user), user.session_version
+        if error is not None or user is None:
+            messages = {**USER_ERRORS, **PASSWORD_CHANGE_ERRORS}
+            field = error.field if error is not None else "current_password"
+            text = messages.get(str(error), messages["current_password_wrong"])
+            getattr(form, field).errors = [str(text)]
+            return render_template("staff/password_change.html", form=form), 200
+        # This browser goes on, on a fresh session; every other session of the user has ended.
+        begin_staff_session(principal, session_version=version, login_at=utcnow().timestamp())
+        flash(_("Your password is changed. You have been logged out everywhere else."), "success")
+        return redirect(url_for("coordinator.home"), 303)
+    return render_template("staff/password_change.html", form=form)
 
 
 @bp.post("/logout")

@@ -25,9 +25,8 @@ from surveyapp.forms.staff import (
     entry_form_class,
     select_choices,
 )
-from surveyapp.pseudonym import InvalidCPR
 from surveyapp.services import assignments as assignment_service
-from surveyapp.services import charts
+from surveyapp.services import charts, throttle
 from surveyapp.services import citizens as citizen_service
 from surveyapp.services import letters as letter_service
 from surveyapp.services import scope as scope_service
@@ -198,52 +197,60 @@ def find_citizen() -> str | Response | tuple[str, int]:
     form = FindCitizenForm()
     if form.validate_on_submit():
         settings = current_app.extensions["surveyapp.settings"]
-        try:
-            with unit_of_work() as db:
-                result = citizen_service.find_or_register(
-                    db,
-                    current_scope(),
-                    form.cpr.data or "",
-                    hmac_key=settings.cpr_hmac_key,
-                    label=form.label.data or "",
-                    lives_alone=form.lives_alone_value(),
-                    today=today(),
-                )
-        except InvalidCPR:
-            form.cpr.errors = [
-                _("Not a CPR number: write 10 digits, DDMMYY-XXXX, with a real date of birth.")
-            ]
-            return _find_again(form)
+        with unit_of_work() as db:
+            result = citizen_service.find_or_register(
+                db,
+                current_scope(),
+                form.cpr.data or "",
+                hmac_key=settings.cpr_hmac_key,
+                label=form.label.data or "",
+                lives_alone=form.lives_alone_value(),
+                today=today(),
+                limit=throttle.Limit(
+                    "cpr_lookup",
+                    current_app.config["CPR_LOOKUP_MAX"],
+                    current_app.config["CPR_LOOKUP_WINDOW"],
+                ),
+                key_secret=current_app.config["SECRET_KEY"],
+            )
         outcome = citizen_service.LookupOutcome
         if result.outcome is outcome.FOUND:
             return redirect(url_for("coordinator.citizen", citizen_id=result.citizen_id), 303)
         if result.outcome is outcome.CREATED:
             flash(_("The citizen is registered. Now register the course."), "success")
             return redirect(url_for("coordinator.new_course", citizen_id=result.citizen_id), 303)
-        if result.outcome is outcome.ELSEWHERE:
+        if result.outcome is outcome.INVALID:
+            form.cpr.errors = [
+                _("Not a CPR number: write 10 digits, DDMMYY-XXXX, with a real date of birth.")
+            ]
+            return _find_again(form)
+        if result.outcome is outcome.THROTTLED:
+            minutes = int(current_app.config["CPR_LOOKUP_WINDOW"].total_seconds() // 60)
             form.form_errors.append(
                 _(
-                    "This citizen is registered in the municipality but has no course with your "
-                    "provider. Ask the municipality's coordinator to register the course."
+                    "You have looked up many CPR numbers in a short time. Wait up to "
+                    "%(minutes)s minutes and try again.",
+                    minutes=minutes,
                 )
             )
-        else:
-            form.form_errors.append(
-                _(
-                    "No citizen with this CPR number is registered. To register one, type the "
-                    "CPR number again and give a label."
-                )
+            return _find_again(form, 429)
+        # Not registered, or registered but outside the user's caseload: the same answer.
+        form.form_errors.append(
+            _(
+                "No citizen with this CPR number is registered. To register one, type the "
+                "CPR number again and give a label."
             )
+        )
         return _find_again(form)
     if request.method == "POST":
         return _find_again(form)
     return render_template("staff/find_citizen.html", form=form)
 
 
-def _find_again(form: FindCitizenForm) -> tuple[str, int]:
+def _find_again(form: FindCitizenForm, status: int = 200) -> tuple[str, int]:
     form.cpr.data = ""
     form.cpr.raw_data = []
-    return render_template("staff/find_citizen.html", form=form), 200
+    return render_template("staff/find_citizen.html", form=form), status
 
 
 @bp.get("/citizens/<int:citizen_id>")

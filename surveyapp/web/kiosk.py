@@ -33,6 +33,7 @@ from wtforms.validators import InputRequired
 
 from surveyapp.enums import Channel, KioskState, Role
 from surveyapp.models import KioskSession
+from surveyapp.redirects import local_referrer
 from surveyapp.services import kiosk as kiosk_service
 from surveyapp.web import db_session, registry, respond, run_in_transaction
 from surveyapp.web.access import public, respondent
@@ -145,7 +146,8 @@ def start_visit() -> WerkzeugResponse:
             flash(_("Set your kiosk PIN before you hand the tablet over."), "error")
             return redirect(url_for("kiosk.set_pin"), code=303)
         flash(_("This citizen has no questionnaires due now."), "info")
-        return redirect(request.referrer or url_for("coordinator.home"), code=303)
+        back = local_referrer(request.referrer, request.host)
+        return redirect(back or url_for("coordinator.home"), code=303)
     logout_user()
     fresh_session()
     session[GRANT] = grant

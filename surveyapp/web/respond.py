@@ -19,7 +19,6 @@ per client address in the database, and a client over the limit gets the same pa
 from __future__ import annotations
 
 import contextlib
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -49,6 +48,7 @@ from surveyapp.forms.questionnaire import answer_from_field, field_data, item_fo
 from surveyapp.forms.respondent import CodeForm
 from surveyapp.instruments import Instrument
 from surveyapp.models import Assignment, LinkToken, utcnow
+from surveyapp.redirects import local_path
 from surveyapp.scheduling import DENMARK
 from surveyapp.services import links
 from surveyapp.services import responses as answering
@@ -539,11 +539,6 @@ def not_found(_error: Exception) -> tuple[str, int]:
 display = Blueprint("display", __name__)
 
 
-#: A local path to go back to: one slash, then no slash or backslash (browsers read "/\\x" as
-#: "//x"), and no whitespace or control character anywhere.
-LOCAL_PATH = re.compile(r"/(?![/\\])[^\s\\]*")
-
-
 @display.post("/visning/tekst")
 @public
 def text_size() -> WerkzeugResponse:
@@ -558,7 +553,5 @@ def text_size() -> WerkzeugResponse:
     size = request.form.get("size", "")
     if size in {str(s) for s in TEXT_SIZES}:
         session["text_size"] = int(size)
-    target = request.form.get("next", "/")
-    if not LOCAL_PATH.fullmatch(target):
-        target = "/"
+    target = local_path(request.form.get("next")) or "/"
     return redirect(target, code=303)

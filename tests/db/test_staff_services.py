@@ -72,10 +72,11 @@ def test_scopes_lookup_due_list_sweep_and_dropout(session_factory: sessionmaker[
             find_or_register(session, neighbour, "010150-1234", hmac_key=KEY, today=TODAY).outcome
             is LookupOutcome.NOT_FOUND
         )
-        # A private provider does not see the municipality's citizen without a course there.
+        # A private provider does not see the municipality's citizen without a course there,
+        # and is told nothing more than for a citizen nobody registered.
         assert (
             find_or_register(session, supplier, "010150-1234", hmac_key=KEY, today=TODAY).outcome
-            is LookupOutcome.ELSEWHERE
+            is LookupOutcome.NOT_FOUND
         )
         citizen = get_citizen(session, coordinator, created.citizen_id)  # type: ignore[arg-type]
         course = create_course(

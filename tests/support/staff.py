@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import date
 
+import pyotp
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -93,9 +95,15 @@ def token(client: FlaskClient, path: str = "/") -> str:
     return match.group(1)
 
 
-def login(client: FlaskClient, username: str, password: str | None = None) -> TestResponse:
-    """Log in through the login form (password from the demo users by default)."""
-    return client.post(
+def login(
+    client: FlaskClient, username: str, password: str | None = None, *, second_factor: bool = True
+) -> TestResponse:
+    """Log in through the login form (password from the demo users by default).
+
+    A user with an authenticator app (the demo admin and analyst) is taken through the code
+    step too, with a code made from their secret, unless `second_factor` is False.
+    """
+    response = client.post(
         "/login",
         data={
             "username": username,
@@ -103,6 +111,47 @@ def login(client: FlaskClient, username: str, password: str | None = None) -> Te
             "csrf_token": token(client),
         },
     )
+    if second_factor and response.headers.get("Location") == "/login/code":
+        response = client.post(
+            "/login/code",
+            data={"code": fresh_code(client, username), "csrf_token": token(client, "/login/code")},
+        )
+    elif second_factor and response.headers.get("Location") == "/login/enrol":
+        enrol(client, username)
+        response = client.get("/login")  # logged in now: redirected to the start page
+    return response
+
+
+def enrol(client: FlaskClient, username: str) -> None:
+    """Set up an authenticator app for a user who must have one (after the password step)."""
+    client.post("/login/enrol", data={"start": "1", "csrf_token": token(client, "/login/enrol")})
+    done = client.post(
+        "/login/enrol",
+        data={"code": fresh_code(client, username), "csrf_token": token(client, "/login/enrol")},
+    )
+    assert done.status_code == 200 and "recovery-codes" in done.text, done.text[:300]
+
+
+def fresh_code(client: FlaskClient, username: str) -> str:
+    """A code from the user's authenticator secret that the app has not accepted yet.
+
+    The app refuses a code for a time step at or before the last one it accepted; tests log in
+    several times a second, so this takes the next unused step (the app allows one step ahead)
+    and, if even that is used, forgets the last step (as if 30 seconds had passed).
+    """
+    factory = client.application.extensions["surveyapp.sessions"]
+    with factory.begin() as session:
+        user = session.scalars(
+            select(StaffUser).where(StaffUser.username == username.strip().lower())
+        ).one()
+        assert user.totp_secret is not None, f"{username} has no authenticator secret"
+        now_step = int(time.time()) // 30
+        last = user.totp_last_step
+        if last is not None and last >= now_step + 1:
+            user.totp_last_step = None
+            last = None
+        step = now_step if last is None or last < now_step else now_step + 1
+        return str(pyotp.TOTP(user.totp_secret).at(step * 30))
 
 
 def post(client: FlaskClient, path: str, data: dict[str, object] | None = None) -> TestResponse:

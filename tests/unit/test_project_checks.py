@@ -24,6 +24,8 @@ PURE = [
     "surveyapp/importing.py",
     "surveyapp/auditchain.py",
     "surveyapp/audit_actions.py",
+    "surveyapp/redirects.py",
+    "surveyapp/passwords.py",
 ]
 
 

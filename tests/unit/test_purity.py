@@ -31,6 +31,8 @@ PURE_MODULES: dict[str, tuple[str, ...]] = {
     "surveyapp.notify": ("surveyapp.letters",),
     "surveyapp.auditchain": (),
     "surveyapp.audit_actions": (),
+    "surveyapp.redirects": (),
+    "surveyapp.passwords": (),
 }
 FORBIDDEN = ("flask", "flask_babel", "flask_wtf", "wtforms", "sqlalchemy", "alembic", "babel")
 

@@ -64,7 +64,9 @@ ONE_BUTTON = {
 }
 #: Tables a refused request may write: the audit trail, and the count of failed link and code
 #: guesses per client (the rate limit counts refusals: that is its point).
-MAY_WRITE = ("audit_event", "link_attempt")
+# A refused request may still be written down: its audit event (and the chain head's lock),
+# and the counters of the throttles it counts against (links, logins, CPR look-ups).
+MAY_WRITE = ("audit_event", "audit_chain_head", "link_attempt", "rate_counter")
 
 TRICKS = [
     "",

@@ -56,7 +56,13 @@ def test_admin_creates_a_user_who_can_log_in_and_resets_the_password(
         f"/staff/admin/users/{user.id}/password",
         {"password": "kort", "password_again": "kort"},
     )
-    assert short.status_code == 200 and "10" in short.text
+    assert short.status_code == 200 and "12" in short.text
+    common = post(
+        admin,
+        f"/staff/admin/users/{user.id}/password",
+        {"password": "Password2024!", "password_again": "Password2024!"},
+    )
+    assert common.status_code == 200 and 'class="error"' in common.text
     reset = post(
         admin,
         f"/staff/admin/users/{user.id}/password",

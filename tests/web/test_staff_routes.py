@@ -44,6 +44,10 @@ ROUTES = {
     "public.set_language": PUBLIC,
     "display.text_size": PUBLIC,
     "auth.login": PUBLIC,
+    "auth.second_factor": PUBLIC,  # only after a right password (kept in the session)
+    "auth.enrol": PUBLIC,  # likewise
+    "auth.change_password": LISTING,  # one's own password only
+    "auth.account_two_factor": LISTING,  # one's own second factor only
     "auth.logout": LISTING,
     "respond.open_link": RESPONDENT,  # the token is exchanged for the cookie, then dropped
     "respond.enter_code": RESPONDENT,  # the typed code, likewise
@@ -85,6 +89,8 @@ ROUTES = {
     "admin.deactivate_user": FOREIGN,
     "admin.activate_user": FOREIGN,
     "admin.unlock_user": FOREIGN,
+    "admin.reset_two_factor": FOREIGN,
+    "admin.security": LISTING,  # the admin's own municipality's setting
     "admin.audit_search": LISTING,
     "admin.audit_export": LISTING,  # only the admin's own municipality's events
     "privacy.index": LISTING,  # the CPR number is form data, looked up in the own municipality

@@ -1,0 +1,57 @@
+"""Rate-limit counters, two-factor recovery codes and a provider's claim on a citizen."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from surveyapp.models.base import Base, utcnow
+
+
+class RateCounter(Base):
+    """How often one key did one kind of thing in one fixed time window (rate limiting).
+
+    A table rather than process memory, so that every app process shares the counts. `key` is
+    a keyed hash (of a client address, a typed username or a user id), never the value itself;
+    windows that have passed are deleted as new ones start. Kinds: see surveyapp.services.throttle.
+    """
+
+    __tablename__ = "rate_counter"
+    __table_args__ = (UniqueConstraint("kind", "key", "window_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(64))
+    window_start: Mapped[datetime] = mapped_column(index=True)
+    hits: Mapped[int] = mapped_column(default=0)
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the authenticator app; only its hash is kept."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of a 50-bit random code
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+
+class CitizenClaim(Base):
+    """A user tied to a provider registered a citizen the municipality already had.
+
+    The citizen becomes visible to that user (and only to them, like a citizen they created),
+    so that "register" behaves the same whether or not someone else registered the citizen
+    first: the CPR look-up reveals nothing outside the user's caseload.
+    """
+
+    __tablename__ = "citizen_claim"
+    __table_args__ = (UniqueConstraint("citizen_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,108 @@
+"""Fixed-window rate limits kept in the database (`RateCounter`), shared by every app process.
+
+Why a table and not Flask-Limiter: the app already runs on one database that every process
+(gunicorn workers, several hosts) shares, and the link guesses are counted the same way
+(`LinkAttempt`); Flask-Limiter would need a shared Redis or Memcached just for this, and its
+in-memory default counts per process, so that four workers allow four times the limit. The
+counter is updated in the caller's transaction, in one indexed UPDATE (or INSERT for the
+first hit of a window), so two processes counting at once both count.
+
+The key of a counter is a keyed hash (HMAC-SHA256 with the app's secret key) of what is
+counted: a client address, a typed username, a user id. Neither an address nor a typed
+username (which may be a mistyped password or a CPR number) is ever stored.
+
+Kinds and their limits (the defaults; each is a Flask config setting, see web.auth):
+- "login_ip": failed logins per client address, 20 per 15 minutes;
+- "login_account": failed passwords per typed username, 5 per 15 minutes;
+- "login_code": wrong second-factor codes per user, 5 per 15 minutes;
+- "cpr_lookup": CPR look-ups per user, 30 per 15 minutes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from surveyapp.models import RateCounter, utcnow
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `max_hits` of `kind` per key in each fixed window of length `window`."""
+
+    kind: str
+    max_hits: int
+    window: timedelta
+
+    def window_start(self, now: datetime) -> datetime:
+        seconds = max(int(self.window.total_seconds()), 1)
+        return datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, tz=now.tzinfo)
+
+    def window_end(self, now: datetime) -> datetime:
+        return self.window_start(now) + self.window
+
+
+def key_of(secret: str, kind: str, value: object) -> str:
+    """The counter key of a value: a keyed hash, so the value itself is never stored."""
+    message = f"{kind}:{value if value is not None else '-'}".encode()
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def hits(session: Session, limit: Limit, key: str, *, now: datetime | None = None) -> int:
+    """How often `key` has been counted in the current window."""
+    found = session.scalar(
+        select(RateCounter.hits).where(
+            RateCounter.kind == limit.kind,
+            RateCounter.key == key,
+            RateCounter.window_start == limit.window_start(now or utcnow()),
+        )
+    )
+    return found or 0
+
+
+def exceeded(session: Session, limit: Limit, key: str, *, now: datetime | None = None) -> bool:
+    """True if `key` has used up its hits in the current window."""
+    return hits(session, limit, key, now=now) >= limit.max_hits
+
+
+def hit(session: Session, limit: Limit, key: str, *, now: datetime | None = None) -> int:
+    """Count one hit of `key` (forgetting windows that have passed); the new count."""
+    window = limit.window_start(now or utcnow())
+    session.execute(
+        delete(RateCounter).where(RateCounter.kind == limit.kind, RateCounter.window_start < window)
+    )
+    for _attempt in range(2):
+        updated = session.execute(
+            update(RateCounter)
+            .where(
+                RateCounter.kind == limit.kind,
+                RateCounter.key == key,
+                RateCounter.window_start == window,
+            )
+            .values(hits=RateCounter.hits + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if updated.rowcount:  # type: ignore[attr-defined]
+            break
+        try:
+            with session.begin_nested():
+                session.add(RateCounter(kind=limit.kind, key=key, window_start=window, hits=1))
+            break
+        except IntegrityError:
+            continue  # another process inserted the row first: count on it
+    return hits(session, limit, key, now=now)
+
+
+def clear(session: Session, kind: str, key: str) -> None:
+    """Forget every count of `key` (an admin lifting a lock, a successful login)."""
+    session.execute(
+        delete(RateCounter)
+        .where(RateCounter.kind == kind, RateCounter.key == key)
+        .execution_options(synchronize_session=False)
+    )
