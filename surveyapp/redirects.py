@@ -28,7 +28,10 @@ _NEVER_DECODED = frozenset(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))) |
 def _stays_here(text: str) -> bool:
     if not text.startswith("/") or text.startswith(("//", "/\\")):
         return False
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. a host that NFKC normalisation would change ("//／")
+        return False
     return not parts.scheme and not parts.netloc
 
 
@@ -57,7 +60,10 @@ def local_referrer(referrer: object, host: str) -> str | None:
         return None
     if any(ch not in _PLAIN for ch in referrer):
         return None
-    parts = urlsplit(referrer)
+    try:
+        parts = urlsplit(referrer)
+    except ValueError:
+        return None
     if parts.scheme not in ("http", "https") or parts.netloc.lower() != host.lower():
         return None
     if "@" in parts.netloc:

@@ -94,6 +94,7 @@ def test_five_failures_lock_for_a_while_an_admin_unlocks_and_it_ends_by_itself(
     assert login(client, "koordinator").status_code == 302
     # Another user locked out: an admin lifts it at once.
     other = app.test_client()
+    other.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     for _ in range(5):
         login(other, "terapeut", "wrong-password")
     assert "Login failed." in login(other, "terapeut").text
