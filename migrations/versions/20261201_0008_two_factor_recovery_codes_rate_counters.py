@@ -57,13 +57,13 @@ def upgrade() -> None:
     with op.batch_alter_table('citizen_claim', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_citizen_claim_citizen_id'), ['citizen_id'], unique=False)
 
-    with op.batch_alter_table('municipality', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('coordinator_2fa_required', sa.Boolean(), server_default=sa.false(), nullable=False))
+    # Plain ALTER TABLE ... ADD COLUMN (no batch table copy): on SQLite a copy would drop and
+    # re-create tables that other rows refer to, which foreign keys refuse on a live database.
+    op.add_column('municipality', sa.Column('coordinator_2fa_required', sa.Boolean(), server_default=sa.false(), nullable=False))
 
-    with op.batch_alter_table('staff_user', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('totp_enrolled_at', surveyapp.models.base.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('totp_last_step', sa.Integer(), nullable=True))
+    op.add_column('staff_user', sa.Column('totp_secret', sa.String(length=64), nullable=True))
+    op.add_column('staff_user', sa.Column('totp_enrolled_at', surveyapp.models.base.UTCDateTime(timezone=True), nullable=True))
+    op.add_column('staff_user', sa.Column('totp_last_step', sa.Integer(), nullable=True))
 
     # ### end Alembic commands ###
 

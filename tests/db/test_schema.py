@@ -152,3 +152,43 @@ def test_staff_username_is_unique(session_factory: sessionmaker[Session]) -> Non
         session.add(StaffUser(**user))
     with pytest.raises(IntegrityError), session_factory.begin() as session:
         session.add(StaffUser(**user))
+
+
+def test_the_newest_migrations_upgrade_a_database_that_holds_data(database_url: str) -> None:
+    """From the schema of the last release (0005) with rows that other rows refer to, up to
+    the newest, with foreign keys enforced (SQLite refuses a table copy of such tables)."""
+    from surveyapp.db import make_engine, upgrade
+
+    cfg = alembic_config(database_url)
+    command.downgrade(cfg, "base")
+    command.upgrade(cfg, "0005")
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        now = datetime(2026, 1, 1, tzinfo=timezone.utc)  # noqa: UP017
+        conn.execute(
+            text(
+                "INSERT INTO municipality (id, code, name, created_at) VALUES (1, '990', 'X', :t)"
+            ),
+            {"t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO provider (id, municipality_id, name, kind, unit_name, active)"
+                " VALUES (1, 1, 'P', 'municipal', 'P', true)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO staff_user (id, username, full_name, password_hash, role,"
+                " municipality_id, active, failed_logins, session_version, created_at)"
+                " VALUES (1, 'a', 'A', 'x', 'admin', 1, true, 0, 1, :t)"
+            ),
+            {"t": now},
+        )
+    engine.dispose()
+    upgrade(database_url)
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM staff_user")).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM provider")).scalar() == 1
+    engine.dispose()
