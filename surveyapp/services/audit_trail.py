@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from datetime import tzinfo
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from surveyapp.models import AuditEvent, StaffUser
+from surveyapp.models import AuditEvent
 from surveyapp.services import audit
-from surveyapp.services.auth import AuditQuery
+from surveyapp.services.auth import AuditQuery, audit_events
 from surveyapp.services.scope import Scope, require_admin
 
 HEADER = (
@@ -38,24 +38,7 @@ HEADER = (
 
 
 def _filtered(scope: Scope, query: AuditQuery) -> Select[Any]:
-    stmt = (
-        select(AuditEvent, StaffUser.username)
-        .outerjoin(StaffUser, AuditEvent.actor_user_id == StaffUser.id)
-        .where(AuditEvent.municipality_id == scope.municipality_id)
-    )
-    if query.action_prefix:
-        stmt = stmt.where(AuditEvent.action.startswith(query.action_prefix, autoescape=True))
-    if query.user_id:
-        stmt = stmt.where(AuditEvent.actor_user_id == query.user_id)
-    if query.object_type:
-        stmt = stmt.where(AuditEvent.object_type == query.object_type)
-    if query.object_id:
-        stmt = stmt.where(AuditEvent.object_id == query.object_id)
-    if query.since is not None:
-        stmt = stmt.where(AuditEvent.occurred_at >= query.since)
-    if query.until is not None:
-        stmt = stmt.where(AuditEvent.occurred_at < query.until)
-    return stmt.order_by(AuditEvent.seq)
+    return audit_events(scope, query).order_by(AuditEvent.seq)
 
 
 def export_csv(

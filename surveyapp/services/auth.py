@@ -33,8 +33,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from surveyapp.enums import ActorType, Role
@@ -539,9 +540,9 @@ class AuditRow:
     username: str | None
 
 
-def search_audit(session: Session, scope: Scope, query: AuditQuery) -> tuple[list[AuditRow], bool]:
-    """Audit events of the admin's municipality, newest first; the search itself is audited."""
-    require_admin(scope)
+def audit_events(scope: Scope, query: AuditQuery) -> Select[Any]:
+    """The audit events (with the acting user's name) of the scope's municipality that match
+    the query's filters, in no particular order (the search and the CSV export order them)."""
     stmt = (
         select(AuditEvent, StaffUser.username)
         .outerjoin(StaffUser, AuditEvent.actor_user_id == StaffUser.id)
@@ -559,6 +560,13 @@ def search_audit(session: Session, scope: Scope, query: AuditQuery) -> tuple[lis
         stmt = stmt.where(AuditEvent.occurred_at >= query.since)
     if query.until is not None:
         stmt = stmt.where(AuditEvent.occurred_at < query.until)
+    return stmt
+
+
+def search_audit(session: Session, scope: Scope, query: AuditQuery) -> tuple[list[AuditRow], bool]:
+    """Audit events of the admin's municipality, newest first; the search itself is audited."""
+    require_admin(scope)
+    stmt = audit_events(scope, query)
     offset = (max(query.page, 1) - 1) * query.per_page
     rows = session.execute(
         stmt.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
