@@ -625,6 +625,22 @@ def _driver_batches(connection: Connection, statement: Select[Any]) -> Iterator[
             yield batch
 
 
+def _started_row(r: Any, width: int, pseudonyms: Pseudonyms, roles: _Roles) -> list[Any]:
+    """A wide row with its keys and background filled in, its other columns still empty."""
+    row: list[Any] = [*_keys(r, pseudonyms, roles), r[24], r[25], _flag(r[26])]
+    row.extend([None] * (width - len(row)))
+    return row
+
+
+def _finished_row(row: list[Any], r: Any) -> tuple[Any, ...]:
+    """The row with its last columns: scoring version, imputed or not, and the notes."""
+    notes = _notes(r[28])
+    row[-3] = r[27]
+    row[-2] = int(any(n.startswith("imputed:") for n in notes)) if r[27] else None
+    row[-1] = "; ".join(notes) if notes else None
+    return tuple(row)
+
+
 def _joined_rows(
     batches: Iterator[list[Any]],
     export: Layout,
@@ -637,18 +653,13 @@ def _joined_rows(
     first, start, count = placing.first, placing.start, placing.width
     for batch in prefetched(batches):
         for r in batch:
-            row: list[Any] = [*_keys(r, pseudonyms, roles), r[24], r[25], _flag(r[26])]
-            row.extend([None] * (width - len(row)))
+            row = _started_row(r, width, pseudonyms, roles)
             row[start : start + count] = r[first : first + count]
             for flag, a, b in placing.flags:
                 if r[flag]:
                     for column in range(a, b):
                         row[column] = by_code.get(row[column], row[column])
-            notes = _notes(r[28])
-            row[-3] = r[27]
-            row[-2] = int(any(n.startswith("imputed:") for n in notes)) if r[27] else None
-            row[-1] = "; ".join(notes) if notes else None
-            yield tuple(row)
+            yield _finished_row(row, r)
 
 
 def _wide_rows(
@@ -671,19 +682,14 @@ def _wide_rows(
                 for found in connection.execute(pivot.statement, {"ids": ids}).all():
                     placed[found[0]].append((pivot, found))
         for r in batch:
-            row: list[Any] = [*_keys(r, pseudonyms, roles), r[24], r[25], _flag(r[26])]
-            row.extend([None] * (width - len(row)))
+            row = _started_row(r, width, pseudonyms, roles)
             for pivot, found in placed.get(r[0], ()):
                 end = pivot.start + pivot.width
                 row[pivot.start : end] = found[1 : pivot.width + 1]
                 if pivot.coded and found[-1]:
                     for column in range(pivot.start, end):
                         row[column] = by_code.get(row[column], row[column])
-            notes = _notes(r[28])
-            row[-3] = r[27]
-            row[-2] = int(any(n.startswith("imputed:") for n in notes)) if r[27] else None
-            row[-1] = "; ".join(notes) if notes else None
-            yield tuple(row)
+            yield _finished_row(row, r)
 
 
 def _long_rows(
