@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, insert, literal, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from surveyapp.instruments import Instrument, Registry
@@ -33,6 +34,7 @@ from surveyapp.models import (
 )
 
 _CACHE_KEY = "surveyapp.measurement_layout"
+_HANDED_OUT = "surveyapp.measurement_positions_handed_out"
 
 
 class MeasurementFull(RuntimeError):
@@ -60,7 +62,10 @@ def layout(session: Session, instrument_id: str) -> dict[str, int]:
         )
     ).all()
     found = {str(name): int(position) for name, position in rows}
-    _cache(session)[instrument_id] = found
+    if not session.info.get(_HANDED_OUT):
+        # Positions this session handed out are not committed yet (and may be rolled back):
+        # only a layout read without them is kept for the connection's later transactions.
+        _cache(session)[instrument_id] = found
     return found
 
 
@@ -74,10 +79,12 @@ def positions(session: Session, instrument: Instrument) -> dict[str, int]:
     known = _cache(session).get(instrument.id)
     if known is None or any(name not in known for name in names):
         known = layout(session, instrument.id)
-    missing = [name for name in names if name not in known]
-    if missing:
+    for _attempt in range(3):  # positions another process took at the same moment: again
+        missing = [name for name in names if name not in known]
+        if not missing:
+            return {name: known[name] for name in names}
         known = _hand_out(session, instrument.id, missing, known)
-    return {name: known[name] for name in names}
+    raise RuntimeError(f"no measurement positions could be handed out for {instrument.id}")
 
 
 def _hand_out(
@@ -88,18 +95,19 @@ def _hand_out(
         raise MeasurementFull(
             f"{instrument_id} reports more than {MEASUREMENT_VALUES} scores over its versions"
         )
-    try:
-        with session.begin_nested():
-            session.execute(
-                insert(MeasurementColumn),
-                [
-                    {"instrument_id": instrument_id, "position": free + n, "name": name}
-                    for n, name in enumerate(names)
-                ],
-            )
-    except IntegrityError:
-        # Another process handed out positions at the same moment: use what it stored.
-        pass
+    session.info[_HANDED_OUT] = True
+    _cache(session).pop(instrument_id, None)
+    rows = [
+        {"instrument_id": instrument_id, "position": free + n, "name": name}
+        for n, name in enumerate(names)
+    ]
+    # Another process may hand out positions at the same moment: then its rows stand and
+    # ours are skipped (no savepoint: on SQLite one would commit on its own).
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(
+        MeasurementColumn
+    ).on_conflict_do_nothing()
+    session.execute(statement, rows)
     return layout(session, instrument_id)
 
 
@@ -116,7 +124,7 @@ def record(
     written here and a row rebuilt later are the same.
     """
     positions(session, instrument)
-    every = _cache(session)[instrument.id]
+    every = _cache(session).get(instrument.id) or layout(session, instrument.id)
     if not every:
         return  # an instrument that reports no score (a staff form) has no measurement rows
     values = {f"v{position}": scores.get(name) for name, position in every.items()}

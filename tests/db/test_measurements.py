@@ -194,3 +194,18 @@ def test_coverage_packs_any_number_of_slots(
     assert packed_by_two == packed_by_twelve
     measured = [r for r in packed_by_two if r.get("column") == "reason.moved"]
     assert any(r["value"] == 3 for r in measured)
+
+
+def test_positions_handed_out_in_a_rolled_back_transaction_are_not_remembered(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory() as session:
+        session.connection()
+        measurements.positions(session, REGISTRY.get("who5"))
+        session.rollback()  # the submit failed: the positions were never stored
+    with session_factory() as session:
+        assert measurements.layout(session, "who5") == {}
+        assert measurements.positions(session, REGISTRY.get("who5")) == {"who5_percent": 0}
+        session.commit()
+    with session_factory() as session:
+        assert measurements.layout(session, "who5") == {"who5_percent": 0}
