@@ -375,7 +375,13 @@ def create_user(session: Session, scope: Scope, new: NewUser) -> StaffUser:
 
 def reset_password(session: Session, scope: Scope, user_id: int, password: str) -> StaffUser:
     """Set a new password; the user's sessions end and any lockout is lifted."""
-    user = get_user(session, scope, user_id)
+    return _replace_password(session, scope.actor, get_user(session, scope, user_id), password)
+
+
+def _replace_password(
+    session: Session, actor: audit.Actor, user: StaffUser, password: str, **details: object
+) -> StaffUser:
+    """Set a password someone else chose (its rules apply): sessions end, lockout lifted."""
     check_password(password, user.username, _context_words(user))
     user.password_hash = hash_secret(password)
     user.session_version += 1
@@ -384,11 +390,11 @@ def reset_password(session: Session, scope: Scope, user_id: int, password: str) 
     # The second factor stays as it is: a new password never bypasses it.
     audit.record(
         session,
-        scope.actor,
+        actor,
         "user.password_reset",
         object_type="staff_user",
         object_id=user.id,
-        details={"second_factor_kept": two_factor.is_enrolled(user)},
+        details={**details, "second_factor_kept": two_factor.is_enrolled(user)},
     )
     session.flush()
     return user
@@ -469,21 +475,7 @@ def _context_words(user: StaffUser) -> tuple[str, ...]:
 
 def set_password_by_operator(session: Session, user: StaffUser, password: str) -> StaffUser:
     """`surveyapp set-password`: the operator sets a password (same rules); audited as system."""
-    check_password(password, user.username, _context_words(user))
-    user.password_hash = hash_secret(password)
-    user.session_version += 1
-    user.failed_logins = 0
-    user.locked_until = None
-    audit.record(
-        session,
-        audit.SYSTEM,
-        "user.password_reset",
-        object_type="staff_user",
-        object_id=user.id,
-        details={"by": "cli", "second_factor_kept": two_factor.is_enrolled(user)},
-    )
-    session.flush()
-    return user
+    return _replace_password(session, audit.SYSTEM, user, password, by="cli")
 
 
 def set_active(session: Session, scope: Scope, user_id: int, active: bool) -> StaffUser:
