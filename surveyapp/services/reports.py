@@ -345,12 +345,6 @@ def _plans(session: Session) -> _Plans:
     )
 
 
-def _slot_of(slots: Iterable[Slot], column: Any) -> Any:
-    """CASE mapping a timepoint id column to its slot key (NULL outside every slot)."""
-    whens = [(column.in_(s.timepoint_ids), s.key) for s in slots if s.timepoint_ids]
-    return case(*whens, else_=None) if whens else None
-
-
 @dataclass
 class _Context:
     session: Session
@@ -545,9 +539,9 @@ def coverage(
     """
     ctx = _context(session, rscope, registry, filters, threshold)
     slots = ctx.plans.slots
-    slot = _slot_of(slots, Assignment.timepoint_id)
+    placed = any(s.timepoint_ids for s in slots)
     sections: list[Section] = []
-    if slot is None:
+    if not placed:
         return ctx.result("coverage", sections)
     # One row per (instrument, course, respondent) with the status code of each slot packed
     # into one integer (5 bits a slot: the schema allows one assignment per course, timepoint,
@@ -783,9 +777,9 @@ def progression(
     specs = [(inst, spec) for inst in instruments(registry) for spec in inst.reported_scores]
     slots = ctx.plans.slots
     later = [s for s in slots if s.role is not TimepointRole.BASELINE and s.timepoint_ids]
-    slot = _slot_of(slots, Assignment.timepoint_id)
+    placed = any(s.timepoint_ids for s in slots)
     sections: list[Section] = []
-    if not specs or slot is None or not later:
+    if not specs or not placed or not later:
         return ctx.result("progression", sections)
     sums: dict[tuple[str, Respondent, str], dict[int | None, PairedSums]] = defaultdict(dict)
     by_instrument: dict[str, list[ScoreSpec]] = defaultdict(list)
@@ -1059,9 +1053,9 @@ def outcomes(
     ]
     forms = [(inst, items) for inst, items in forms if items]
     slots = ctx.plans.slots
-    slot = _slot_of(slots, Assignment.timepoint_id)
+    placed = any(s.timepoint_ids for s in slots)
     sections: list[Section] = []
-    if not forms or slot is None:
+    if not forms or not placed:
         return ctx.result("outcomes", sections)
     slots_with_data: dict[str, set[str]] = defaultdict(set)
     for inst, items in forms:
