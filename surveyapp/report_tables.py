@@ -161,11 +161,18 @@ class CellStore:
         """Every cell as it may be shown, with data discretion applied to all at once."""
         hidden = suppress(self._counts, self._relations, threshold)
         cells: dict[CellKey, Cell] = {}
+        # Cells are immutable: every hidden count is the same cell, and so is every shown
+        # count of the same n (a national report has tens of thousands of counts).
+        hidden_count = Cell(Kind.COUNT, None, None, hidden=True)
+        shown: dict[int, Cell] = {}
         for key, n in self._counts.items():
             if key in hidden:
-                cells[key] = Cell(Kind.COUNT, None, None, hidden=True)
+                cells[key] = hidden_count
             else:
-                cells[key] = Cell(Kind.COUNT, float(n), n)
+                cell = shown.get(n)
+                if cell is None:
+                    cell = shown[n] = Cell(Kind.COUNT, float(n), n)
+                cells[key] = cell
         for key, stat in self._stats.items():
             n = self._counts[stat.n_key]
             if any(dep in hidden for dep in stat.depends_on) or (

@@ -33,6 +33,7 @@ A statistic (a mean, a share) built on fewer than `threshold` citizens is hidden
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -78,14 +79,15 @@ def suppress(
     table = _Table(counts, relations, threshold)
     while True:
         table.close_cheaply(hidden)
-        at_risk = sorted(determined_cells(relations, hidden), key=table.rank)
+        # Only the relations with a hidden member say anything about a hidden cell.
+        at_risk = sorted(determined_cells(table.touching(hidden), hidden), key=table.rank)
         if not at_risk:
             return frozenset(hidden)
         touched: set[int] = set()
         needy = {index for cell in at_risk for index in table.relations_of[cell]}
         added = False
         for cell in at_risk:
-            if touched & table.relations_of[cell]:
+            if not touched.isdisjoint(table.relations_of[cell]):
                 continue  # a cell added in this round may already protect it; check again
             candidate = table.best_candidate(table.relations_of[cell], hidden, needy)
             if candidate is None:
@@ -93,7 +95,7 @@ def suppress(
             if candidate is None:
                 continue  # nothing shown is left to hide: the relations pin it whatever we do
             hidden.add(candidate)
-            touched |= table.relations_of[cell] | table.relations_of[candidate]
+            touched.update(table.relations_of[cell], table.relations_of[candidate])
             added = True
         if not added:
             return frozenset(hidden)
@@ -105,10 +107,45 @@ def determined_cells(relations: Sequence[SumRelation[K]], hidden: Collection[K])
     Each relation is the equation `total - sum(parts) = 0`; moving the shown cells to the
     right-hand side leaves a linear system in the hidden cells. A hidden cell is determined
     when its unit vector lies in the row space of that system, i.e. when its row of the
-    reduced row echelon form has no other entry.
+    reduced row echelon form has no other entry. Equations that share no hidden cell do not
+    interact, so each connected group of them is reduced on its own (the answer is the same;
+    a national table has thousands of small groups, and one elimination over all of them
+    would compare every new row with every earlier one).
     """
     hidden = set(hidden)
     rows = [row for rel in relations if (row := _hidden_row(rel, hidden))]
+    found: set[K] = set()
+    for group in _connected(rows):
+        found |= _reduced_singletons(group)
+    return frozenset(found)
+
+
+def _connected(rows: list[dict[K, Fraction]]) -> list[list[dict[K, Fraction]]]:
+    """The rows in groups that share cells (union-find over the cells), in their order."""
+    parent: dict[K, K] = {}
+
+    def root(cell: K) -> K:
+        parent.setdefault(cell, cell)
+        while parent[cell] != cell:
+            parent[cell] = parent[parent[cell]]
+            cell = parent[cell]
+        return cell
+
+    for row in rows:
+        cells = iter(row)
+        first = root(next(cells))
+        for cell in cells:
+            other = root(cell)
+            if other != first:
+                parent[other] = first
+    groups: dict[K, list[dict[K, Fraction]]] = {}
+    for row in rows:
+        groups.setdefault(root(next(iter(row))), []).append(row)
+    return list(groups.values())
+
+
+def _reduced_singletons(rows: list[dict[K, Fraction]]) -> set[K]:
+    """The cells whose row of the reduced row echelon form of `rows` has no other entry."""
     basis: dict[K, dict[K, Fraction]] = {}  # pivot cell -> its row, reduced against the others
     for row in rows:
         for pivot in [cell for cell in row if cell in basis]:
@@ -126,7 +163,7 @@ def determined_cells(relations: Sequence[SumRelation[K]], hidden: Collection[K])
             if factor:
                 _add_multiple(other, row, -factor)
         basis[pivot] = row
-    return frozenset(pivot for pivot, row in basis.items() if len(row) == 1)
+    return {pivot for pivot, row in basis.items() if len(row) == 1}
 
 
 def is_determined(cell: K, relations: Sequence[SumRelation[K]], hidden: Collection[K]) -> bool:
@@ -175,12 +212,14 @@ class _Table(Generic[K]):
         self.threshold = threshold
         self.totals = frozenset(rel.total for rel in relations)
         self.order = {cell: index for index, cell in enumerate(counts)}
-        self.relations_of: dict[K, frozenset[int]] = {}
-        members: dict[K, set[int]] = {cell: set() for cell in counts}
+        # The indexes of the relations each cell is a member of, in increasing order (only
+        # cells in some relation are here: the others are never a candidate).
+        self.relations_of: dict[K, list[int]] = {}
         for index, rel in enumerate(relations):
             for cell in (rel.total, *rel.parts):
-                members[cell].add(index)
-        self.relations_of = {cell: frozenset(found) for cell, found in members.items()}
+                found = self.relations_of.setdefault(cell, [])
+                if not found or found[-1] != index:
+                    found.append(index)
 
     def rank(self, cell: K) -> tuple[int, str, int]:
         return self.counts[cell], str(cell), self.order[cell]
@@ -205,6 +244,11 @@ class _Table(Generic[K]):
         rel = self.relations[index]
         return (rel.total, *rel.parts)
 
+    def touching(self, cells: Iterable[K]) -> list[SumRelation[K]]:
+        """The relations with a member among `cells`, in their order."""
+        indexes = {index for cell in cells for index in self.relations_of.get(cell, ())}
+        return [self.relations[index] for index in sorted(indexes)]
+
     def needs_cell(self, index: int, hidden: set[K]) -> bool:
         """The relation gives a hidden member away: it has one, or a small known remainder."""
         inside = sum(cell in hidden for cell in self.members(index))
@@ -215,11 +259,26 @@ class _Table(Generic[K]):
         )
 
     def close_cheaply(self, hidden: set[K]) -> None:
-        """Hide cells until no relation has one hidden member or a small known remainder."""
+        """Hide cells until no relation has one hidden member or a small known remainder.
+
+        Passes over the relations in their order until one changes nothing. A relation
+        without a hidden member needs nothing, so a pass visits only those with one: the
+        ones that had one when it began, and those that get one during it (a cell hidden at
+        relation i is seen by the relations after i in the same pass, by the others in the
+        next), which is exactly what a pass over all of them would do.
+        """
+        active = {index for cell in hidden for index in self.relations_of.get(cell, ())}
         changed = True
         while changed:
             changed = False
-            for index in range(len(self.relations)):
+            queue = sorted(active)
+            heapq.heapify(queue)
+            visited = -1
+            while queue:
+                index = heapq.heappop(queue)
+                if index <= visited:
+                    continue  # pushed twice
+                visited = index
                 if not self.needs_cell(index, hidden):
                     continue
                 pool = [cell for cell in self.members(index) if cell not in hidden]
@@ -230,8 +289,14 @@ class _Table(Generic[K]):
                     if other != index and self.needs_cell(other, hidden)
                 }
                 if pool:
-                    hidden.add(min(pool, key=lambda cell: self.preference(cell, needy)))
+                    cell = min(pool, key=lambda cell: self.preference(cell, needy))
+                    hidden.add(cell)
                     changed = True
+                    for other in self.relations_of[cell]:
+                        if other not in active:
+                            active.add(other)
+                        if other > index:
+                            heapq.heappush(queue, other)
 
 
 def small_remainders(

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from surveyapp.suppression import (
     DEFAULT_THRESHOLD,
     SumRelation,
+    _Table,
     determined_cells,
     hide_statistic,
     is_determined,
@@ -377,6 +378,38 @@ def test_the_same_table_gives_the_same_cells_in_any_key_order(table: Table, rng:
     shuffled = {k: counts[k] for k in keys}
     assert suppress(shuffled, relations) == suppress(counts, relations)
     assert suppress(counts, relations) == suppress(dict(counts), list(relations))
+
+
+def _close_with_full_passes(self: _Table[str], hidden: set[str]) -> None:
+    """`_Table.close_cheaply` as first written: every pass visits every relation."""
+    changed = True
+    while changed:
+        changed = False
+        for index in range(len(self.relations)):
+            if not self.needs_cell(index, hidden):
+                continue
+            pool = [cell for cell in self.members(index) if cell not in hidden]
+            needy = {
+                other
+                for cell in pool
+                for other in self.relations_of[cell]
+                if other != index and self.needs_cell(other, hidden)
+            }
+            if pool:
+                hidden.add(min(pool, key=lambda cell: self.preference(cell, needy)))
+                changed = True
+
+
+@PROPERTY_SETTINGS
+@given(tables)
+def test_passes_over_the_relations_with_a_hidden_member_hide_what_passes_over_all_do(
+    table: Table,
+) -> None:
+    counts, relations = table
+    fast = suppress(counts, relations)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_Table, "close_cheaply", _close_with_full_passes)
+        assert suppress(counts, relations) == fast
 
 
 def test_the_same_table_gives_the_same_cells_under_any_hash_seed() -> None:
