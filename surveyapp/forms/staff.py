@@ -307,6 +307,12 @@ class CourseForm(FlaskForm):
             "Leave empty if not yet known; the end measurements are dated when it is set."
         ),
     )
+    confirm_overlap = BooleanField(
+        _l("Yes, register this course beside the other one"),
+        description=_l(
+            "Only if the citizen really has two courses at once, e.g. with two providers."
+        ),
+    )
     submit = SubmitField(_l("Register course"))
 
 

@@ -392,6 +392,10 @@ def describe(session: Session, scope: Scope, assignment_id: int) -> AssignmentIn
 # --- paper entry and staff-recorded outcome ------------------------------------------------
 
 
+class NothingAnswered(ValueError):
+    """A staff-entered form has not a single answer: it would be shown as answered."""
+
+
 def assignment_for_entry(session: Session, scope: Scope, assignment_id: int) -> Assignment:
     """An assignment in scope that may still be answered (paper or staff form)."""
     assignment = get_assignment(session, scope, assignment_id)
@@ -416,9 +420,14 @@ def enter_answers(
     """Store a whole response entered by staff: a paper form, or the staff-recorded outcome.
 
     The channel follows the respondent: staff-completed instruments are channel "staff",
-    everything else typed in from paper is channel "paper".
+    everything else typed in from paper is channel "paper". A form with not a single answer
+    (not even "don't know") is refused (`NothingAnswered`) and nothing is changed, as in the
+    import (importing.py, "no_answers"): a questionnaire that was not answered at all is a
+    drop-out, not an empty response shown as answered.
     """
     assignment = assignment_for_entry(session, scope, assignment_id)
+    if not answers:
+        raise NothingAnswered("not a single question is answered")
     if assignment.response is not None:
         # A kiosk or link session was started but not sent: the paper form replaces it.
         session.delete(assignment.response)
@@ -461,6 +470,7 @@ __all__ = [
     "DueList",
     "DueRow",
     "AssignmentInfo",
+    "NothingAnswered",
     "assignment_for_entry",
     "describe",
     "due_list",

@@ -19,6 +19,7 @@ from surveyapp.models import Assignment, Citizen, CitizenClaim, Course, Response
 from surveyapp.pseudonym import InvalidCPR, read_cpr
 from surveyapp.scheduling import TimepointRole, timepoint_role
 from surveyapp.services import audit, throttle
+from surveyapp.services.assignments import course_status_today
 from surveyapp.services.courses import create_course, set_end_date
 from surveyapp.services.scope import (
     OutOfScope,
@@ -405,12 +406,55 @@ class NewCourse:
     legal_basis: LegalBasis
     start_date: date
     end_date: date | None
+    confirm_overlap: bool = False  # the user saw the warning about an overlapping course
+
+
+#: Courses that are still running or about to: a new one beside them is a likely mistake.
+OPEN_COURSES = (CourseStatus.PLANNED, CourseStatus.ACTIVE)
+
+
+def _overlaps(course: Course, start: date, end: date | None) -> bool:
+    """Whether a course's period and [start, end] (open-ended when None) share a day."""
+    starts_before_other_ends = course.end_date is None or start <= course.end_date
+    ends_after_other_starts = end is None or end >= course.start_date
+    return starts_before_other_ends and ends_after_other_starts
+
+
+def _check_overlap(
+    session: Session, scope: Scope, citizen: Citizen, provider_id: int, new: NewCourse, today: date
+) -> bool:
+    """Refuse a second open course at one provider; warn of any other overlapping course.
+
+    Two open courses of one citizen at one provider in the same period make no sense (the
+    baseline would be asked twice): refused, whatever the user confirms. An overlapping open
+    course at another provider may be right (e.g. home care and a private trainer), so it
+    needs `confirm_overlap`. Only courses in the user's scope are considered: a provider's
+    user is never told of another provider's courses. True when an overlap was confirmed.
+    """
+    courses = session.scalars(
+        select(Course).where(Course.citizen_id == citizen.id, scope.course_filter())
+    )
+    overlapping = [
+        c
+        for c in courses
+        if course_status_today(c, today) in OPEN_COURSES
+        and _overlaps(c, new.start_date, new.end_date)
+    ]
+    if any(c.provider_id == provider_id for c in overlapping):
+        raise CourseError("start_date", "open_course_at_provider")
+    if overlapping and not new.confirm_overlap:
+        raise CourseError("confirm_overlap", "overlap_unconfirmed")
+    return bool(overlapping)
 
 
 def register_course(
     session: Session, scope: Scope, citizen_id: int, new: NewCourse, *, today: date
 ) -> Course:
-    """Register a course for a citizen in scope and schedule its measurements."""
+    """Register a course for a citizen in scope and schedule its measurements.
+
+    A second open course in the same period is refused at the same provider and needs the
+    user's confirmation elsewhere (see `_check_overlap`).
+    """
     citizen = get_citizen(session, scope, citizen_id)
     try:
         provider = get_provider(session, scope, new.provider_id)
@@ -432,6 +476,7 @@ def register_course(
         raise CourseError("plan_id", "invalid_choice")
     if new.end_date is not None and new.end_date < new.start_date:
         raise CourseError("end_date", "ends_before_start")
+    overlap = _check_overlap(session, scope, citizen, provider.id, new, today)
     course = create_course(
         session,
         citizen=citizen,
@@ -450,7 +495,12 @@ def register_course(
         "course.create",
         object_type="course",
         object_id=course.id,
-        details={"citizen_id": citizen.id, "provider_id": provider.id, "plan_id": plan.id},
+        details={
+            "citizen_id": citizen.id,
+            "provider_id": provider.id,
+            "plan_id": plan.id,
+            "overlap_confirmed": overlap,
+        },
     )
     return course
 

@@ -42,7 +42,21 @@ COURSE_ERRORS = {
     "team_not_of_provider": _l("The team does not belong to the chosen provider."),
     "ends_before_start": _l("The course cannot end before it starts."),
     "end_date_required": _l("An end date cannot be removed once set; move it instead."),
+    "open_course_at_provider": _l(
+        "The citizen already has an open course at this provider in the same period. Open "
+        "that course and set its end date or status instead of registering another."
+    ),
+    "overlap_unconfirmed": _l(
+        "The citizen already has a course in the same period. Its measurements will be asked "
+        "as well as this course's. Tick the box if both courses are right."
+    ),
 }
+
+
+NOTHING_ANSWERED = _l(
+    "Nothing is filled in, so nothing was saved. Choose at least one answer. If the "
+    "questionnaire was not answered at all, record a drop-out instead."
+)
 
 
 def _lang() -> str:
@@ -330,6 +344,7 @@ def new_course(citizen_id: int) -> str | Response:
             legal_basis=LegalBasis(form.legal_basis.data),
             start_date=form.start_date.data,
             end_date=form.end_date.data,
+            confirm_overlap=bool(form.confirm_overlap.data),
         )
         try:
             with unit_of_work() as db:
@@ -444,7 +459,9 @@ def enter_answers(assignment_id: int) -> str | Response:
             if answer is not None:
                 answers[item.id] = answer
         missing = len(instrument.items) - len(answers)
-        if form.answered_on.data > today():
+        if not answers:
+            form.form_errors.append(str(NOTHING_ANSWERED))
+        elif form.answered_on.data > today():
             form.answered_on.errors = [_("The date cannot lie in the future.")]
         elif paper and missing and not form.confirm_missing.data:
             form.confirm_missing.errors = [
@@ -466,6 +483,9 @@ def enter_answers(assignment_id: int) -> str | Response:
                         language=lang,
                         answered_on=form.answered_on.data,
                     )
+            except assignment_service.NothingAnswered:
+                form.form_errors.append(str(NOTHING_ANSWERED))
+                return _entry_page(form, info, instrument, lang, paper)
             except (assignment_service.AssignmentClosed, AnswerRejected):
                 flash(_("This measurement is already answered or closed."), "info")
             else:
@@ -478,6 +498,16 @@ def enter_answers(assignment_id: int) -> str | Response:
                 ),
                 303,
             )
+    return _entry_page(form, info, instrument, lang, paper)
+
+
+def _entry_page(
+    form: Any,
+    info: assignment_service.AssignmentInfo,
+    instrument: Any,
+    lang: str,
+    paper: bool,
+) -> str:
     other_languages = [code for code in instrument.languages if code != lang] if paper else []
     return render_template(
         "staff/enter_answers.html",

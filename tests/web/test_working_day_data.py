@@ -98,7 +98,9 @@ def test_an_overlapping_course_elsewhere_needs_a_confirmation(
     login(client, "koordinator")
     citizen_id, _course_id = _register(client, session_factory)
     with session_factory() as session:
-        other = session.scalars(select(Provider).where(Provider.name == "Omsorg & Træning ApS")).one()
+        other = session.scalars(
+            select(Provider).where(Provider.name == "Omsorg & Træning ApS")
+        ).one()
         other_id = other.id
     status, page = _course_post(client, citizen_id, other_id, 0)
     assert status == 200 and _courses(session_factory, citizen_id) == 1
@@ -108,7 +110,9 @@ def test_an_overlapping_course_elsewhere_needs_a_confirmation(
     assert status == 303 and _courses(session_factory, citizen_id) == 2
     with session_factory() as session:
         event = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "course.create").order_by(AuditEvent.id.desc())
+            select(AuditEvent)
+            .where(AuditEvent.action == "course.create")
+            .order_by(AuditEvent.id.desc())
         ).first()
         assert event is not None and event.details["overlap_confirmed"] is True
 
@@ -145,7 +149,10 @@ def test_an_empty_course_outcome_is_not_saved(
     assert page.status_code == 200
     assert "Nothing is filled in" in page.text
     with session_factory() as session:
-        assert session.scalars(select(Response).where(Response.assignment_id == outcome)).first() is None
+        assert (
+            session.scalars(select(Response).where(Response.assignment_id == outcome)).first()
+            is None
+        )
         assignment = session.get(Assignment, outcome)
         assert assignment is not None and assignment.status is not AssignmentStatus.COMPLETED
 
@@ -158,12 +165,18 @@ def test_an_empty_paper_form_is_not_saved_even_when_confirmed(
     who5 = _assignment(session_factory, course_id, "who5")
     page = client.post(
         f"/staff/assignments/{who5}/answers",
-        data={"answered_on": TODAY.isoformat(), "confirm_missing": "y", "csrf_token": token(client)},
+        data={
+            "answered_on": TODAY.isoformat(),
+            "confirm_missing": "y",
+            "csrf_token": token(client),
+        },
         headers=EN,
     )
     assert page.status_code == 200 and "Nothing is filled in" in page.text
     with session_factory() as session:
-        assert session.scalars(select(Response).where(Response.assignment_id == who5)).first() is None
+        assert (
+            session.scalars(select(Response).where(Response.assignment_id == who5)).first() is None
+        )
 
 
 def test_the_service_refuses_an_empty_response(
