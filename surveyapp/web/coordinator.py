@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import format_date, format_decimal, get_locale
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_date, format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
@@ -138,6 +148,7 @@ def _setup(state: Any) -> None:
         score_value=_score_value,
         status_today=lambda a: assignment_service.status_today(a, today()),
         course_status_today=lambda c: assignment_service.course_status_today(c, today()),
+        can_undo_dropout=lambda a: assignment_service.can_undo_dropout(a, today()),
     )
     app.jinja_env.filters.update(staff_date=_date, staff_time=_time, staff_datetime=_datetime)
 
@@ -408,11 +419,14 @@ def dropout(assignment_id: int) -> str | Response:
     """Record drop-out with a reason (declined, too ill, hospitalised, moved, died, unreachable)."""
     scope = current_scope()
     with unit_of_work() as db:
-        info = assignment_service.describe(db, scope, assignment_id)
+        info = assignment_service.describe(db, scope, assignment_id, registry())
     form = DropoutForm()
+    back = url_for(
+        "coordinator.citizen", citizen_id=info.citizen_id, _anchor=f"course-{info.course_id}"
+    )
     if info.closed:
         flash(_("This measurement is already answered or closed."), "info")
-        return redirect(url_for("coordinator.citizen", citizen_id=info.citizen_id), 303)
+        return redirect(back, 303)
     if form.validate_on_submit():
         try:
             with unit_of_work() as db:
@@ -424,12 +438,71 @@ def dropout(assignment_id: int) -> str | Response:
                     later_too=form.later_too.data,
                 )
                 count = len(changed)
+                started = sum(1 for a in changed if a.response is not None)
         except assignment_service.AssignmentClosed:
             flash(_("This measurement is already answered or closed."), "info")
         else:
-            flash(_("Drop-out recorded for %(count)s questionnaires.", count=count), "success")
-        return redirect(url_for("coordinator.citizen", citizen_id=info.citizen_id), 303)
+            flash(
+                ngettext(
+                    "Drop-out recorded for %(num)s questionnaire.",
+                    "Drop-out recorded for %(num)s questionnaires.",
+                    count,
+                ),
+                "success",
+            )
+            if started:
+                flash(
+                    ngettext(
+                        "%(num)s started questionnaire was closed; the answers given are kept "
+                        "and come back if you undo the drop-out.",
+                        "%(num)s started questionnaires were closed; the answers given are kept "
+                        "and come back if you undo the drop-out.",
+                        started,
+                    ),
+                    "info",
+                )
+        return redirect(back, 303)
     return render_template("staff/dropout.html", form=form, info=info)
+
+
+DROPOUT_UNDO_ERRORS = {
+    "not_dropped_out": _l("This measurement is not a drop-out; nothing was changed."),
+    "window_closed": _l(
+        "The drop-out cannot be undone: the measurement's window has closed. Nothing was changed."
+    ),
+}
+
+
+@bp.post("/assignments/<int:assignment_id>/dropout/undo")
+@staff_required(WORKERS)
+def undo_dropout(assignment_id: int) -> Response:
+    """Undo a drop-out while the measurement's window is open (audited)."""
+    scope = current_scope()
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        with unit_of_work() as db:
+            restored = assignment_service.undo_dropout(db, scope, assignment_id, today=today())
+            citizen_id, course_id = restored[0].course.citizen_id, restored[0].course_id
+            count = len(restored)
+    except assignment_service.DropoutNotUndoable as exc:
+        with unit_of_work() as db:
+            info = assignment_service.describe(db, scope, assignment_id)
+        flash(str(DROPOUT_UNDO_ERRORS[exc.code]), "error")
+        citizen_id, course_id = info.citizen_id, info.course_id
+    else:
+        flash(
+            ngettext(
+                "Drop-out undone for %(num)s questionnaire.",
+                "Drop-out undone for %(num)s questionnaires.",
+                count,
+            ),
+            "success",
+        )
+    return redirect(
+        url_for("coordinator.citizen", citizen_id=citizen_id, _anchor=f"course-{course_id}"), 303
+    )
 
 
 # --- paper entry and staff-recorded outcome ---------------------------------------------------

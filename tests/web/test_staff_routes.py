@@ -83,6 +83,7 @@ ROUTES = {
     "coordinator.edit_course": FOREIGN,
     "coordinator.course_chart": FOREIGN,
     "coordinator.dropout": FOREIGN,
+    "coordinator.undo_dropout": FOREIGN,
     "coordinator.enter_answers": FOREIGN,
     "admin.users": LISTING,
     "admin.reset_password": FOREIGN,

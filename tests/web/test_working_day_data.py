@@ -369,7 +369,6 @@ def test_a_kept_cpr_expires_and_is_swept(
     app: Flask, client: FlaskClient, foreign: Foreign, session_factory: sessionmaker[Session]
 ) -> None:
     from surveyapp.models import CprHandoff
-
     from surveyapp.services import citizens as service
 
     login(client, "koordinator")
