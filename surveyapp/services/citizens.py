@@ -6,17 +6,27 @@ is the keyed HMAC, the birth year and the sex. It is never stored, logged, audit
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from surveyapp.enums import AssignmentStatus, CourseStatus, LegalBasis, Respondent
+from surveyapp.enums import AssignmentStatus, CourseStatus, LegalBasis, Respondent, Sex
 from surveyapp.instruments import Change, Instrument, Item, Registry, ScoreSpec
-from surveyapp.models import Assignment, Citizen, CitizenClaim, Course, Response
-from surveyapp.pseudonym import InvalidCPR, read_cpr
+from surveyapp.models import (
+    Assignment,
+    Citizen,
+    CitizenClaim,
+    Course,
+    CprHandoff,
+    Response,
+    utcnow,
+)
+from surveyapp.pseudonym import CPRFacts, InvalidCPR, read_cpr
 from surveyapp.scheduling import TimepointRole, timepoint_role
 from surveyapp.services import audit, throttle
 from surveyapp.services.assignments import course_status_today
@@ -45,6 +55,22 @@ class LookupOutcome(StrEnum):
 class LookupResult:
     outcome: LookupOutcome
     citizen_id: int | None = None
+    # NOT_FOUND: the opaque handle of the look-up kept for the registration step (see
+    # `register_kept`); the caller keeps it in the user's session, nowhere else.
+    handle: str | None = field(default=None, repr=False)
+
+
+#: How long a CPR look-up that found no one is kept for the registration step.
+HANDOFF_MINUTES = 10
+
+
+@dataclass(frozen=True)
+class KeptFacts:
+    """What a kept look-up holds: what a citizen row keeps, never the number."""
+
+    pseudonym: str
+    birth_year: int
+    sex: Sex
 
 
 #: CPR look-ups per user and window (each look-up counts, found or not).
@@ -109,19 +135,35 @@ def find_or_register(
     label = label.strip()
     if not label:
         audit.record(session, scope.actor, "citizen.lookup", details={"result": result})
-        return LookupResult(LookupOutcome.NOT_FOUND)
-    if row is not None:
-        session.add(CitizenClaim(citizen_id=row[0], user_id=scope.user_id))
+        handle = _keep(session, scope, facts.pseudonym, facts.birth_year, facts.sex)
+        return LookupResult(LookupOutcome.NOT_FOUND, handle=handle)
+    return _register(
+        session, scope, row[0] if row is not None else None, result, label, lives_alone, facts
+    )
+
+
+def _register(
+    session: Session,
+    scope: Scope,
+    existing_id: int | None,
+    result: str,
+    label: str,
+    lives_alone: bool | None,
+    facts: CPRFacts | KeptFacts,
+) -> LookupResult:
+    """Register a citizen not in the user's caseload: claimed if the municipality has them."""
+    if existing_id is not None:
+        session.add(CitizenClaim(citizen_id=existing_id, user_id=scope.user_id))
         session.flush()
         audit.record(
             session,
             scope.actor,
             "citizen.claim",
             object_type="citizen",
-            object_id=row[0],
+            object_id=existing_id,
             details={"result": result},
         )
-        return LookupResult(LookupOutcome.CREATED, row[0])
+        return LookupResult(LookupOutcome.CREATED, existing_id)
     citizen = Citizen(
         municipality_id=scope.municipality_id,
         cpr_hmac=facts.pseudonym,
@@ -142,6 +184,97 @@ def find_or_register(
         details={"result": result},
     )
     return LookupResult(LookupOutcome.CREATED, citizen.id)
+
+
+def _handle_hash(handle: str) -> str:
+    return hashlib.sha256(handle.encode()).hexdigest()
+
+
+def _keep(session: Session, scope: Scope, pseudonym: str, birth_year: int, sex: Sex) -> str:
+    """Keep a look-up that found no one for `HANDOFF_MINUTES`; its new opaque handle.
+
+    The same statements run whether or not the municipality has the citizen (no oracle): the
+    user's earlier kept look-ups and every expired one are deleted, then one row is added.
+    """
+    now = utcnow()
+    session.execute(
+        delete(CprHandoff).where(
+            or_(CprHandoff.user_id == scope.user_id, CprHandoff.expires_at <= now)
+        )
+    )
+    handle = secrets.token_urlsafe(32)
+    session.add(
+        CprHandoff(
+            handle_hash=_handle_hash(handle),
+            user_id=scope.user_id,
+            cpr_hmac=pseudonym,
+            birth_year=birth_year,
+            sex=sex,
+            created_at=now,
+            expires_at=now + timedelta(minutes=HANDOFF_MINUTES),
+        )
+    )
+    session.flush()
+    return handle
+
+
+def register_kept(
+    session: Session,
+    scope: Scope,
+    handle: str | None,
+    *,
+    label: str,
+    lives_alone: bool | None = None,
+) -> LookupResult:
+    """Register the citizen of a kept look-up (the CPR number need not be typed again).
+
+    The kept row must be this user's, unexpired and unused; it is deleted here whatever
+    happens next (single use). NOT_FOUND when there is no such row (the user types the number
+    again). Otherwise as `find_or_register` with a label: FOUND if the citizen has come into
+    the user's caseload meanwhile, else CREATED (registered, or claimed).
+    """
+    require_individual_access(scope)
+    if not handle:
+        return LookupResult(LookupOutcome.NOT_FOUND)
+    kept = session.scalars(
+        select(CprHandoff).where(
+            CprHandoff.handle_hash == _handle_hash(handle),
+            CprHandoff.user_id == scope.user_id,
+        )
+    ).first()
+    if kept is None:
+        return LookupResult(LookupOutcome.NOT_FOUND)
+    facts = KeptFacts(kept.cpr_hmac, kept.birth_year, kept.sex)
+    expired = kept.expires_at <= utcnow()
+    session.delete(kept)
+    session.flush()
+    if expired or not label.strip():
+        return LookupResult(LookupOutcome.NOT_FOUND)
+    visible = case((scope.citizen_filter(), True), else_=False)
+    row = session.execute(
+        select(Citizen.id, visible).where(
+            Citizen.municipality_id == scope.municipality_id,
+            Citizen.cpr_hmac == facts.pseudonym,
+        )
+    ).first()
+    if row is not None and row[1]:
+        return LookupResult(LookupOutcome.FOUND, row[0])
+    result = "elsewhere" if row is not None else "not_found"
+    return _register(
+        session,
+        scope,
+        row[0] if row is not None else None,
+        result,
+        label.strip(),
+        lives_alone,
+        facts,
+    )
+
+
+def sweep_handoffs(session: Session) -> int:
+    """Delete every expired kept look-up (run by `surveyapp sweep`); how many."""
+    deleted = session.execute(delete(CprHandoff).where(CprHandoff.expires_at <= utcnow()))
+    return deleted.rowcount or 0
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import format_date, format_decimal, get_locale, ngettext
@@ -32,6 +33,7 @@ from surveyapp.forms.staff import (
     DropoutForm,
     DueFilterForm,
     FindCitizenForm,
+    RegisterCitizenForm,
     entry_form_class,
     select_choices,
 )
@@ -260,22 +262,67 @@ def find_citizen() -> str | Response | tuple[str, int]:
             )
             return _find_again(form, 429)
         # Not registered, or registered but outside the user's caseload: the same answer.
-        form.form_errors.append(
-            _(
-                "No citizen with this CPR number is registered. To register one, type the "
-                "CPR number again and give a label."
-            )
-        )
-        return _find_again(form)
+        # The look-up is kept on the server; the session holds only its opaque handle.
+        session[HANDOFF_KEY] = result.handle
+        return _find_again(FindCitizenForm(formdata=None), register=RegisterCitizenForm())
     if request.method == "POST":
         return _find_again(form)
     return render_template("staff/find_citizen.html", form=form)
 
 
-def _find_again(form: FindCitizenForm, status: int = 200) -> tuple[str, int]:
+HANDOFF_KEY = "cpr_handoff"
+
+
+def _find_again(
+    form: FindCitizenForm, status: int = 200, register: RegisterCitizenForm | None = None
+) -> tuple[str, int]:
     form.cpr.data = ""
     form.cpr.raw_data = []
-    return render_template("staff/find_citizen.html", form=form), status
+    return render_template(
+        "staff/find_citizen.html",
+        form=form,
+        register=register,
+        minutes=citizen_service.HANDOFF_MINUTES,
+    ), status
+
+
+@bp.post("/citizens/register")
+@staff_required(WORKERS)
+def register_citizen() -> str | Response | tuple[str, int]:
+    """Register the citizen of the last CPR look-up (kept on the server for a few minutes)."""
+    form = RegisterCitizenForm()
+    if not form.validate_on_submit():
+        if session.get(HANDOFF_KEY):
+            return _find_again(FindCitizenForm(formdata=None), register=form)
+        return _kept_look_up_gone()
+    with unit_of_work() as db:
+        result = citizen_service.register_kept(
+            db,
+            current_scope(),
+            session.pop(HANDOFF_KEY, None),
+            label=form.label.data or "",
+            lives_alone=form.lives_alone_value(),
+        )
+    outcome = citizen_service.LookupOutcome
+    if result.outcome is outcome.FOUND:
+        return redirect(url_for("coordinator.citizen", citizen_id=result.citizen_id), 303)
+    if result.outcome is outcome.CREATED:
+        flash(_("The citizen is registered. Now register the course."), "success")
+        return redirect(url_for("coordinator.new_course", citizen_id=result.citizen_id), 303)
+    return _kept_look_up_gone()
+
+
+def _kept_look_up_gone() -> tuple[str, int]:
+    session.pop(HANDOFF_KEY, None)
+    form = FindCitizenForm(formdata=None)
+    form.form_errors.append(
+        _(
+            "The CPR number is kept for %(minutes)s minutes and for one registration only. "
+            "Please type the CPR number again and give a label.",
+            minutes=citizen_service.HANDOFF_MINUTES,
+        )
+    )
+    return _find_again(form)
 
 
 @bp.get("/citizens/<int:citizen_id>")

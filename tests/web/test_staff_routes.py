@@ -78,6 +78,7 @@ ROUTES = {
     "coordinator.due_list": LISTING,
     "coordinator.citizens": LISTING,
     "coordinator.find_citizen": LISTING,
+    "coordinator.register_citizen": LISTING,  # the look-up kept for this user (session handle)
     "coordinator.citizen": FOREIGN,
     "coordinator.new_course": FOREIGN,
     "coordinator.edit_course": FOREIGN,
