@@ -342,6 +342,7 @@ class ScoreColumn:
     respondent: Respondent
     spec: ScoreSpec | None = None  # a score declared in the definition file ...
     item: Item | None = None  # ... or a reported categorical item (staff forms)
+    beside: ScoreSpec | None = None  # a score shown beside it (e.g. the raw sum), as declared
 
     @property
     def key(self) -> tuple[str, str]:
@@ -359,6 +360,7 @@ class ScoreRow:
     date: date | None
     values: dict[tuple[str, str], float | None] = field(default_factory=dict)
     changes: dict[tuple[str, str], Change] = field(default_factory=dict)  # vs the baseline
+    beside: dict[tuple[str, str], float] = field(default_factory=dict)  # column.beside's values
 
 
 @dataclass
@@ -431,6 +433,9 @@ def _instrument_of(registry: Registry, response: Response) -> Instrument | None:
 def score_table(timepoints: list[TimepointView], registry: Registry) -> ScoreTable:
     """Every reported score and reported item with an answer, by timepoint.
 
+    A score the file declares `shown_beside` a reported one (e.g. WHO-5's raw 0–25 beside its
+    percentage) is given with it, in the same column.
+
     Columns follow the order the questionnaires are given in; a citizen's own answers and a
     relative's are separate columns. Changes are classified against the baseline timepoint
     (the plan's start-anchored one, whatever it is called) by each score's own threshold.
@@ -450,9 +455,12 @@ def score_table(timepoints: list[TimepointView], registry: Registry) -> ScoreTab
             stored = {sc.name: sc.value for sc in response.scores}
             for spec in instrument.reported_scores:
                 if stored.get(spec.name) is not None:
-                    column = ScoreColumn(instrument, a.respondent, spec=spec)
+                    beside = instrument.shown_beside(spec.name)
+                    column = ScoreColumn(instrument, a.respondent, spec=spec, beside=beside)
                     columns.setdefault(column.key, column)
                     row.values[column.key] = stored[spec.name]
+                    if beside is not None and stored.get(beside.name) is not None:
+                        row.beside[column.key] = stored[beside.name]  # type: ignore[assignment]
             answers = {x.item_id: x.value for x in response.answers}
             for item in instrument.items:
                 if item.reported and answers.get(item.id) is not None:

@@ -169,6 +169,19 @@ def _no_store(response: Response) -> Response:
     return response
 
 
+def _course_url(citizen_id: int, course_id: int) -> str:
+    """The citizen page at one course (#course-N), where this request's messages will be shown.
+
+    The jump to the course would hide messages shown at the top of the page, so the page shows
+    them inside the course it jumps to (see `citizen`).
+    """
+    session[FLASH_COURSE_KEY] = course_id
+    return url_for("coordinator.citizen", citizen_id=citizen_id, _anchor=f"course-{course_id}")
+
+
+FLASH_COURSE_KEY = "flash_course"
+
+
 # --- home and due list -----------------------------------------------------------------------
 
 
@@ -334,7 +347,10 @@ def citizen(citizen_id: int) -> str:
         page = citizen_service.citizen_page(db, scope, citizen_id, registry())
         ids = [a.id for cv in page.courses for tp in cv.timepoints for a in tp.assignments]
         links = letter_service.link_statuses(db, ids)
-    return render_template("staff/citizen.html", page=page, today=today(), links=links)
+    flash_course = session.pop(FLASH_COURSE_KEY, None)
+    return render_template(
+        "staff/citizen.html", page=page, today=today(), links=links, flash_course=flash_course
+    )
 
 
 @bp.get("/courses/<int:course_id>/chart.svg")
@@ -413,9 +429,7 @@ def new_course(citizen_id: int) -> str | Response:
         else:
             flash(_("The course is registered and its measurements are scheduled."), "success")
             return redirect(
-                url_for(
-                    "coordinator.citizen", citizen_id=citizen_id, _anchor=f"course-{course_id}"
-                ),
+                _course_url(citizen_id, course_id),
                 303,
             )
     return render_template("staff/course_form.html", form=form, citizen_id=citizen_id, label=label)
@@ -447,9 +461,7 @@ def edit_course(course_id: int) -> str | Response:
         else:
             flash(_("The course is saved."), "success")
             return redirect(
-                url_for(
-                    "coordinator.citizen", citizen_id=citizen_id, _anchor=f"course-{course_id}"
-                ),
+                _course_url(citizen_id, course_id),
                 303,
             )
     return render_template(
@@ -468,9 +480,7 @@ def dropout(assignment_id: int) -> str | Response:
     with unit_of_work() as db:
         info = assignment_service.describe(db, scope, assignment_id, registry())
     form = DropoutForm()
-    back = url_for(
-        "coordinator.citizen", citizen_id=info.citizen_id, _anchor=f"course-{info.course_id}"
-    )
+    back = _course_url(info.citizen_id, info.course_id)
     if info.closed:
         flash(_("This measurement is already answered or closed."), "info")
         return redirect(back, 303)
@@ -548,7 +558,7 @@ def undo_dropout(assignment_id: int) -> Response:
             "success",
         )
     return redirect(
-        url_for("coordinator.citizen", citizen_id=citizen_id, _anchor=f"course-{course_id}"), 303
+        _course_url(citizen_id, course_id), 303
     )
 
 
@@ -611,11 +621,7 @@ def enter_answers(assignment_id: int) -> str | Response:
             else:
                 flash(_("The answers are saved and scored."), "success")
             return redirect(
-                url_for(
-                    "coordinator.citizen",
-                    citizen_id=info.citizen_id,
-                    _anchor=f"course-{info.course_id}",
-                ),
+                _course_url(info.citizen_id, info.course_id),
                 303,
             )
     return _entry_page(form, info, instrument, lang, paper)

@@ -414,3 +414,59 @@ def test_a_kept_cpr_belongs_to_the_user_who_typed_it(
     assert stolen.status_code == 200 and "type the CPR number again" in stolen.text
     with session_factory() as session:
         assert session.scalars(select(Citizen).where(Citizen.label == "Stjålet")).first() is None
+
+
+# --- 5. the citizen page ----------------------------------------------------------------------
+
+
+def test_raw_sums_are_shown_beside_the_percentages(
+    client: FlaskClient, foreign: Foreign, session_factory: sessionmaker[Session]
+) -> None:
+    login(client, "koordinator")
+    citizen_id, course_id = _register(client, session_factory)
+    who5 = _assignment(session_factory, course_id, "who5")
+    post(
+        client,
+        f"/staff/assignments/{who5}/answers",
+        {**{f"who5_{i}": "3" for i in range(1, 6)}, "answered_on": TODAY.isoformat()},
+    )
+    whodas = _assignment(session_factory, course_id, "whodas12")
+    post(
+        client,
+        f"/staff/assignments/{whodas}/answers",
+        {
+            **{f"S{i}": "2" for i in range(1, 13)},
+            "answered_on": TODAY.isoformat(),
+            "confirm_missing": "y",  # H1–H3 (days) left empty
+        },
+    )
+    page = client.get(f"/staff/citizens/{citizen_id}", headers=EN).text
+    table = page.split('<table class="scores">')[1].split("</table>")[0]
+    # The labels come from the definition files (who5_raw, whodas12_sum).
+    assert "WHO-5 raw score (0–25)" in table
+    assert re.search(r"WHODAS[^<]*\(12–60\)", table)
+    assert re.search(r'<td class="num">60\s*<span class="raw">\(15\)</span>', table)
+    assert re.search(r'<td class="num">[\d.,]+\s*<span class="raw">\(24\)</span>', table)
+
+
+def test_after_saving_the_message_is_shown_inside_the_course_jumped_to(
+    client: FlaskClient, foreign: Foreign, session_factory: sessionmaker[Session]
+) -> None:
+    login(client, "koordinator")
+    citizen_id, course_id = _register(client, session_factory)
+    who5 = _assignment(session_factory, course_id, "who5")
+    saved = post(
+        client,
+        f"/staff/assignments/{who5}/answers",
+        {**{f"who5_{i}": "3" for i in range(1, 6)}, "answered_on": TODAY.isoformat()},
+    )
+    assert saved.headers["Location"].endswith(f"#course-{course_id}")
+    page = client.get(saved.headers["Location"].split("#")[0]).text
+    head, section = page.split(f'id="course-{course_id}"', 1)
+    saved_da = "Svarene er gemt og scoret."  # flashed in the language of the POST
+    assert saved_da in section.split("<table")[0]
+    assert saved_da not in head
+    # Shown once: the next page has no message left.
+    assert saved_da not in client.get(f"/staff/citizens/{citizen_id}").text
+    # Messages not about a course (no jump) stay at the top, as on every page.
+    assert client.get("/staff/citizens").status_code == 200
