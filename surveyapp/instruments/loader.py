@@ -371,9 +371,8 @@ class _Parser:
             if spec.shown_beside == spec.name:
                 raise _Problem(f"{where}shown_beside cannot name the score itself")
             if spec.shown_beside is not None and spec.shown_beside not in declared:
-                raise _Problem(
-                    f"{where}shown_beside '{spec.shown_beside}' is not a score declared in this file"
-                )
+                name = spec.shown_beside
+                raise _Problem(f"{where}shown_beside '{name}' is not a score declared in this file")
         return tuple(specs)
 
     def option_groups(self, raw: Table, item: Item, where: str) -> tuple[OptionGroup, ...]:

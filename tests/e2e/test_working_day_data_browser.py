@@ -106,9 +106,8 @@ def test_the_coordinators_data_and_the_citizen_page_at_every_size(
     page.wait_for_url(re.compile(r".*/staff/citizens/\d+#course-\d+$"))
     course_id = int(page.url.rsplit("#course-", 1)[1])
     assert _in_view(page, f"#course-{course_id} .notice.success")
-    page.goto(
-        f"{live_server.url}/staff/assignments/{_assignment_id(live_server, course_id, 'who5')}/answers"
-    )
+    who5 = _assignment_id(live_server, course_id, "who5")
+    page.goto(f"{live_server.url}/staff/assignments/{who5}/answers")
     for n in range(1, 6):
         page.locator(f'input[name="who5_{n}"][value="3"]').check()
     page.locator("#submit").click()
