@@ -301,7 +301,7 @@ class RegisterCitizenForm(FlaskForm):
         ),
         default="unknown",
     )
-    submit = SubmitField(_l("Register citizen"))
+    register = SubmitField(_l("Register citizen"))  # not "submit": the page has two forms
 
     def lives_alone_value(self) -> bool | None:
         return {"yes": True, "no": False}.get(self.lives_alone.data or "")

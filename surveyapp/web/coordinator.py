@@ -277,16 +277,13 @@ def find_citizen() -> str | Response | tuple[str, int]:
         # Not registered, or registered but outside the user's caseload: the same answer.
         # The look-up is kept on the server; the session holds only its opaque handle.
         session[HANDOFF_KEY] = result.handle
-        return _find_again(
-            FindCitizenForm(formdata=None), register=RegisterCitizenForm(prefix=REGISTER_PREFIX)
-        )
+        return _find_again(FindCitizenForm(formdata=None), register=RegisterCitizenForm())
     if request.method == "POST":
         return _find_again(form)
     return render_template("staff/find_citizen.html", form=form)
 
 
 HANDOFF_KEY = "cpr_handoff"
-REGISTER_PREFIX = "reg"  # the registration step's fields, on a page with the look-up form
 
 
 def _find_again(
@@ -306,7 +303,7 @@ def _find_again(
 @staff_required(WORKERS)
 def register_citizen() -> str | Response | tuple[str, int]:
     """Register the citizen of the last CPR look-up (kept on the server for a few minutes)."""
-    form = RegisterCitizenForm(prefix=REGISTER_PREFIX)
+    form = RegisterCitizenForm()
     if not form.validate_on_submit():
         if session.get(HANDOFF_KEY):
             return _find_again(FindCitizenForm(formdata=None), register=form)

@@ -90,11 +90,11 @@ def test_the_coordinators_data_and_the_citizen_page_at_every_size(
     page.goto(f"{live_server.url}/staff/citizens/find")
     page.fill("#cpr", NEW_CPR)
     page.locator("#submit").click()
-    expect(page.locator("#reg-label")).to_be_visible()
+    expect(page.locator("#label")).to_be_visible()
     assert NEW_CPR[:6] not in page.content()
     assert page.input_value("#cpr") == ""
-    page.fill("#reg-label", "E2E D.")
-    page.locator("#reg-submit").click()
+    page.fill("#label", "E2E D.")
+    page.locator("#register").click()
     page.wait_for_url(re.compile(r".*/courses/new$"))
     citizen_id = int(re.search(r"/citizens/(\d+)/", page.url).group(1))  # type: ignore[union-attr]
 
@@ -163,7 +163,7 @@ def test_the_coordinators_data_and_the_citizen_page_at_every_size(
             p.goto(f"{live_server.url}/staff/citizens/find")
             p.fill("#cpr", "170347-4331")
             p.locator("#submit").click()
-            expect(p.locator("#reg-label")).to_be_visible()
+            expect(p.locator("#label")).to_be_visible()
             assert_accessible(p)
             _shot(p, f"cpr-register-step-{name}")
 

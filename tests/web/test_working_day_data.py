@@ -345,7 +345,7 @@ def test_a_not_registered_cpr_need_not_be_typed_again(
         assert digits not in repr(row.__dict__) and NEW_CPR not in repr(row.__dict__)
     registered = client.post(
         "/staff/citizens/register",
-        data={"reg-label": "Ny C.", "reg-lives_alone": "no", "reg-csrf_token": token(client)},
+        data={"label": "Ny C.", "lives_alone": "no", "csrf_token": token(client)},
     )
     assert registered.status_code == 303
     assert re.fullmatch(r"/staff/citizens/\d+/courses/new", registered.headers["Location"])
@@ -356,7 +356,7 @@ def test_a_not_registered_cpr_need_not_be_typed_again(
     # Used once: a second registration from the same step finds nothing kept.
     again = client.post(
         "/staff/citizens/register",
-        data={"reg-label": "Ny D.", "reg-lives_alone": "no", "reg-csrf_token": token(client)},
+        data={"label": "Ny D.", "lives_alone": "no", "csrf_token": token(client)},
         headers=EN,
     )
     assert again.status_code == 200 and "type the CPR number again" in again.text
@@ -378,7 +378,7 @@ def test_a_kept_cpr_expires_and_is_swept(
         row.expires_at = row.expires_at - timedelta(minutes=service.HANDOFF_MINUTES + 1)
     late = client.post(
         "/staff/citizens/register",
-        data={"reg-label": "Ny E.", "reg-lives_alone": "no", "reg-csrf_token": token(client)},
+        data={"label": "Ny E.", "lives_alone": "no", "csrf_token": token(client)},
         headers=EN,
     )
     assert late.status_code == 200 and "type the CPR number again" in late.text
@@ -408,7 +408,7 @@ def test_a_kept_cpr_belongs_to_the_user_who_typed_it(
         flask_session["cpr_handoff"] = handle
     stolen = other.post(
         "/staff/citizens/register",
-        data={"reg-label": "Stjålet", "reg-lives_alone": "no", "reg-csrf_token": token(other)},
+        data={"label": "Stjålet", "lives_alone": "no", "csrf_token": token(other)},
         headers=EN,
     )
     assert stolen.status_code == 200 and "type the CPR number again" in stolen.text
