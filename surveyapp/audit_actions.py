@@ -54,6 +54,7 @@ ACTION_NAMES: dict[str, str] = {
     "due_list.view": _l("Due list viewed"),
     "assignment.view": _l("Measurement opened"),
     "assignment.dropout": _l("Drop-out recorded"),
+    "assignment.dropout_undo": _l("Drop-out undone"),
     "assignment.sweep": _l("Statuses updated"),
     "response.paper_entry": _l("Paper answers entered"),
     "response.staff_entry": _l("Course outcome recorded"),

@@ -123,7 +123,10 @@ def demo_command(seed: int, citizens: int) -> None:
 
 @main.command("sweep")
 def sweep_command() -> None:
-    """Bring every measurement's and course's stored status up to today (a nightly job)."""
+    """Bring every measurement's and course's stored status up to today (a nightly job).
+
+    Also deletes CPR look-ups kept for registering that have expired.
+    """
     from sqlalchemy import select
 
     from surveyapp.config import Settings
@@ -131,6 +134,7 @@ def sweep_command() -> None:
     from surveyapp.models import Municipality
     from surveyapp.scheduling import today_in_denmark
     from surveyapp.services.assignments import refresh_statuses
+    from surveyapp.services.citizens import sweep_handoffs
 
     settings = Settings.from_env()
     factory = make_session_factory(make_engine(settings.database_url))
@@ -139,6 +143,7 @@ def sweep_command() -> None:
         for municipality in session.scalars(select(Municipality).order_by(Municipality.id)):
             changed = refresh_statuses(session, municipality.id, today=today)
             click.echo(f"{municipality.name}: {changed} statuses brought up to {today}")
+        click.echo(f"Expired CPR look-ups deleted: {sweep_handoffs(session)}")
 
 
 @main.command("set-password")

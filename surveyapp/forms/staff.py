@@ -285,6 +285,28 @@ class FindCitizenForm(FlaskForm):
         return {"yes": True, "no": False}.get(self.lives_alone.data or "")
 
 
+class RegisterCitizenForm(FlaskForm):
+    """The registration step after a CPR look-up that found no one (the number is kept)."""
+
+    label = StringField(
+        _l("Label"),
+        validators=[DataRequired(), Length(max=40)],
+        description=_l("Your own short label, e.g. initials. Not the name or the CPR number."),
+        render_kw={"autocomplete": "off"},
+    )
+    lives_alone = RadioField(
+        _l("Lives alone"),
+        choices=select_choices(
+            [("unknown", _l("Not known")), ("yes", _l("Yes")), ("no", _l("No"))]
+        ),
+        default="unknown",
+    )
+    register = SubmitField(_l("Register citizen"))  # not "submit": the page has two forms
+
+    def lives_alone_value(self) -> bool | None:
+        return {"yes": True, "no": False}.get(self.lives_alone.data or "")
+
+
 class CitizenSearchForm(FlaskForm):
     class Meta:
         csrf = False
@@ -305,6 +327,12 @@ class CourseForm(FlaskForm):
         validators=[Optional()],
         description=_l(
             "Leave empty if not yet known; the end measurements are dated when it is set."
+        ),
+    )
+    confirm_overlap = BooleanField(
+        _l("Yes, register this course beside the other one"),
+        description=_l(
+            "Only if the citizen really has two courses at once, e.g. with two providers."
         ),
     )
     submit = SubmitField(_l("Register course"))

@@ -66,7 +66,7 @@ _ITEM_FIELDS = {
 _SCORE_FIELDS = {
     *("name", "label", "min", "max", "higher_is_better", "change_threshold", "reported"),
     *("threshold_source", "reference_lines", "chart", "chart_label", "baseline_band"),
-    "decimals",
+    *("decimals", "shown_beside"),
 }
 
 
@@ -362,8 +362,17 @@ class _Parser:
                     chart_label=chart_label,
                     baseline_band=band,
                     decimals=decimals,
+                    shown_beside=_optional(entry, "shown_beside", str, "", where) or None,
                 )
             )
+        declared = {s.name for s in specs}
+        for spec in specs:
+            where = f"score '{spec.name}': "
+            if spec.shown_beside == spec.name:
+                raise _Problem(f"{where}shown_beside cannot name the score itself")
+            if spec.shown_beside is not None and spec.shown_beside not in declared:
+                name = spec.shown_beside
+                raise _Problem(f"{where}shown_beside '{name}' is not a score declared in this file")
         return tuple(specs)
 
     def option_groups(self, raw: Table, item: Item, where: str) -> tuple[OptionGroup, ...]:

@@ -161,6 +161,9 @@ class ScoreSpec:
     chart_label: Mapping[str, str] | None = None  # the panel's title (the first score's wins)
     baseline_band: bool = False  # shade +/- change_threshold around the baseline value
     decimals: int = 1  # shown with this many decimals
+    # Shown beside another (reported) score of the same file on the citizen page, e.g. a raw
+    # sum beside the percentage computed from it: that score's name. None: not shown beside.
+    shown_beside: str | None = None
 
     def classify(self, before: float, after: float) -> Change | None:
         """Improved, unchanged or worsened from `before` to `after`, by the threshold."""
@@ -220,6 +223,10 @@ class Instrument:
     def score_spec(self, name: str) -> ScoreSpec | None:
         """The declaration of a stored score, or None if the file does not declare it."""
         return next((s for s in self.scores if s.name == name), None)
+
+    def shown_beside(self, name: str) -> ScoreSpec | None:
+        """The score the file declares to be shown beside score `name` (e.g. its raw sum)."""
+        return next((s for s in self.scores if s.shown_beside == name), None)
 
     def item(self, item_id: str) -> Item:
         for item in self.items:

@@ -24,7 +24,7 @@ from surveyapp.models.response import (
     Response,
     Score,
 )
-from surveyapp.models.security import CitizenClaim, RateCounter, RecoveryCode
+from surveyapp.models.security import CitizenClaim, CprHandoff, RateCounter, RecoveryCode
 
 __all__ = [
     "AnalystGrant",
@@ -36,6 +36,7 @@ __all__ = [
     "Citizen",
     "CitizenClaim",
     "Course",
+    "CprHandoff",
     "KioskSession",
     "LinkAttempt",
     "LinkToken",

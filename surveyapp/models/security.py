@@ -1,4 +1,5 @@
-"""Rate-limit counters, two-factor recovery codes and a provider's claim on a citizen."""
+"""Rate-limit counters, two-factor recovery codes, a provider's claim on a citizen, and a CPR
+look-up kept for the registration step."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from surveyapp.models.base import Base, utcnow
+from surveyapp.enums import Sex
+from surveyapp.models.base import Base, str_enum, utcnow
 
 
 class RateCounter(Base):
@@ -55,3 +57,26 @@ class CitizenClaim(Base):
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CprHandoff(Base):
+    """A CPR look-up that found no one, kept for a few minutes so the user can register them.
+
+    Never the number: only what registering needs (the keyed HMAC pseudonym, birth year and
+    sex, exactly what a citizen row keeps). The row is reached only through an opaque random
+    handle held in the user's session; `handle_hash` is its SHA-256, so the table alone leads
+    to nothing. Bound to the user who typed the number, used once, and deleted when used,
+    when the same user looks up another number, and when expired (by each new look-up and by
+    `surveyapp sweep`). See surveyapp.services.citizens (HANDOFF_MINUTES).
+    """
+
+    __tablename__ = "cpr_handoff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handle_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    cpr_hmac: Mapped[str] = mapped_column(String(64))
+    birth_year: Mapped[int]
+    sex: Mapped[Sex] = mapped_column(str_enum(Sex, "sex"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -33,6 +33,8 @@ from surveyapp.services.scope import Scope, get_assignment, require_individual_a
 
 UNANSWERED = (AssignmentStatus.SCHEDULED, AssignmentStatus.OPEN, AssignmentStatus.EXPIRED)
 DUE_STATUSES = (AssignmentStatus.SCHEDULED, AssignmentStatus.OPEN, AssignmentStatus.IN_PROGRESS)
+#: Drop-out may be recorded for these: not answered, or started but not sent.
+DROPOUT_POSSIBLE = (*UNANSWERED, AssignmentStatus.IN_PROGRESS)
 LIVE_COURSES = (CourseStatus.PLANNED, CourseStatus.ACTIVE, CourseStatus.ENDED)
 UPCOMING_DAYS = 28
 
@@ -275,15 +277,18 @@ def record_dropout(
 
     Every unanswered questionnaire of the same respondent at the same timepoint is declined;
     with `later_too`, so is every later unanswered one of that respondent in the course (for
-    example after a move or a death). Answered measurements are never changed.
+    example after a move or a death). Answered measurements are never changed. A questionnaire
+    started on the kiosk or through a link but not sent (in progress) is closed as a drop-out
+    too: the answers given are kept, unsent and unscored, and come back if the drop-out is
+    undone (`undo_dropout`).
     """
     assignment = get_assignment(session, scope, assignment_id)
-    if assignment.status not in UNANSWERED:
+    if assignment.status not in DROPOUT_POSSIBLE:
         raise AssignmentClosed("this measurement is already answered or closed")
     course = assignment.course
     targets = []
     for other in course.assignments:
-        if other.respondent is not assignment.respondent or other.status not in UNANSWERED:
+        if other.respondent is not assignment.respondent or other.status not in DROPOUT_POSSIBLE:
             continue
         same_time = other.timepoint_key == assignment.timepoint_key
         later = later_too and (
@@ -307,6 +312,81 @@ def record_dropout(
         details={
             "reason": reason.value,
             "assignments": [t.id for t in targets],
+            "in_progress": [t.id for t in targets if t.response is not None],
+            "course_id": course.id,
+        },
+    )
+    session.flush()
+    return targets
+
+
+class DropoutNotUndoable(ValueError):
+    """A drop-out cannot be undone: `code` is "not_dropped_out" or "window_closed"."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def window_still_open(assignment: Assignment, today: date) -> bool:
+    """Whether the measurement's window has not passed (it may not have opened yet)."""
+    return assignment.window_end is None or assignment.window_end >= today
+
+
+def can_undo_dropout(assignment: Assignment, today: date) -> bool:
+    """Whether staff may undo this measurement's drop-out today."""
+    return (
+        assignment.status is AssignmentStatus.DECLINED
+        and window_still_open(assignment, today)
+        and assignment.course.status is not CourseStatus.CANCELLED
+    )
+
+
+def undo_dropout(
+    session: Session, scope: Scope, assignment_id: int, *, today: date
+) -> list[Assignment]:
+    """Undo a recorded drop-out while the measurement's window is open; audited.
+
+    Like recording, it applies to every dropped-out questionnaire of the same respondent at the
+    same timepoint whose window is still open. Each goes back to what it was before: in
+    progress if answers were started (they are kept), otherwise open or scheduled by its
+    window. Raises `DropoutNotUndoable` when the measurement is not a drop-out or its window
+    has passed.
+    """
+    assignment = get_assignment(session, scope, assignment_id)
+    if assignment.status is not AssignmentStatus.DECLINED:
+        raise DropoutNotUndoable("not_dropped_out")
+    if not can_undo_dropout(assignment, today):
+        raise DropoutNotUndoable("window_closed")
+    course = assignment.course
+    targets = [
+        other
+        for other in course.assignments
+        if other.respondent is assignment.respondent
+        and other.timepoint_key == assignment.timepoint_key
+        and can_undo_dropout(other, today)
+    ]
+    now = utcnow()
+    reasons = sorted({t.dropout_reason.value for t in targets if t.dropout_reason})
+    for target in targets:
+        if target.response is not None and target.response.submitted_at is None:
+            target.status = AssignmentStatus.IN_PROGRESS
+        elif target.window_start is not None and target.window_start <= today:
+            target.status = AssignmentStatus.OPEN
+        else:
+            target.status = AssignmentStatus.SCHEDULED
+        target.dropout_reason = None
+        target.status_changed_at = now
+    audit.record(
+        session,
+        scope.actor,
+        "assignment.dropout_undo",
+        object_type="assignment",
+        object_id=assignment.id,
+        municipality_id=course.municipality_id,
+        details={
+            "assignments": [t.id for t in targets],
+            "reasons": reasons,
             "course_id": course.id,
         },
     )
@@ -334,10 +414,19 @@ class AssignmentInfo:
     siblings: tuple[str, ...]  # other unanswered questionnaires of this respondent here
     unit_name: str = ""  # fills {unit} in instrument texts
     municipality_name: str = ""  # fills {municipality}
+    # A questionnaire started on the kiosk or by link but not sent: answers given, items, when.
+    started_answers: int = 0
+    started_items: int = 0
+    started_last: datetime | None = None
 
     @property
     def closed(self) -> bool:
-        return self.status not in UNANSWERED
+        """Nothing can be recorded any more: neither paper answers nor a drop-out."""
+        return self.status not in DROPOUT_POSSIBLE
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status is AssignmentStatus.IN_PROGRESS
 
     @property
     def answered(self) -> bool:
@@ -348,10 +437,28 @@ class AssignmentInfo:
         return {"unit": self.unit_name, "municipality": self.municipality_name}
 
 
-def describe(session: Session, scope: Scope, assignment_id: int) -> AssignmentInfo:
-    """One measurement in scope, for the drop-out and entry forms; audited as a view."""
+def describe(
+    session: Session, scope: Scope, assignment_id: int, registry: Registry | None = None
+) -> AssignmentInfo:
+    """One measurement in scope, for the drop-out and entry forms; audited as a view.
+
+    With a registry, a started but unsent response is described too (answers given of how
+    many questions, and when the last was given).
+    """
     a = get_assignment(session, scope, assignment_id)
     course = a.course
+    started: dict[str, object] = {}
+    response = a.response
+    if registry is not None and response is not None and response.submitted_at is None:
+        try:
+            items = len(registry.get(response.instrument_id, response.instrument_version).items)
+        except KeyError:
+            items = 0
+        started = {
+            "started_answers": len(response.answers),
+            "started_items": items,
+            "started_last": response.last_answer_at or response.started_at,
+        }
     tp = next((t for t in course.plan.timepoints if t.key == a.timepoint_key), None)
     siblings = tuple(
         o.instrument_id
@@ -359,7 +466,7 @@ def describe(session: Session, scope: Scope, assignment_id: int) -> AssignmentIn
         if o.id != a.id
         and o.timepoint_key == a.timepoint_key
         and o.respondent is a.respondent
-        and o.status in UNANSWERED
+        and o.status in DROPOUT_POSSIBLE
     )
     audit.record(
         session,
@@ -386,10 +493,15 @@ def describe(session: Session, scope: Scope, assignment_id: int) -> AssignmentIn
         siblings=siblings,
         unit_name=course.provider.unit_name,
         municipality_name=course.provider.municipality.name,
+        **started,  # type: ignore[arg-type]
     )
 
 
 # --- paper entry and staff-recorded outcome ------------------------------------------------
+
+
+class NothingAnswered(ValueError):
+    """A staff-entered form has not a single answer: it would be shown as answered."""
 
 
 def assignment_for_entry(session: Session, scope: Scope, assignment_id: int) -> Assignment:
@@ -416,9 +528,14 @@ def enter_answers(
     """Store a whole response entered by staff: a paper form, or the staff-recorded outcome.
 
     The channel follows the respondent: staff-completed instruments are channel "staff",
-    everything else typed in from paper is channel "paper".
+    everything else typed in from paper is channel "paper". A form with not a single answer
+    (not even "don't know") is refused (`NothingAnswered`) and nothing is changed, as in the
+    import (importing.py, "no_answers"): a questionnaire that was not answered at all is a
+    drop-out, not an empty response shown as answered.
     """
     assignment = assignment_for_entry(session, scope, assignment_id)
+    if not answers:
+        raise NothingAnswered("not a single question is answered")
     if assignment.response is not None:
         # A kiosk or link session was started but not sent: the paper form replaces it.
         session.delete(assignment.response)
@@ -458,13 +575,17 @@ def enter_answers(
 
 __all__ = [
     "AssignmentClosed",
+    "DropoutNotUndoable",
     "DueList",
     "DueRow",
     "AssignmentInfo",
+    "NothingAnswered",
     "assignment_for_entry",
     "describe",
     "due_list",
     "enter_answers",
+    "can_undo_dropout",
     "record_dropout",
+    "undo_dropout",
     "refresh_statuses",
 ]

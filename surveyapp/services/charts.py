@@ -98,6 +98,27 @@ def panels_of(view: CourseView, lang: str, labels: ChartLabels) -> list[Panel]:
     return list(panels.values())
 
 
+def no_data_position(panel: Panel) -> float:
+    """Where (a fraction of the panel's height) "no answers yet" keeps clear of every line.
+
+    The middle when it is clear; otherwise the height nearest the middle that is clear of
+    every reference line (e.g. WHO-5's 50 sits in the middle of its axis), or failing that the
+    one farthest from them. The text also gets a white box, so a line never strikes it.
+    """
+    top = panel.high + (panel.high - panel.low) * 0.05  # the axis is padded as in chart_svg
+    span = top - panel.low
+    lines = [(value - panel.low) / span for value, _label in panel.lines]
+    if not lines:
+        return 0.5
+    candidates = (0.5, 0.65, 0.35, 0.75, 0.25, 0.85, 0.15)  # nearest the middle first
+
+    def clearance(y: float) -> float:
+        return min(abs(y - v) for v in lines)
+
+    clear = [y for y in candidates if clearance(y) >= 0.15]
+    return clear[0] if clear else max(candidates, key=clearance)
+
+
 # Colour-blind-safe (Okabe-Ito) colours, dark enough on white.
 BLUE, ORANGE, GREEN, PURPLE, GREY = "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#555555"
 SKY, VERMILION = "#56B4E9", "#E69F00"
@@ -157,12 +178,14 @@ def chart_svg(panels: list[Panel], labels: ChartLabels) -> str:
         if panel.empty:
             ax.text(
                 0.5,
-                0.5,
+                no_data_position(panel),
                 labels.no_data,
                 transform=ax.transAxes,
                 ha="center",
                 va="center",
                 color=GREY,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 4},
+                zorder=5,
             )
     if not panels:
         axes[0].text(0.5, 0.5, labels.no_data, ha="center", va="center", color=GREY)

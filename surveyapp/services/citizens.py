@@ -6,19 +6,30 @@ is the keyed HMAC, the birth year and the sex. It is never stored, logged, audit
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from surveyapp.enums import AssignmentStatus, CourseStatus, LegalBasis, Respondent
+from surveyapp.enums import AssignmentStatus, CourseStatus, LegalBasis, Respondent, Sex
 from surveyapp.instruments import Change, Instrument, Item, Registry, ScoreSpec
-from surveyapp.models import Assignment, Citizen, CitizenClaim, Course, Response
-from surveyapp.pseudonym import InvalidCPR, read_cpr
+from surveyapp.models import (
+    Assignment,
+    Citizen,
+    CitizenClaim,
+    Course,
+    CprHandoff,
+    Response,
+    utcnow,
+)
+from surveyapp.pseudonym import CPRFacts, InvalidCPR, read_cpr
 from surveyapp.scheduling import TimepointRole, timepoint_role
 from surveyapp.services import audit, throttle
+from surveyapp.services.assignments import course_status_today
 from surveyapp.services.courses import create_course, set_end_date
 from surveyapp.services.scope import (
     OutOfScope,
@@ -44,6 +55,22 @@ class LookupOutcome(StrEnum):
 class LookupResult:
     outcome: LookupOutcome
     citizen_id: int | None = None
+    # NOT_FOUND: the opaque handle of the look-up kept for the registration step (see
+    # `register_kept`); the caller keeps it in the user's session, nowhere else.
+    handle: str | None = field(default=None, repr=False)
+
+
+#: How long a CPR look-up that found no one is kept for the registration step.
+HANDOFF_MINUTES = 10
+
+
+@dataclass(frozen=True)
+class KeptFacts:
+    """What a kept look-up holds: what a citizen row keeps, never the number."""
+
+    pseudonym: str
+    birth_year: int
+    sex: Sex
 
 
 #: CPR look-ups per user and window (each look-up counts, found or not).
@@ -108,19 +135,35 @@ def find_or_register(
     label = label.strip()
     if not label:
         audit.record(session, scope.actor, "citizen.lookup", details={"result": result})
-        return LookupResult(LookupOutcome.NOT_FOUND)
-    if row is not None:
-        session.add(CitizenClaim(citizen_id=row[0], user_id=scope.user_id))
+        handle = _keep(session, scope, facts.pseudonym, facts.birth_year, facts.sex)
+        return LookupResult(LookupOutcome.NOT_FOUND, handle=handle)
+    return _register(
+        session, scope, row[0] if row is not None else None, result, label, lives_alone, facts
+    )
+
+
+def _register(
+    session: Session,
+    scope: Scope,
+    existing_id: int | None,
+    result: str,
+    label: str,
+    lives_alone: bool | None,
+    facts: CPRFacts | KeptFacts,
+) -> LookupResult:
+    """Register a citizen not in the user's caseload: claimed if the municipality has them."""
+    if existing_id is not None:
+        session.add(CitizenClaim(citizen_id=existing_id, user_id=scope.user_id))
         session.flush()
         audit.record(
             session,
             scope.actor,
             "citizen.claim",
             object_type="citizen",
-            object_id=row[0],
+            object_id=existing_id,
             details={"result": result},
         )
-        return LookupResult(LookupOutcome.CREATED, row[0])
+        return LookupResult(LookupOutcome.CREATED, existing_id)
     citizen = Citizen(
         municipality_id=scope.municipality_id,
         cpr_hmac=facts.pseudonym,
@@ -141,6 +184,97 @@ def find_or_register(
         details={"result": result},
     )
     return LookupResult(LookupOutcome.CREATED, citizen.id)
+
+
+def _handle_hash(handle: str) -> str:
+    return hashlib.sha256(handle.encode()).hexdigest()
+
+
+def _keep(session: Session, scope: Scope, pseudonym: str, birth_year: int, sex: Sex) -> str:
+    """Keep a look-up that found no one for `HANDOFF_MINUTES`; its new opaque handle.
+
+    The same statements run whether or not the municipality has the citizen (no oracle): the
+    user's earlier kept look-ups and every expired one are deleted, then one row is added.
+    """
+    now = utcnow()
+    session.execute(
+        delete(CprHandoff).where(
+            or_(CprHandoff.user_id == scope.user_id, CprHandoff.expires_at <= now)
+        )
+    )
+    handle = secrets.token_urlsafe(32)
+    session.add(
+        CprHandoff(
+            handle_hash=_handle_hash(handle),
+            user_id=scope.user_id,
+            cpr_hmac=pseudonym,
+            birth_year=birth_year,
+            sex=sex,
+            created_at=now,
+            expires_at=now + timedelta(minutes=HANDOFF_MINUTES),
+        )
+    )
+    session.flush()
+    return handle
+
+
+def register_kept(
+    session: Session,
+    scope: Scope,
+    handle: str | None,
+    *,
+    label: str,
+    lives_alone: bool | None = None,
+) -> LookupResult:
+    """Register the citizen of a kept look-up (the CPR number need not be typed again).
+
+    The kept row must be this user's, unexpired and unused; it is deleted here whatever
+    happens next (single use). NOT_FOUND when there is no such row (the user types the number
+    again). Otherwise as `find_or_register` with a label: FOUND if the citizen has come into
+    the user's caseload meanwhile, else CREATED (registered, or claimed).
+    """
+    require_individual_access(scope)
+    if not handle:
+        return LookupResult(LookupOutcome.NOT_FOUND)
+    kept = session.scalars(
+        select(CprHandoff).where(
+            CprHandoff.handle_hash == _handle_hash(handle),
+            CprHandoff.user_id == scope.user_id,
+        )
+    ).first()
+    if kept is None:
+        return LookupResult(LookupOutcome.NOT_FOUND)
+    facts = KeptFacts(kept.cpr_hmac, kept.birth_year, kept.sex)
+    expired = kept.expires_at <= utcnow()
+    session.delete(kept)
+    session.flush()
+    if expired or not label.strip():
+        return LookupResult(LookupOutcome.NOT_FOUND)
+    visible = case((scope.citizen_filter(), True), else_=False)
+    row = session.execute(
+        select(Citizen.id, visible).where(
+            Citizen.municipality_id == scope.municipality_id,
+            Citizen.cpr_hmac == facts.pseudonym,
+        )
+    ).first()
+    if row is not None and row[1]:
+        return LookupResult(LookupOutcome.FOUND, row[0])
+    result = "elsewhere" if row is not None else "not_found"
+    return _register(
+        session,
+        scope,
+        row[0] if row is not None else None,
+        result,
+        label.strip(),
+        lives_alone,
+        facts,
+    )
+
+
+def sweep_handoffs(session: Session) -> int:
+    """Delete every expired kept look-up (run by `surveyapp sweep`); how many."""
+    deleted = session.execute(delete(CprHandoff).where(CprHandoff.expires_at <= utcnow()))
+    return deleted.rowcount or 0
 
 
 @dataclass(frozen=True)
@@ -208,6 +342,7 @@ class ScoreColumn:
     respondent: Respondent
     spec: ScoreSpec | None = None  # a score declared in the definition file ...
     item: Item | None = None  # ... or a reported categorical item (staff forms)
+    beside: ScoreSpec | None = None  # a score shown beside it (e.g. the raw sum), as declared
 
     @property
     def key(self) -> tuple[str, str]:
@@ -225,6 +360,7 @@ class ScoreRow:
     date: date | None
     values: dict[tuple[str, str], float | None] = field(default_factory=dict)
     changes: dict[tuple[str, str], Change] = field(default_factory=dict)  # vs the baseline
+    beside: dict[tuple[str, str], float] = field(default_factory=dict)  # column.beside's values
 
 
 @dataclass
@@ -297,6 +433,9 @@ def _instrument_of(registry: Registry, response: Response) -> Instrument | None:
 def score_table(timepoints: list[TimepointView], registry: Registry) -> ScoreTable:
     """Every reported score and reported item with an answer, by timepoint.
 
+    A score the file declares `shown_beside` a reported one (e.g. WHO-5's raw 0–25 beside its
+    percentage) is given with it, in the same column.
+
     Columns follow the order the questionnaires are given in; a citizen's own answers and a
     relative's are separate columns. Changes are classified against the baseline timepoint
     (the plan's start-anchored one, whatever it is called) by each score's own threshold.
@@ -316,9 +455,12 @@ def score_table(timepoints: list[TimepointView], registry: Registry) -> ScoreTab
             stored = {sc.name: sc.value for sc in response.scores}
             for spec in instrument.reported_scores:
                 if stored.get(spec.name) is not None:
-                    column = ScoreColumn(instrument, a.respondent, spec=spec)
+                    beside = instrument.shown_beside(spec.name)
+                    column = ScoreColumn(instrument, a.respondent, spec=spec, beside=beside)
                     columns.setdefault(column.key, column)
                     row.values[column.key] = stored[spec.name]
+                    if beside is not None and stored.get(beside.name) is not None:
+                        row.beside[column.key] = stored[beside.name]  # type: ignore[assignment]
             answers = {x.item_id: x.value for x in response.answers}
             for item in instrument.items:
                 if item.reported and answers.get(item.id) is not None:
@@ -405,12 +547,55 @@ class NewCourse:
     legal_basis: LegalBasis
     start_date: date
     end_date: date | None
+    confirm_overlap: bool = False  # the user saw the warning about an overlapping course
+
+
+#: Courses that are still running or about to: a new one beside them is a likely mistake.
+OPEN_COURSES = (CourseStatus.PLANNED, CourseStatus.ACTIVE)
+
+
+def _overlaps(course: Course, start: date, end: date | None) -> bool:
+    """Whether a course's period and [start, end] (open-ended when None) share a day."""
+    starts_before_other_ends = course.end_date is None or start <= course.end_date
+    ends_after_other_starts = end is None or end >= course.start_date
+    return starts_before_other_ends and ends_after_other_starts
+
+
+def _check_overlap(
+    session: Session, scope: Scope, citizen: Citizen, provider_id: int, new: NewCourse, today: date
+) -> bool:
+    """Refuse a second open course at one provider; warn of any other overlapping course.
+
+    Two open courses of one citizen at one provider in the same period make no sense (the
+    baseline would be asked twice): refused, whatever the user confirms. An overlapping open
+    course at another provider may be right (e.g. home care and a private trainer), so it
+    needs `confirm_overlap`. Only courses in the user's scope are considered: a provider's
+    user is never told of another provider's courses. True when an overlap was confirmed.
+    """
+    courses = session.scalars(
+        select(Course).where(Course.citizen_id == citizen.id, scope.course_filter())
+    )
+    overlapping = [
+        c
+        for c in courses
+        if course_status_today(c, today) in OPEN_COURSES
+        and _overlaps(c, new.start_date, new.end_date)
+    ]
+    if any(c.provider_id == provider_id for c in overlapping):
+        raise CourseError("start_date", "open_course_at_provider")
+    if overlapping and not new.confirm_overlap:
+        raise CourseError("confirm_overlap", "overlap_unconfirmed")
+    return bool(overlapping)
 
 
 def register_course(
     session: Session, scope: Scope, citizen_id: int, new: NewCourse, *, today: date
 ) -> Course:
-    """Register a course for a citizen in scope and schedule its measurements."""
+    """Register a course for a citizen in scope and schedule its measurements.
+
+    A second open course in the same period is refused at the same provider and needs the
+    user's confirmation elsewhere (see `_check_overlap`).
+    """
     citizen = get_citizen(session, scope, citizen_id)
     try:
         provider = get_provider(session, scope, new.provider_id)
@@ -432,6 +617,7 @@ def register_course(
         raise CourseError("plan_id", "invalid_choice")
     if new.end_date is not None and new.end_date < new.start_date:
         raise CourseError("end_date", "ends_before_start")
+    overlap = _check_overlap(session, scope, citizen, provider.id, new, today)
     course = create_course(
         session,
         citizen=citizen,
@@ -450,7 +636,12 @@ def register_course(
         "course.create",
         object_type="course",
         object_id=course.id,
-        details={"citizen_id": citizen.id, "provider_id": provider.id, "plan_id": plan.id},
+        details={
+            "citizen_id": citizen.id,
+            "provider_id": provider.id,
+            "plan_id": plan.id,
+            "overlap_confirmed": overlap,
+        },
     )
     return course
 

@@ -5,8 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import format_date, format_decimal, get_locale
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import format_date, format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
@@ -22,6 +33,7 @@ from surveyapp.forms.staff import (
     DropoutForm,
     DueFilterForm,
     FindCitizenForm,
+    RegisterCitizenForm,
     entry_form_class,
     select_choices,
 )
@@ -42,7 +54,21 @@ COURSE_ERRORS = {
     "team_not_of_provider": _l("The team does not belong to the chosen provider."),
     "ends_before_start": _l("The course cannot end before it starts."),
     "end_date_required": _l("An end date cannot be removed once set; move it instead."),
+    "open_course_at_provider": _l(
+        "The citizen already has an open course at this provider in the same period. Open "
+        "that course and set its end date or status instead of registering another."
+    ),
+    "overlap_unconfirmed": _l(
+        "The citizen already has a course in the same period. Its measurements will be asked "
+        "as well as this course's. Tick the box if both courses are right."
+    ),
 }
+
+
+NOTHING_ANSWERED = _l(
+    "Nothing is filled in, so nothing was saved. Choose at least one answer. If the "
+    "questionnaire was not answered at all, record a drop-out instead."
+)
 
 
 def _lang() -> str:
@@ -124,6 +150,7 @@ def _setup(state: Any) -> None:
         score_value=_score_value,
         status_today=lambda a: assignment_service.status_today(a, today()),
         course_status_today=lambda c: assignment_service.course_status_today(c, today()),
+        can_undo_dropout=lambda a: assignment_service.can_undo_dropout(a, today()),
     )
     app.jinja_env.filters.update(staff_date=_date, staff_time=_time, staff_datetime=_datetime)
 
@@ -140,6 +167,19 @@ def _staff_context() -> dict[str, Any]:
 def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _course_url(citizen_id: int, course_id: int) -> str:
+    """The citizen page at one course (#course-N), where this request's messages will be shown.
+
+    The jump to the course would hide messages shown at the top of the page, so the page shows
+    them inside the course it jumps to (see `citizen`).
+    """
+    session[FLASH_COURSE_KEY] = course_id
+    return url_for("coordinator.citizen", citizen_id=citizen_id, _anchor=f"course-{course_id}")
+
+
+FLASH_COURSE_KEY = "flash_course"
 
 
 # --- home and due list -----------------------------------------------------------------------
@@ -235,22 +275,67 @@ def find_citizen() -> str | Response | tuple[str, int]:
             )
             return _find_again(form, 429)
         # Not registered, or registered but outside the user's caseload: the same answer.
-        form.form_errors.append(
-            _(
-                "No citizen with this CPR number is registered. To register one, type the "
-                "CPR number again and give a label."
-            )
-        )
-        return _find_again(form)
+        # The look-up is kept on the server; the session holds only its opaque handle.
+        session[HANDOFF_KEY] = result.handle
+        return _find_again(FindCitizenForm(formdata=None), register=RegisterCitizenForm())
     if request.method == "POST":
         return _find_again(form)
     return render_template("staff/find_citizen.html", form=form)
 
 
-def _find_again(form: FindCitizenForm, status: int = 200) -> tuple[str, int]:
+HANDOFF_KEY = "cpr_handoff"
+
+
+def _find_again(
+    form: FindCitizenForm, status: int = 200, register: RegisterCitizenForm | None = None
+) -> tuple[str, int]:
     form.cpr.data = ""
     form.cpr.raw_data = []
-    return render_template("staff/find_citizen.html", form=form), status
+    return render_template(
+        "staff/find_citizen.html",
+        form=form,
+        register=register,
+        minutes=citizen_service.HANDOFF_MINUTES,
+    ), status
+
+
+@bp.post("/citizens/register")
+@staff_required(WORKERS)
+def register_citizen() -> str | Response | tuple[str, int]:
+    """Register the citizen of the last CPR look-up (kept on the server for a few minutes)."""
+    form = RegisterCitizenForm()
+    if not form.validate_on_submit():
+        if session.get(HANDOFF_KEY):
+            return _find_again(FindCitizenForm(formdata=None), register=form)
+        return _kept_look_up_gone()
+    with unit_of_work() as db:
+        result = citizen_service.register_kept(
+            db,
+            current_scope(),
+            session.pop(HANDOFF_KEY, None),
+            label=form.label.data or "",
+            lives_alone=form.lives_alone_value(),
+        )
+    outcome = citizen_service.LookupOutcome
+    if result.outcome is outcome.FOUND:
+        return redirect(url_for("coordinator.citizen", citizen_id=result.citizen_id), 303)
+    if result.outcome is outcome.CREATED:
+        flash(_("The citizen is registered. Now register the course."), "success")
+        return redirect(url_for("coordinator.new_course", citizen_id=result.citizen_id), 303)
+    return _kept_look_up_gone()
+
+
+def _kept_look_up_gone() -> tuple[str, int]:
+    session.pop(HANDOFF_KEY, None)
+    form = FindCitizenForm(formdata=None)
+    form.form_errors.append(
+        _(
+            "The CPR number is kept for %(minutes)s minutes and for one registration only. "
+            "Please type the CPR number again and give a label.",
+            minutes=citizen_service.HANDOFF_MINUTES,
+        )
+    )
+    return _find_again(form)
 
 
 @bp.get("/citizens/<int:citizen_id>")
@@ -262,7 +347,10 @@ def citizen(citizen_id: int) -> str:
         page = citizen_service.citizen_page(db, scope, citizen_id, registry())
         ids = [a.id for cv in page.courses for tp in cv.timepoints for a in tp.assignments]
         links = letter_service.link_statuses(db, ids)
-    return render_template("staff/citizen.html", page=page, today=today(), links=links)
+    flash_course = session.pop(FLASH_COURSE_KEY, None)
+    return render_template(
+        "staff/citizen.html", page=page, today=today(), links=links, flash_course=flash_course
+    )
 
 
 @bp.get("/courses/<int:course_id>/chart.svg")
@@ -330,6 +418,7 @@ def new_course(citizen_id: int) -> str | Response:
             legal_basis=LegalBasis(form.legal_basis.data),
             start_date=form.start_date.data,
             end_date=form.end_date.data,
+            confirm_overlap=bool(form.confirm_overlap.data),
         )
         try:
             with unit_of_work() as db:
@@ -340,9 +429,7 @@ def new_course(citizen_id: int) -> str | Response:
         else:
             flash(_("The course is registered and its measurements are scheduled."), "success")
             return redirect(
-                url_for(
-                    "coordinator.citizen", citizen_id=citizen_id, _anchor=f"course-{course_id}"
-                ),
+                _course_url(citizen_id, course_id),
                 303,
             )
     return render_template("staff/course_form.html", form=form, citizen_id=citizen_id, label=label)
@@ -374,9 +461,7 @@ def edit_course(course_id: int) -> str | Response:
         else:
             flash(_("The course is saved."), "success")
             return redirect(
-                url_for(
-                    "coordinator.citizen", citizen_id=citizen_id, _anchor=f"course-{course_id}"
-                ),
+                _course_url(citizen_id, course_id),
                 303,
             )
     return render_template(
@@ -393,11 +478,12 @@ def dropout(assignment_id: int) -> str | Response:
     """Record drop-out with a reason (declined, too ill, hospitalised, moved, died, unreachable)."""
     scope = current_scope()
     with unit_of_work() as db:
-        info = assignment_service.describe(db, scope, assignment_id)
+        info = assignment_service.describe(db, scope, assignment_id, registry())
     form = DropoutForm()
+    back = _course_url(info.citizen_id, info.course_id)
     if info.closed:
         flash(_("This measurement is already answered or closed."), "info")
-        return redirect(url_for("coordinator.citizen", citizen_id=info.citizen_id), 303)
+        return redirect(back, 303)
     if form.validate_on_submit():
         try:
             with unit_of_work() as db:
@@ -409,12 +495,69 @@ def dropout(assignment_id: int) -> str | Response:
                     later_too=form.later_too.data,
                 )
                 count = len(changed)
+                started = sum(1 for a in changed if a.response is not None)
         except assignment_service.AssignmentClosed:
             flash(_("This measurement is already answered or closed."), "info")
         else:
-            flash(_("Drop-out recorded for %(count)s questionnaires.", count=count), "success")
-        return redirect(url_for("coordinator.citizen", citizen_id=info.citizen_id), 303)
+            flash(
+                ngettext(
+                    "Drop-out recorded for %(num)s questionnaire.",
+                    "Drop-out recorded for %(num)s questionnaires.",
+                    count,
+                ),
+                "success",
+            )
+            if started:
+                flash(
+                    ngettext(
+                        "%(num)s started questionnaire was closed; the answers given are kept "
+                        "and come back if you undo the drop-out.",
+                        "%(num)s started questionnaires were closed; the answers given are kept "
+                        "and come back if you undo the drop-out.",
+                        started,
+                    ),
+                    "info",
+                )
+        return redirect(back, 303)
     return render_template("staff/dropout.html", form=form, info=info)
+
+
+DROPOUT_UNDO_ERRORS = {
+    "not_dropped_out": _l("This measurement is not a drop-out; nothing was changed."),
+    "window_closed": _l(
+        "The drop-out cannot be undone: the measurement's window has closed. Nothing was changed."
+    ),
+}
+
+
+@bp.post("/assignments/<int:assignment_id>/dropout/undo")
+@staff_required(WORKERS)
+def undo_dropout(assignment_id: int) -> Response:
+    """Undo a drop-out while the measurement's window is open (audited)."""
+    scope = current_scope()
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        with unit_of_work() as db:
+            restored = assignment_service.undo_dropout(db, scope, assignment_id, today=today())
+            citizen_id, course_id = restored[0].course.citizen_id, restored[0].course_id
+            count = len(restored)
+    except assignment_service.DropoutNotUndoable as exc:
+        with unit_of_work() as db:
+            info = assignment_service.describe(db, scope, assignment_id)
+        flash(str(DROPOUT_UNDO_ERRORS[exc.code]), "error")
+        citizen_id, course_id = info.citizen_id, info.course_id
+    else:
+        flash(
+            ngettext(
+                "Drop-out undone for %(num)s questionnaire.",
+                "Drop-out undone for %(num)s questionnaires.",
+                count,
+            ),
+            "success",
+        )
+    return redirect(_course_url(citizen_id, course_id), 303)
 
 
 # --- paper entry and staff-recorded outcome ---------------------------------------------------
@@ -444,7 +587,9 @@ def enter_answers(assignment_id: int) -> str | Response:
             if answer is not None:
                 answers[item.id] = answer
         missing = len(instrument.items) - len(answers)
-        if form.answered_on.data > today():
+        if not answers:
+            form.form_errors.append(str(NOTHING_ANSWERED))
+        elif form.answered_on.data > today():
             form.answered_on.errors = [_("The date cannot lie in the future.")]
         elif paper and missing and not form.confirm_missing.data:
             form.confirm_missing.errors = [
@@ -466,18 +611,27 @@ def enter_answers(assignment_id: int) -> str | Response:
                         language=lang,
                         answered_on=form.answered_on.data,
                     )
+            except assignment_service.NothingAnswered:
+                form.form_errors.append(str(NOTHING_ANSWERED))
+                return _entry_page(form, info, instrument, lang, paper)
             except (assignment_service.AssignmentClosed, AnswerRejected):
                 flash(_("This measurement is already answered or closed."), "info")
             else:
                 flash(_("The answers are saved and scored."), "success")
             return redirect(
-                url_for(
-                    "coordinator.citizen",
-                    citizen_id=info.citizen_id,
-                    _anchor=f"course-{info.course_id}",
-                ),
+                _course_url(info.citizen_id, info.course_id),
                 303,
             )
+    return _entry_page(form, info, instrument, lang, paper)
+
+
+def _entry_page(
+    form: Any,
+    info: assignment_service.AssignmentInfo,
+    instrument: Any,
+    lang: str,
+    paper: bool,
+) -> str:
     other_languages = [code for code in instrument.languages if code != lang] if paper else []
     return render_template(
         "staff/enter_answers.html",

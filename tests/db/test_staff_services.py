@@ -146,3 +146,63 @@ def test_scopes_lookup_due_list_sweep_and_dropout(session_factory: sessionmaker[
             a.status is not AssignmentStatus.DECLINED or a.dropout_reason
             for a in session.scalars(select(Assignment))
         )
+
+
+def test_kept_look_up_overlap_and_undone_drop_out(session_factory: sessionmaker[Session]) -> None:
+    """Issue 11 on both databases: the CPR kept for registering, a second course, undo."""
+    from surveyapp.enums import LegalBasis
+    from surveyapp.models import CprHandoff
+    from surveyapp.services.assignments import undo_dropout
+    from surveyapp.services.citizens import (
+        CourseError,
+        NewCourse,
+        register_course,
+        register_kept,
+        sweep_handoffs,
+    )
+
+    today = date.today()
+    with session_factory.begin() as session:
+        home, own, private, team = _org(session, "990")
+        user = StaffUser(
+            username="k", full_name="K", role=Role.COORDINATOR, municipality=home, password_hash="x"
+        )
+        session.add(user)
+        session.flush()
+        scope = Scope(user.id, Role.COORDINATOR, home.id)
+        missing = find_or_register(session, scope, "010150-1234", hmac_key=KEY, today=today)
+        assert missing.outcome is LookupOutcome.NOT_FOUND and missing.handle
+        assert register_kept(session, scope, "not-the-handle", label="AB").outcome is (
+            LookupOutcome.NOT_FOUND
+        )
+        created = register_kept(session, scope, missing.handle, label="AB")
+        assert created.outcome is LookupOutcome.CREATED and created.citizen_id
+        assert register_kept(session, scope, missing.handle, label="AB").outcome is (
+            LookupOutcome.NOT_FOUND
+        )
+        assert session.scalars(select(CprHandoff)).first() is None
+        find_or_register(session, scope, "020250-1234", hmac_key=KEY, today=today)
+        for row in session.scalars(select(CprHandoff)):
+            row.expires_at = row.expires_at - timedelta(hours=1)
+        assert sweep_handoffs(session) == 1
+        plan = default_plan(session)
+        new = NewCourse(own.id, None, plan.id, LegalBasis.SEL_83A, today, None)
+        course = register_course(session, scope, created.citizen_id, new, today=today)
+        with pytest.raises(CourseError) as refused:
+            register_course(session, scope, created.citizen_id, new, today=today)
+        assert refused.value.code == "open_course_at_provider"
+        elsewhere = NewCourse(private.id, None, plan.id, LegalBasis.SEL_83A, today, None)
+        with pytest.raises(CourseError) as asked:
+            register_course(session, scope, created.citizen_id, elsewhere, today=today)
+        assert asked.value.code == "overlap_unconfirmed"
+        confirmed = NewCourse(private.id, None, plan.id, LegalBasis.SEL_83A, today, None, True)
+        register_course(session, scope, created.citizen_id, confirmed, today=today)
+        baseline = next(
+            a
+            for a in course.assignments
+            if a.timepoint_key == "baseline" and a.respondent is Respondent.CITIZEN
+        )
+        declined = record_dropout(session, scope, baseline.id, DropoutReason.DECLINED)
+        restored = undo_dropout(session, scope, baseline.id, today=today)
+        assert {a.id for a in restored} == {a.id for a in declined}
+        assert all(a.status is AssignmentStatus.OPEN and a.dropout_reason is None for a in restored)

@@ -78,11 +78,13 @@ ROUTES = {
     "coordinator.due_list": LISTING,
     "coordinator.citizens": LISTING,
     "coordinator.find_citizen": LISTING,
+    "coordinator.register_citizen": LISTING,  # the look-up kept for this user (session handle)
     "coordinator.citizen": FOREIGN,
     "coordinator.new_course": FOREIGN,
     "coordinator.edit_course": FOREIGN,
     "coordinator.course_chart": FOREIGN,
     "coordinator.dropout": FOREIGN,
+    "coordinator.undo_dropout": FOREIGN,
     "coordinator.enter_answers": FOREIGN,
     "admin.users": LISTING,
     "admin.reset_password": FOREIGN,
