@@ -753,8 +753,13 @@ def write_export(
         write_sav,
         write_xlsx,
     )
+    from surveyapp.services import export_csv_sql
 
     export = export_layout(registry, query)
+    if export_csv_sql.applies(session.connection(), export, fmt):
+        # PostgreSQL writes the lines itself (the same bytes as the generic path, faster).
+        with _binary(target) as out:
+            return export_csv_sql.write_csv(session, reach, query, export, out, key, fmt)
     rows = iter_rows(session, reach, query, export, Pseudonyms(key))
     codebook = build_codebook(export)
     if fmt in ("sav", "dta"):
