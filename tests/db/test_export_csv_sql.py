@@ -7,7 +7,6 @@ field quoting against Python on random values (hypothesis, one SQL round trip pe
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import UTC, date, datetime
 from typing import Any
@@ -179,8 +178,7 @@ def test_the_database_writes_the_same_bytes_as_python(
             expected = _generic(session, crafted, query, fmt)
             found, written = _by_sql(session, crafted, query, fmt)
             assert found == expected, query
-            lines = list(csv.reader(io.StringIO(expected.decode("utf-8-sig"), newline="")))
-            assert written == len(lines) - 1 == export_service.count_rows(session, crafted, query)
+            assert written == export_service.count_rows(session, crafted, query) > 0
         # The crafted edges are really in the file (so the comparison covers them).
         whole, _ = _by_sql(session, crafted, ExportQuery(include_in_progress=True), fmt)
     content = whole.decode("utf-8")
