@@ -21,9 +21,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from surveyapp.config import Settings
 from surveyapp.demo import load_demo_data
 from surveyapp.enums import AnswerState, Channel, Respondent
-from surveyapp.exports import writers
+from surveyapp.exports import CodedMissing, writers
 from surveyapp.instruments import default_registry
-from surveyapp.models import Course, Municipality, Provider, Response, Score, Team
+from surveyapp.models import (
+    Answer,
+    Citizen,
+    Course,
+    Municipality,
+    Provider,
+    Response,
+    Score,
+    Team,
+)
 from surveyapp.services import export_csv_sql
 from surveyapp.services import exports as export_service
 from surveyapp.services.exports import ExportQuery, Pseudonyms, SystemReach
@@ -141,6 +150,28 @@ def crafted(session_factory: sessionmaker[Session], settings: Settings) -> Syste
             update(Response)
             .where(Response.id.in_(responses[::5]))
             .values(text_version="-v1, udkast", language="")
+        )
+        # Living alone not known (an empty flag), and a scoring version that is empty text.
+        session.execute(update(Citizen).where(Citizen.id % 2 == 0).values(lives_alone=None))
+        session.execute(
+            update(Response).where(Response.id.in_(responses[1::9])).values(scoring_version="")
+        )
+        # An answered value that equals a missing code, in responses without any coded missing
+        # answer: it stays a number (only a response with a coded missing answer has codes).
+        plain = (
+            select(Answer.response_id)
+            .where(Answer.item_id == "sm_2")
+            .where(
+                ~Answer.response_id.in_(
+                    select(Answer.response_id).where(Answer.state != AnswerState.ANSWERED)
+                )
+            )
+            .limit(3)
+        )
+        session.execute(
+            update(Answer)
+            .where(Answer.item_id == "sm_2", Answer.response_id.in_(plain))
+            .values(value=CodedMissing.DONT_KNOW.code)
         )
     return SystemReach(municipality_ids)
 
