@@ -153,6 +153,9 @@ class SqlCells:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.params: dict[str, Any] = {}
+        # While a list: text columns are written as they are and collected here (the fast
+        # line, for rows none of whose texts needs a quote; see `line_statement`).
+        self.plain: list[str] | None = None
 
     def param(self, value: Any, cast: str = "text") -> str:
         name = f"csv_{len(self.params)}"
@@ -165,6 +168,13 @@ class SqlCells:
 
     def text(self, x: str) -> str:
         """A text column: neutralised, then quoted when the csv module would."""
+        if self.plain is not None:
+            self.plain.append(x)
+            return x
+        return self.full_text(x)
+
+    def full_text(self, x: str) -> str:
+        """A text neutralised and quoted (whatever the mode)."""
         starts = ", ".join(self.param(c) for c in FORMULA_STARTS)
         neutralised = f"CASE WHEN left({x}, 1) IN ({starts}) THEN '''' || {x} ELSE {x} END"
         triggers = " OR ".join(
@@ -195,6 +205,15 @@ class SqlCells:
 
     def local_date(self, x: str) -> str:
         return f"to_char({x} AT TIME ZONE {self.param('Europe/Copenhagen')}, 'YYYY-MM-DD')"
+
+    def needs_care(self, texts: list[str]) -> str:
+        """Whether any of these texts needs a quote or neutralising: one regular expression
+        over them all, each after a \x01 (a \x01 in a text only makes the row take the
+        careful way, which is right for every row)."""
+        triggers = "".join(sorted(self.dialect.quote_triggers))
+        starts = "".join(sorted(FORMULA_STARTS, key=lambda c: c == "-"))  # "-" last
+        pattern = self.param(f"[{triggers}]|\x01[{starts}]")
+        return f"concat_ws(E'\\x01', '', {', '.join(texts)}) ~ {pattern}"
 
     def pseudonym(self, kind: str, x: str, pads: tuple[str, str]) -> str:
         inner, outer = pads
@@ -229,35 +248,15 @@ def _roles(connection: Connection) -> dict[str, list[tuple[str, int, int]]]:
     return found
 
 
-def line_statement(
-    connection: Connection, inner: Any, export: Layout, placing: Any, key: bytes, fmt: str
-) -> tuple[str, dict[str, Any]]:
-    """The SQL selecting one finished CSV line per row of `inner` (`exports._with_laterals`).
-
-    Returns the SQL text (psycopg's pyformat parameters) and its parameters.
-    """
+def _cells(
+    sql: SqlCells, export: Layout, placing: Any, pads: tuple[str, str], roles: dict[str, Any]
+) -> list[str]:
+    """One SQL expression per column of the layout, over the columns r.c0, r.c1, ..."""
     from surveyapp.exports import CodedMissing
-
-    dialect = Dialect.of(fmt)
-    compiled = inner.compile(
-        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
-    )
-    width = len(inner.selected_columns)
-    sql = SqlCells(dialect)
-    sql.params.update({f"inner_{k}": v for k, v in compiled.params.items()})
-    inner_sql = str(compiled)
-    for k in compiled.params:
-        inner_sql = inner_sql.replace(f"%({k})s", f"%(inner_{k})s")
-    ikey, okey = hmac_pads(key)
-    pads = (sql.param(ikey, "bytea"), sql.param(okey, "bytea"))
-    roles = _roles(connection)
 
     def c(index: int) -> str:
         return f"r.c{index}"
 
-    names = export.names
-    if names[: len(WIDE_FIXED)] != WIDE_FIXED or names[-len(SCORING_COLUMNS) :] != SCORING_COLUMNS:
-        raise AssertionError("the wide layout's fixed columns are the ones this SQL writes")
     cells: list[str] = []
     for name in WIDE_FIXED:
         how, index = _FIXED_SOURCES[name]
@@ -300,16 +299,17 @@ def line_statement(
         else:
             cells.append(sql.integer(x))
     version, notes = c(_SCORING_VERSION), c(_NOTES)
+    # Most responses have no notes: "[]" is told apart by its text, before parsing the JSON.
     has_notes = (
-        f"({notes} IS NOT NULL AND json_typeof({notes}) = 'array' "
-        f"AND json_array_length({notes}) > 0)"
+        f"(CASE WHEN {notes} IS NULL OR {notes}::text = '[]' THEN false "
+        f"ELSE json_typeof({notes}) = 'array' AND json_array_length({notes}) > 0 END)"
     )
     imputed = (
         f"(SELECT bool_or(left(e, 8) = {sql.param('imputed:')}) "  # noqa: S608 - parameters
         f"FROM json_array_elements_text({notes}) AS e)"
     )
     joined = (
-        f"(SELECT {sql.text('s.v')} FROM (SELECT string_agg(e, {sql.param('; ')} "  # noqa: S608
+        f"(SELECT {sql.full_text('s.v')} FROM (SELECT string_agg(e, {sql.param('; ')} "  # noqa: S608
         f"ORDER BY o) AS v FROM json_array_elements_text({notes}) WITH ORDINALITY AS t(e, o)) "
         "AS s)"
     )
@@ -319,15 +319,57 @@ def line_statement(
         f"WHEN {has_notes} THEN CASE WHEN {imputed} THEN '1' ELSE '0' END ELSE '0' END"
     )
     cells.append(f"CASE WHEN {has_notes} THEN {joined} END")
+    return cells
+
+
+def line_statement(
+    connection: Connection, inner: Any, export: Layout, placing: Any, key: bytes, fmt: str
+) -> tuple[str, dict[str, Any]]:
+    """The SQL selecting one finished CSV line per row of `inner` (`exports._with_laterals`).
+
+    Returns the SQL text (psycopg's pyformat parameters) and its parameters.
+    """
+    dialect = Dialect.of(fmt)
+    compiled = inner.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    width = len(inner.selected_columns)
+    sql = SqlCells(dialect)
+    sql.params.update({f"inner_{k}": v for k, v in compiled.params.items()})
+    inner_sql = str(compiled)
+    for k in compiled.params:
+        inner_sql = inner_sql.replace(f"%({k})s", f"%(inner_{k})s")
+    ikey, okey = hmac_pads(key)
+    pads = (sql.param(ikey, "bytea"), sql.param(okey, "bytea"))
+    roles = _roles(connection)
+
+    names = export.names
+    if names[: len(WIDE_FIXED)] != WIDE_FIXED or names[-len(SCORING_COLUMNS) :] != SCORING_COLUMNS:
+        raise AssertionError("the wide layout's fixed columns are the ones this SQL writes")
+    # Two lines per row: the careful one (every text neutralised and quoted as needed) and a
+    # fast one with the texts as they are, used when no text of the row needs either (nearly
+    # every row); one regular expression over the row's texts tells which.
+    cells = _cells(sql, export, placing, pads, roles)
+    sql.plain = []
+    fast = _cells(sql, export, placing, pads, roles)
+    texts, sql.plain = sql.plain, None
     if len(cells) != len(names):
         raise AssertionError("one SQL expression per column of the layout")
     aliases = ", ".join(f"c{i}" for i in range(width))
     separator = sql.param(dialect.delimiter)
     terminator = sql.param(dialect.lineterminator)
-    line = f"array_to_string(ARRAY[{', '.join(cells)}], {separator}, '') || {terminator}"
+    line = (
+        f"CASE WHEN {sql.needs_care(texts)} THEN {_joined(cells, separator, terminator)} "
+        f"ELSE {_joined(fast, separator, terminator)} END"
+    )
     # Generated SQL only: every value (keys, labels, the inner statement's) is a parameter.
     statement = f"SELECT {line} FROM ({inner_sql}) AS r({aliases}) ORDER BY r.c0"  # noqa: S608
     return statement, sql.params
+
+
+def _joined(cells: list[str], separator: str, terminator: str) -> str:
+    """The cells as one line (a NULL cell is an empty field)."""
+    return f"array_to_string(ARRAY[{', '.join(cells)}], {separator}, '') || {terminator}"
 
 
 def applies(connection: Connection, export: Layout, fmt: str) -> bool:

@@ -146,10 +146,15 @@ def crafted(session_factory: sessionmaker[Session], settings: Settings) -> Syste
                 .where(Response.id == response_id)
                 .values(score_notes=notes[n % len(notes)])
             )
-        session.execute(  # an empty-string text and a text version starting with "-"
-            update(Response)
-            .where(Response.id.in_(responses[::5]))
-            .values(text_version="-v1, udkast", language="")
+        # Each edge alone in an otherwise plain row (the demo's), and an empty-string text.
+        for n, response_id in enumerate(responses[::3]):
+            session.execute(
+                update(Response)
+                .where(Response.id == response_id)
+                .values(text_version=NASTY[n % len(NASTY)])
+            )
+        session.execute(
+            update(Response).where(Response.id.in_(responses[1::5])).values(language="")
         )
         # Living alone not known (an empty flag), and a scoring version that is empty text.
         session.execute(update(Citizen).where(Citizen.id % 2 == 0).values(lives_alone=None))
