@@ -784,6 +784,27 @@ def write_export(
         return write_csv(export, rows, out, excel_da=fmt == "csv-excel")
 
 
+def csv_chunks(
+    session: Session,
+    registry: Registry,
+    reach: Reach,
+    query: ExportQuery,
+    fmt: str,
+    key: bytes,
+) -> Iterator[bytes]:
+    """The CSV export (`fmt` "csv" or "csv-excel") as UTF-8 chunks, for a streaming download:
+    written by PostgreSQL where it can (a wide export there), by the Python writer otherwise."""
+    from surveyapp.exports import iter_csv
+    from surveyapp.services import export_csv_sql
+
+    export = export_layout(registry, query)
+    if export_csv_sql.applies(session.connection(), export, fmt):
+        yield from export_csv_sql.iter_lines(session, reach, query, export, key, fmt)
+        return
+    rows = iter_rows(session, reach, query, export, Pseudonyms(key))
+    yield from iter_csv(export, rows, excel_da=fmt == "csv-excel")
+
+
 @contextmanager
 def _binary(target: str | Path | IO[bytes]) -> Iterator[IO[bytes]]:
     if isinstance(target, str | Path):

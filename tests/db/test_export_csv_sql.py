@@ -214,6 +214,8 @@ def test_the_database_writes_the_same_bytes_as_python(
             expected = _generic(session, crafted, query, fmt)
             found, written = _by_sql(session, crafted, query, fmt)
             assert found == expected, query
+            chunks = export_service.csv_chunks(session, REGISTRY, crafted, query, fmt, KEY)
+            assert b"".join(chunks) == expected  # the streaming download's bytes
             assert written == export_service.count_rows(session, crafted, query) > 0
         # The crafted edges are really in the file (so the comparison covers them).
         whole, _ = _by_sql(session, crafted, ExportQuery(include_in_progress=True), fmt)
