@@ -52,14 +52,14 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from surveyapp.enums import Anchor
-from surveyapp.exports import Kind, Layout
+from surveyapp.exports import Kind, Layout, writers
 from surveyapp.exports.layout import SCORING_COLUMNS, WIDE_FIXED
 from surveyapp.exports.writers import neutralise
 from surveyapp.models import PlanTimepoint
 from surveyapp.scheduling import timepoint_role
 
 CSV_FORMATS = ("csv", "csv-excel")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = tuple(sorted(writers.FORMULA_STARTS))  # a leading one is neutralised
 FETCH = 5000  # lines per fetch from the server-side cursor
 CHUNK_BYTES = 256 * 1024
 
