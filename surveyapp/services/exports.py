@@ -753,8 +753,13 @@ def write_export(
         write_sav,
         write_xlsx,
     )
+    from surveyapp.services import export_csv_sql
 
     export = export_layout(registry, query)
+    if export_csv_sql.applies(session.connection(), export, fmt):
+        # PostgreSQL writes the lines itself (the same bytes as the generic path, faster).
+        with _binary(target) as out:
+            return export_csv_sql.write_csv(session, reach, query, export, out, key, fmt)
     rows = iter_rows(session, reach, query, export, Pseudonyms(key))
     codebook = build_codebook(export)
     if fmt in ("sav", "dta"):
@@ -777,6 +782,27 @@ def write_export(
             text.detach()
             return None
         return write_csv(export, rows, out, excel_da=fmt == "csv-excel")
+
+
+def csv_chunks(
+    session: Session,
+    registry: Registry,
+    reach: Reach,
+    query: ExportQuery,
+    fmt: str,
+    key: bytes,
+) -> Iterator[bytes]:
+    """The CSV export (`fmt` "csv" or "csv-excel") as UTF-8 chunks, for a streaming download:
+    written by PostgreSQL where it can (a wide export there), by the Python writer otherwise."""
+    from surveyapp.exports import iter_csv
+    from surveyapp.services import export_csv_sql
+
+    export = export_layout(registry, query)
+    if export_csv_sql.applies(session.connection(), export, fmt):
+        yield from export_csv_sql.iter_lines(session, reach, query, export, key, fmt)
+        return
+    rows = iter_rows(session, reach, query, export, Pseudonyms(key))
+    yield from iter_csv(export, rows, excel_da=fmt == "csv-excel")
 
 
 @contextmanager
