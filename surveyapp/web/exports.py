@@ -20,9 +20,6 @@ from werkzeug.wrappers import Response
 
 from surveyapp.config import Settings
 from surveyapp.enums import Role
-from surveyapp.exports import (
-    iter_csv,
-)
 from surveyapp.forms.exports import ExportForm
 from surveyapp.forms.staff import select_choices
 from surveyapp.services import exports as export_service
@@ -135,11 +132,8 @@ def download() -> Response | tuple[str, int]:
     settings: Settings = current_app.extensions["surveyapp.settings"]
     key = export_service.export_key(settings.cpr_hmac_key)
     if fmt in ("csv", "csv-excel"):
-        export = export_service.export_layout(registry(), query)
-        rows = export_service.iter_rows(
-            db_session(), reach, query, export, export_service.Pseudonyms(key)
-        )
-        body = iter_csv(export, rows, excel_da=fmt == "csv-excel")
+        # PostgreSQL writes a wide CSV itself; everything else is written here row by row.
+        body = export_service.csv_chunks(db_session(), registry(), reach, query, fmt, key)
         return Response(
             stream_with_context(body),
             mimetype=MIMETYPE["csv"],

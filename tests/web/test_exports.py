@@ -163,3 +163,44 @@ def test_spss_and_stata_files_too_big_for_a_web_worker_are_refused_with_a_way_ou
     assert refused.status_code == 413 and "surveyapp export" in refused.text
     assert len(audit_actions(session_factory)) == before  # nothing left the server
     assert client.get("/staff/exports/download?format=csv").status_code == 200  # CSV streams
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("fmt", ["csv", "csv-excel"])
+def test_on_postgresql_the_download_is_written_by_the_database_and_is_the_same_file(
+    app: Flask,
+    foreign: Foreign,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: str,
+    fmt: str,
+) -> None:
+    from surveyapp.exports import iter_csv
+    from surveyapp.instruments import default_registry
+    from surveyapp.services import export_csv_sql
+    from surveyapp.services import exports as export_service
+
+    by_database = []
+    lines = export_csv_sql.iter_lines
+
+    def spied(*args: object, **kwargs: object) -> object:
+        by_database.append(fmt)
+        return lines(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(export_csv_sql, "iter_lines", spied)
+    client = app.test_client()
+    login(client, "admin")
+    downloaded = _get(client, f"/staff/exports/download?format={fmt}")
+    assert by_database == [fmt]
+    key = export_service.export_key(settings.cpr_hmac_key)
+    with session_factory() as session:  # the same rows through the Python writer
+        reach = export_service.system_reach(session, ["990"])
+        query = export_service.ExportQuery(municipality_ids=reach.municipality_ids)
+        export = export_service.export_layout(default_registry(), query)
+        rows = export_service.iter_rows(
+            session, reach, query, export, export_service.Pseudonyms(key)
+        )
+        written = b"".join(iter_csv(export, rows, excel_da=fmt == "csv-excel"))
+    assert downloaded == written and len(_csv(downloaded, ";" if fmt == "csv-excel" else ",")) > 20
