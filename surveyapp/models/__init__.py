@@ -24,7 +24,7 @@ from surveyapp.models.response import (
     Response,
     Score,
 )
-from surveyapp.models.security import CitizenClaim, RateCounter, RecoveryCode
+from surveyapp.models.security import CitizenClaim, RateCounter, RecoveryCode, StaffSession
 
 __all__ = [
     "AnalystGrant",
@@ -51,6 +51,7 @@ __all__ = [
     "Provider",
     "Response",
     "Score",
+    "StaffSession",
     "StaffUser",
     "Team",
     "utcnow",

@@ -19,10 +19,11 @@ Login rules (the full design, and why, is in docs/security.md):
     A user without a second factor waits for the window to end, or an admin unlocks at once.
 - A correct password leads on to the second factor (`NEEDS_CODE`) for an enrolled user, to
   enrolment (`NEEDS_ENROLMENT`) for a user who must have one and has none, else to `OK`.
-- A session is valid while the user is active, its `session_version` is the user's current one
-  (logout, password reset, deactivation and a second-factor reset bump it, which ends every
-  session of the user at once), it has been used within `idle_timeout` (30 min) and began
-  within `max_age` (12 h).
+- A session is a row of its own (surveyapp.services.staff_sessions; the cookie holds only its
+  random id). It is valid while the user is active, the row is neither ended nor suspended,
+  its `session_version` is the user's current one (password change or reset, deactivation and
+  a second-factor reset end every session of the user at once; logout ends only this one), it
+  has been used within `idle_timeout` (30 min) and began within `max_age` (12 h).
 - Login, failed login, lockout and logout are audit events. The typed username is never stored
   when it is not a known user (it might be a password or a CPR number typed in the wrong box).
 """
@@ -42,7 +43,7 @@ from surveyapp.enums import ActorType, Role
 from surveyapp.models import AuditEvent, Municipality, Provider, StaffUser, Team, utcnow
 from surveyapp.passwords import problem as password_problem
 from surveyapp.security import hash_secret, needs_rehash, verify_secret
-from surveyapp.services import audit, throttle, two_factor
+from surveyapp.services import audit, staff_sessions, throttle, two_factor
 from surveyapp.services.scope import OutOfScope, Scope, get_user, require_admin
 
 # Verified against when the username is unknown, so that both cases take as long.
@@ -268,12 +269,14 @@ def load_user(session: Session, user_id: int) -> StaffUser | None:
     return session.get(StaffUser, user_id)
 
 
-def logout(session: Session, user_id: int, *, ip_address: str | None = None) -> None:
-    """End every session of the user (bump the session version) and audit it."""
+def logout(
+    session: Session, user_id: int, *, sid: object = None, ip_address: str | None = None
+) -> None:
+    """End this browser's session (the user's other devices stay logged in) and audit it."""
     user = session.get(StaffUser, user_id)
     if user is None:
         return
-    user.session_version += 1
+    staff_sessions.end_current(session, sid, "logout")
     audit.record(
         session,
         audit.Actor(ActorType.STAFF, user.id, user.municipality_id, ip_address),
@@ -384,7 +387,7 @@ def _replace_password(
     """Set a password someone else chose (its rules apply): sessions end, lockout lifted."""
     check_password(password, user.username, _context_words(user))
     user.password_hash = hash_secret(password)
-    user.session_version += 1
+    staff_sessions.end_all(session, user, "password_reset")
     user.failed_logins = 0
     user.locked_until = None
     # The second factor stays as it is: a new password never bypasses it.
@@ -439,7 +442,7 @@ def change_own_password(
     except UserError as exc:
         return None, exc
     user.password_hash = hash_secret(new)
-    user.session_version += 1
+    staff_sessions.end_all(session, user, "password_change")
     audit.record(
         session,
         scope.actor,
@@ -484,7 +487,7 @@ def set_active(session: Session, scope: Scope, user_id: int, active: bool) -> St
     if user.id == scope.user_id:
         raise UserError("active", "not_yourself")
     user.active = active
-    user.session_version += 1
+    staff_sessions.end_all(session, user, "activate" if active else "deactivate")
     audit.record(
         session,
         scope.actor,

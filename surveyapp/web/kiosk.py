@@ -138,7 +138,12 @@ def start_visit() -> WerkzeugResponse:
     try:
         grant = run_in_transaction(
             lambda: kiosk_service.start_visit(
-                db_session(), current_scope(), citizen_id, login_at=login_at, today=today()
+                db_session(),
+                current_scope(),
+                citizen_id,
+                login_at=login_at,
+                today=today(),
+                staff_sid=session.get("staff_sid"),
             )
         )
     except kiosk_service.KioskError as error:
@@ -247,16 +252,21 @@ def unlock() -> str | WerkzeugResponse:
     form = PinForm()
     if visit.state is not KioskState.HANDBACK or not form.validate_on_submit():
         return redirect(url_for("kiosk.screen"), code=303)
-    user = run_in_transaction(
+    unlocked = run_in_transaction(
         lambda: kiosk_service.unlock(
-            db_session(), visit, form.pin.data or "", ip_address=request.remote_addr
+            db_session(),
+            visit,
+            form.pin.data or "",
+            ip_address=request.remote_addr,
+            user_agent=request.user_agent.string,
         )
     )
-    if user is not None:
+    if unlocked is not None:
         begin_staff_session(
-            StaffPrincipal.of(user),
-            session_version=user.session_version,
-            login_at=visit.staff_login_at.timestamp(),
+            StaffPrincipal.of(unlocked.user),
+            session_version=unlocked.user.session_version,
+            login_at=unlocked.login_at.timestamp(),
+            sid=unlocked.sid,
         )
         return redirect(url_for("coordinator.home"), code=303)
     if visit.state is KioskState.ENDED:
