@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,7 +32,12 @@ from surveyapp.models import (
 )
 from surveyapp.security import hash_secret, new_token, token_hash, verify_secret
 from surveyapp.services import audit, staff_sessions
-from surveyapp.services.scope import Scope, get_citizen, require_individual_access
+from surveyapp.services.scope import (
+    OutOfScope,
+    Scope,
+    get_citizen,
+    require_individual_access,
+)
 
 MAX_PIN_FAILURES = 5
 # ASCII digits only (\d would take "１２３４", which no tablet keypad types) and no trailing
@@ -89,10 +95,71 @@ def visit_queue(session: Session, scope: Scope, citizen_id: int, today: date) ->
 
 
 def preview(session: Session, scope: Scope, citizen_id: int, today: date) -> list[Assignment]:
-    """What a visit started now would ask, for the coordinator to confirm (writes nothing)."""
+    """What a visit started now would ask, for the coordinator to confirm (writes nothing).
+
+    KioskError("no_pin") when the user has no kiosk PIN yet (set it before confirming)."""
     require_individual_access(scope)
     citizen = get_citizen(session, scope, citizen_id)
+    user = session.get(StaffUser, scope.user_id)
+    if user is None or not user.kiosk_pin_hash:
+        raise KioskError("no_pin")
     return visit_queue(session, scope, citizen.id, today)
+
+
+class Outcome(StrEnum):
+    """What became of one queued questionnaire at a visit."""
+
+    ANSWERED = "answered"  # sent
+    PAUSED = "paused"  # begun, not sent: resumes at its first unanswered question
+    NOT_STARTED = "not_started"
+    DECLINED = "declined"  # drop-out recorded meanwhile
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    assignment: Assignment
+    outcome: Outcome
+    answered: int  # questions answered (or skipped) so far
+
+
+@dataclass(frozen=True)
+class VisitSummary:
+    visit_id: int
+    citizen_id: int
+    citizen_label: str
+    hand_back_reason: str | None  # done, pause, idle
+    rows: list[SummaryRow]
+    left: list[Assignment]  # still due for the citizen now (a new visit would ask these)
+
+
+def visit_summary(session: Session, scope: Scope, visit_id: int, today: date) -> VisitSummary:
+    """What was answered, paused and left at a kiosk visit (writes nothing)."""
+    require_individual_access(scope)
+    visit = session.get(KioskSession, visit_id)
+    if visit is None or visit.municipality_id != scope.municipality_id:
+        raise OutOfScope("no such visit")
+    citizen = get_citizen(session, scope, visit.citizen_id)
+    rows = []
+    for assignment in queue(session, visit):
+        response = assignment.response
+        answered = len(response.answers) if response is not None else 0
+        if response is not None and response.submitted_at is not None:
+            outcome = Outcome.ANSWERED
+        elif assignment.status is AssignmentStatus.DECLINED:
+            outcome = Outcome.DECLINED
+        elif response is not None:
+            outcome = Outcome.PAUSED
+        else:
+            outcome = Outcome.NOT_STARTED
+        rows.append(SummaryRow(assignment, outcome, answered))
+    return VisitSummary(
+        visit_id=visit.id,
+        citizen_id=citizen.id,
+        citizen_label=citizen.label,
+        hand_back_reason=visit.hand_back_reason,
+        rows=rows,
+        left=visit_queue(session, scope, citizen.id, today),
+    )
 
 
 def start_visit(
@@ -264,6 +331,7 @@ def current_place(session: Session, visit: KioskSession) -> QueuePlace | None:
 
 @dataclass(frozen=True)
 class Unlocked:
+    visit_id: int
     user: StaffUser
     sid: str  # the staff session's new id (the suspended one resumed, else a new one)
     login_at: datetime  # when that session began (its 12 h limit still holds)
@@ -308,10 +376,10 @@ def unlock(
         suspended = _staff_session(session, visit)
         sid = staff_sessions.resume(session, suspended) if suspended is not None else None
         if suspended is not None and sid is not None:
-            return Unlocked(user, sid, suspended.created_at)
+            return Unlocked(visit.id, user, sid, suspended.created_at)
         login_at = visit.staff_login_at
         sid = staff_sessions.open_session(session, user, user_agent=user_agent, created_at=login_at)
-        return Unlocked(user, sid, login_at)
+        return Unlocked(visit.id, user, sid, login_at)
     visit.pin_failures += 1
     audit.record(
         session,

@@ -28,6 +28,7 @@ from surveyapp.forms.staff import (
 from surveyapp.services import assignments as assignment_service
 from surveyapp.services import charts, throttle
 from surveyapp.services import citizens as citizen_service
+from surveyapp.services import kiosk as kiosk_service
 from surveyapp.services import letters as letter_service
 from surveyapp.services import scope as scope_service
 from surveyapp.services.responses import AnswerRejected
@@ -262,7 +263,11 @@ def citizen(citizen_id: int) -> str:
         page = citizen_service.citizen_page(db, scope, citizen_id, registry())
         ids = [a.id for cv in page.courses for tp in cv.timepoints for a in tp.assignments]
         links = letter_service.link_statuses(db, ids)
-    return render_template("staff/citizen.html", page=page, today=today(), links=links)
+        # "Start on this tablet" only when the kiosk has something to ask now.
+        kiosk_due = len(kiosk_service.visit_queue(db, scope, citizen_id, today()))
+    return render_template(
+        "staff/citizen.html", page=page, today=today(), links=links, kiosk_due=kiosk_due
+    )
 
 
 @bp.get("/courses/<int:course_id>/chart.svg")
