@@ -341,18 +341,9 @@ def create_user(session: Session, scope: Scope, new: NewUser) -> StaffUser:
         username,
         context_words(new.full_name, municipality.name if municipality else None),
     )
-    provider = team = None
-    if new.provider_id is not None:
-        provider = session.get(Provider, new.provider_id)
-        if provider is None or provider.municipality_id != scope.municipality_id:
-            raise UserError("provider_id", "invalid_choice")
-    if new.team_id is not None:
-        team = session.get(Team, new.team_id)
-        if team is None or team.provider.municipality_id != scope.municipality_id:
-            raise UserError("team_id", "invalid_choice")
-        if provider is not None and team.provider_id != provider.id:
-            raise UserError("team_id", "team_not_of_provider")
-        provider = provider or team.provider
+    if new.kiosk_pin and not KIOSK_PIN_RE.match(new.kiosk_pin):
+        raise UserError("kiosk_pin", "bad_pin_format")
+    provider, team = _placement(session, scope, new.provider_id, new.team_id)
     user = StaffUser(
         username=username,
         full_name=new.full_name.strip(),
@@ -373,6 +364,122 @@ def create_user(session: Session, scope: Scope, new: NewUser) -> StaffUser:
         object_id=user.id,
         details={"role": user.role.value, "provider_id": user.provider_id, "team_id": user.team_id},
     )
+    return user
+
+
+def _placement(
+    session: Session, scope: Scope, provider_id: int | None, team_id: int | None
+) -> tuple[Provider | None, Team | None]:
+    """The provider and team a user is put in: of the admin's municipality, and never wider
+    than the admin's own reach (an admin of one provider places users in that provider)."""
+    provider = team = None
+    if provider_id is not None:
+        provider = session.get(Provider, provider_id)
+        if provider is None or provider.municipality_id != scope.municipality_id:
+            raise UserError("provider_id", "invalid_choice")
+    if team_id is not None:
+        team = session.get(Team, team_id)
+        if team is None or team.provider.municipality_id != scope.municipality_id:
+            raise UserError("team_id", "invalid_choice")
+        if provider is not None and team.provider_id != provider.id:
+            raise UserError("team_id", "team_not_of_provider")
+        provider = provider or team.provider
+    if scope.provider_id is not None and (provider is None or provider.id != scope.provider_id):
+        raise UserError("provider_id", "beyond_own_reach")
+    return provider, team
+
+
+# The kiosk PIN: the same rule as when it is set and when it unlocks (surveyapp.services.kiosk).
+KIOSK_PIN_RE = re.compile(r"\A[0-9]{4,6}\Z")
+
+
+@dataclass(frozen=True)
+class UserChange:
+    full_name: str
+    role: Role
+    provider_id: int | None = None
+    team_id: int | None = None
+
+
+def _active_admins(session: Session, municipality_id: int) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(StaffUser)
+        .where(
+            StaffUser.municipality_id == municipality_id,
+            StaffUser.role == Role.ADMIN,
+            StaffUser.active.is_(True),
+        )
+    ) or 0
+
+
+def update_user(session: Session, scope: Scope, user_id: int, change: UserChange) -> StaffUser:
+    """Change a user's name, role, provider and team (admins of the same municipality).
+
+    The last active admin of the municipality keeps the admin role, and an admin places
+    nobody beyond their own reach (see `_placement`). Audited with what changed; the change
+    applies from the user's next request (each request reloads the user).
+    """
+    user = get_user(session, scope, user_id)
+    full_name = change.full_name.strip()
+    if not full_name:
+        raise UserError("full_name", "required")
+    if (
+        user.role is Role.ADMIN
+        and change.role is not Role.ADMIN
+        and user.active
+        and _active_admins(session, scope.municipality_id) <= 1
+    ):
+        raise UserError("role", "last_admin")
+    if scope.provider_id is not None and user.provider_id != scope.provider_id:
+        raise UserError("provider_id", "beyond_own_reach")
+    provider, team = _placement(session, scope, change.provider_id, change.team_id)
+    before = {
+        "role": user.role.value,
+        "provider_id": user.provider_id,
+        "team_id": user.team_id,
+    }
+    after = {
+        "role": change.role.value,
+        "provider_id": provider.id if provider else None,
+        "team_id": team.id if team else None,
+    }
+    changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+    if full_name != user.full_name:
+        changed["full_name"] = ["changed"]  # the names themselves are on the user's row
+    if not changed:
+        return user
+    user.full_name = full_name
+    user.role = change.role
+    user.provider_id = after["provider_id"]  # type: ignore[assignment]
+    user.team_id = after["team_id"]  # type: ignore[assignment]
+    audit.record(
+        session,
+        scope.actor,
+        "user.update",
+        object_type="staff_user",
+        object_id=user.id,
+        details={"changed": changed},
+    )
+    session.flush()
+    return user
+
+
+def reset_kiosk_pin(
+    session: Session, scope: Scope, user_id: int, pin: str, repeated: str
+) -> StaffUser:
+    """An admin sets a new kiosk PIN for a user who forgot theirs (4 to 6 digits, as unlock
+    takes them); audited, the PIN itself never."""
+    user = get_user(session, scope, user_id)
+    if not KIOSK_PIN_RE.match(pin or ""):
+        raise UserError("pin", "bad_pin_format")
+    if pin != repeated:
+        raise UserError("repeated", "pin_mismatch")
+    user.kiosk_pin_hash = hash_secret(pin)
+    audit.record(
+        session, scope.actor, "user.kiosk_pin_reset", object_type="staff_user", object_id=user.id
+    )
+    session.flush()
     return user
 
 
@@ -602,7 +709,10 @@ __all__ = [
     "list_users",
     "load_user",
     "logout",
+    "reset_kiosk_pin",
     "reset_password",
+    "update_user",
+    "UserChange",
     "session_problem",
     "set_active",
     "unlock",

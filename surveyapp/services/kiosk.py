@@ -11,7 +11,6 @@ counted per visit; after MAX_PIN_FAILURES the visit ends and the full login is r
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -32,6 +31,7 @@ from surveyapp.models import (
 )
 from surveyapp.security import hash_secret, new_token, token_hash, verify_secret
 from surveyapp.services import audit, staff_sessions
+from surveyapp.services.auth import KIOSK_PIN_RE
 from surveyapp.services.scope import (
     OutOfScope,
     Scope,
@@ -41,8 +41,8 @@ from surveyapp.services.scope import (
 
 MAX_PIN_FAILURES = 5
 # ASCII digits only (\d would take "１２３４", which no tablet keypad types) and no trailing
-# newline (which "$" would let through).
-PIN_RE = re.compile(r"\A[0-9]{4,6}\Z")
+# newline (which "$" would let through). One rule wherever a PIN is set or typed.
+PIN_RE = KIOSK_PIN_RE
 DUE_STATUSES = (AssignmentStatus.OPEN, AssignmentStatus.IN_PROGRESS)
 
 
