@@ -402,15 +402,18 @@ class UserChange:
 
 
 def _active_admins(session: Session, municipality_id: int) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(StaffUser)
-        .where(
-            StaffUser.municipality_id == municipality_id,
-            StaffUser.role == Role.ADMIN,
-            StaffUser.active.is_(True),
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(StaffUser)
+            .where(
+                StaffUser.municipality_id == municipality_id,
+                StaffUser.role == Role.ADMIN,
+                StaffUser.active.is_(True),
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def update_user(session: Session, scope: Scope, user_id: int, change: UserChange) -> StaffUser:
