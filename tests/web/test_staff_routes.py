@@ -93,6 +93,9 @@ ROUTES = {
     "admin.activate_user": FOREIGN,
     "admin.unlock_user": FOREIGN,
     "admin.reset_two_factor": FOREIGN,
+    "admin.user": FOREIGN,  # Nabolund's user: "not found" for Sølvstrand's admin
+    "admin.reset_kiosk_pin": FOREIGN,
+    "admin.end_sessions": FOREIGN,
     "admin.security": LISTING,  # the admin's own municipality's setting
     "admin.audit_search": LISTING,
     "admin.audit_export": LISTING,  # only the admin's own municipality's events
