@@ -147,13 +147,27 @@ class SessionView:
     suspended: bool
 
 
-def list_open(session: Session, scope: Scope, user_id: int) -> list[SessionView]:
-    """The user's sessions that are in use or suspended by a kiosk visit, newest first."""
+def list_open(
+    session: Session,
+    scope: Scope,
+    user_id: int,
+    *,
+    max_age: timedelta,
+    now: datetime | None = None,
+) -> list[SessionView]:
+    """The user's sessions that may still be used (not ended, younger than `max_age`), in
+    use or suspended by a kiosk visit, newest first. One left idle longer than the idle
+    timeout is listed until its maximum age: the idle time is kept in the browser's cookie."""
     require_admin(scope)
     user = get_user(session, scope, user_id)
+    since = (now or utcnow()) - max_age
     rows = session.scalars(
         select(StaffSession)
-        .where(StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))
+        .where(
+            StaffSession.user_id == user.id,
+            StaffSession.ended_at.is_(None),
+            StaffSession.created_at > since,
+        )
         .order_by(StaffSession.created_at.desc(), StaffSession.id.desc())
     ).all()
     return [SessionView(r.id, r.created_at, r.device, r.suspended_at is not None) for r in rows]

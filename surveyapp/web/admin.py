@@ -31,7 +31,14 @@ from surveyapp.services import auth as auth_service
 from surveyapp.services import scope as scope_service
 from surveyapp.services.links import DEFAULT_VALID_DAYS
 from surveyapp.web import registry, unit_of_work
-from surveyapp.web.auth import COPENHAGEN, current_scope, key_secret, staff_required, today
+from surveyapp.web.auth import (
+    COPENHAGEN,
+    current_scope,
+    key_secret,
+    policy,
+    staff_required,
+    today,
+)
 from surveyapp.web.coordinator import _instrument_title
 from surveyapp.web.errors import MAX_ID
 
@@ -204,9 +211,12 @@ def _user_page(user_id: int, form: UserEditForm, pin_form: KioskPinResetForm) ->
     scope = current_scope()
     with unit_of_work() as db:
         shown = scope_service.get_user(db, scope, user_id)
-        sessions = staff_sessions.list_open(db, scope, user_id)
+        rules = policy()
+        sessions = staff_sessions.list_open(db, scope, user_id, max_age=rules.max_age)
         return render_template(
             "staff/admin/user.html",
+            idle_minutes=int(rules.idle_timeout.total_seconds() // 60),
+            max_hours=int(rules.max_age.total_seconds() // 3600),
             shown=shown,
             form=form,
             pin_form=pin_form,

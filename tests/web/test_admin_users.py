@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from surveyapp.config import Settings
 from surveyapp.enums import Role
-from surveyapp.models import AuditEvent, Provider, StaffSession, StaffUser, Team
+from surveyapp.models import AuditEvent, Provider, StaffSession, StaffUser, Team, utcnow
 from surveyapp.security import hash_secret, verify_secret
 from tests.support.staff import load_small_demo, login, post, token
 
@@ -184,6 +185,15 @@ def test_an_admin_sees_and_ends_a_users_sessions_one_or_all(
         rows = session.scalars(select(StaffSession).where(StaffSession.user_id == target.id))
         # Only hashes are stored: neither cookie's id is in the table.
         assert all(len(r.sid_hash) == 64 for r in rows)
+    with demo.begin() as session:  # a session older than 12 hours is over: not listed
+        old = StaffSession(
+            sid_hash="1" * 64, user_id=target.id, created_at=utcnow() - timedelta(hours=13)
+        )
+        session.add(old)
+    assert (
+        len(re.findall(r'name="session_id"', admin.get(f"/staff/admin/users/{target.id}").text))
+        == 2
+    )
     newest = ids[0]  # newest first: the desk's
     post(admin, f"/staff/admin/users/{target.id}/sessions/end", {"session_id": newest})
     assert desk.get("/staff/due").location.startswith("/login")
@@ -193,7 +203,8 @@ def test_an_admin_sees_and_ends_a_users_sessions_one_or_all(
     login(desk, "koordinator")
     ended = post(admin, f"/staff/admin/users/{target.id}/sessions/end")
     assert ended.status_code == 303
-    assert "2 sessions of koordinator are ended" in admin.get(ended.location).text
+    # the phone's, the desk's new one and the stale one are ended
+    assert "3 sessions of koordinator are ended" in admin.get(ended.location).text
     assert phone.get("/staff/due").location.startswith("/login")
     assert desk.get("/staff/due").location.startswith("/login")
     assert len(_events(demo, "session.end_all")) == 1
