@@ -1,6 +1,7 @@
-"""The kiosk's staff screens in a real Chromium: the confirmation before a visit, the visit's
-summary after the PIN, and the admin's user page, at tablet and phone sizes, in Danish and
-English, with zero axe violations. Screenshots: test-output/screenshots/ and /tmp/wd-kiosk-shots/.
+"""The kiosk's screens in a real Chromium: the confirmation before a visit, the question
+screen at the largest text, the visit's summary after the PIN, and the admin's user page, at
+tablet and phone sizes, in Danish and English, with zero axe violations. Screenshots:
+test-output/screenshots/ and /tmp/wd-kiosk-shots/.
 """
 
 from __future__ import annotations
@@ -65,6 +66,15 @@ def test_confirm_the_visit_then_its_summary_after_the_pin(
     page.locator("form[action$='/kiosk/start'] button[type=submit]").click()  # confirmed
     page.locator("form[action$='/kiosk/begin'] button").click()  # the citizen has the tablet
     page.locator("main form button.primary").first.click()  # WHO-5's instruction: start
+    page.wait_for_url(re.compile(r"/kiosk/1/1$"))
+    page.locator("button.size3").click()  # the question screen at the largest text
+    expect(page.locator("html")).to_have_class(re.compile("size-3"))
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert_accessible(page)
+    _shot(page, f"wd-kiosk-question-largest-text-{size}-{lang}")
+    page.locator("button.size1").click()
+    expect(page.locator("html")).to_have_class(re.compile("size-1"))
     page.locator("label.option").first.click()  # one answer
     page.wait_for_url(re.compile(r"/kiosk/1/2$"))
     page.locator("form[action$='/kiosk/pause'] button").click()
