@@ -27,6 +27,10 @@ ACTION_NAMES: dict[str, str] = {
     "user.activate": _l("Staff user reactivated"),
     "user.deactivate": _l("Staff user deactivated"),
     "user.unlock": _l("Login lock lifted"),
+    "user.update": _l("Staff user changed (name, role or team)"),
+    "user.kiosk_pin_reset": _l("Kiosk PIN reset by an administrator"),
+    "session.end": _l("Staff session ended by an administrator"),
+    "session.end_all": _l("All sessions of a staff user ended by an administrator"),
     # two-factor, throttles and own passwords (sec-auth)
     "login.throttled": _l("Login refused: too many failed attempts"),
     "login.code_failed": _l("Wrong two-factor code"),

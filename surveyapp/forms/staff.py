@@ -400,10 +400,37 @@ class UserCreateForm(FlaskForm):
     )
     kiosk_pin = PasswordField(
         _l("Kiosk PIN (optional)"),
-        validators=[Optional(), Regexp(r"^\d{4,8}$", message=_l("4 to 8 digits."))],
+        # The rule of the kiosk's unlock: a longer PIN could never be typed there.
+        validators=[Optional(), Regexp(r"\A[0-9]{4,6}\Z", message=_l("4 to 6 digits."))],
         render_kw={"autocomplete": "off", "inputmode": "numeric"},
     )
     submit = SubmitField(_l("Create user"))
+
+
+class UserEditForm(FlaskForm):
+    """An admin changes a user's name, role, provider and team."""
+
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=120)])
+    role = SelectField(_l("Role"), choices=_choices(ROLE_LABELS))
+    provider_id = SelectField(_l("Provider"), coerce=int, default=0, validators=[Optional()])
+    team_id = SelectField(_l("Team"), coerce=int, default=0, validators=[Optional()])
+    submit = SubmitField(_l("Save changes"))
+
+
+class KioskPinResetForm(FlaskForm):
+    """An admin sets a new kiosk PIN for a user (the same rule as the kiosk's unlock)."""
+
+    pin = PasswordField(
+        _l("New kiosk PIN (4 to 6 digits)"),
+        validators=[DataRequired()],
+        render_kw={"inputmode": "numeric", "autocomplete": "new-password", "maxlength": 6},
+    )
+    repeated = PasswordField(
+        _l("The same PIN again"),
+        validators=[DataRequired()],
+        render_kw={"inputmode": "numeric", "autocomplete": "new-password", "maxlength": 6},
+    )
+    submit = SubmitField(_l("Set kiosk PIN"))
 
 
 class PasswordResetForm(FlaskForm):

@@ -24,7 +24,13 @@ from surveyapp.models.response import (
     Response,
     Score,
 )
-from surveyapp.models.security import CitizenClaim, CprHandoff, RateCounter, RecoveryCode
+from surveyapp.models.security import (
+    CitizenClaim,
+    CprHandoff,
+    RateCounter,
+    RecoveryCode,
+    StaffSession,
+)
 
 __all__ = [
     "AnalystGrant",
@@ -52,6 +58,7 @@ __all__ = [
     "Provider",
     "Response",
     "Score",
+    "StaffSession",
     "StaffUser",
     "Team",
     "utcnow",

@@ -25,6 +25,8 @@ class KioskSession(Base):
     staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"))
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"))
+    # The staff session suspended on this tablet (resumed by the PIN); other devices go on.
+    staff_session_id: Mapped[int | None] = mapped_column(ForeignKey("staff_session.id"))
     assignment_ids: Mapped[list[int]] = mapped_column(JSON)  # the queue, in answering order
     state: Mapped[KioskState] = mapped_column(str_enum(KioskState, "kiosk_state"))
     pin_failures: Mapped[int] = mapped_column(default=0)

@@ -80,3 +80,26 @@ class CprHandoff(Base):
     sex: Mapped[Sex] = mapped_column(str_enum(Sex, "sex"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class StaffSession(Base):
+    """One login of a staff user in one browser; the session cookie holds only its random id.
+
+    The id is 256 random bits, stored here only as its SHA-256 (a stolen database dump holds
+    no usable session). A session is in use while `ended_at` and `suspended_at` are empty:
+    logout ends this one, a password change, reset or deactivation ends every one of the
+    user's, an admin can end any; a kiosk visit suspends the one on its tablet (and no other)
+    until the coordinator's PIN resumes it under a new id.
+    """
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the id
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)  # the login: 12 h limit
+    # A short description of the browser (e.g. "Firefox on Android"), for the admin's list.
+    device: Mapped[str | None] = mapped_column(String(80))
+    suspended_at: Mapped[datetime | None]  # a kiosk visit runs on this browser
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(20))  # logout, password, admin, ...

@@ -19,10 +19,11 @@ Login rules (the full design, and why, is in docs/security.md):
     A user without a second factor waits for the window to end, or an admin unlocks at once.
 - A correct password leads on to the second factor (`NEEDS_CODE`) for an enrolled user, to
   enrolment (`NEEDS_ENROLMENT`) for a user who must have one and has none, else to `OK`.
-- A session is valid while the user is active, its `session_version` is the user's current one
-  (logout, password reset, deactivation and a second-factor reset bump it, which ends every
-  session of the user at once), it has been used within `idle_timeout` (30 min) and began
-  within `max_age` (12 h).
+- A session is a row of its own (surveyapp.services.staff_sessions; the cookie holds only its
+  random id). It is valid while the user is active, the row is neither ended nor suspended,
+  its `session_version` is the user's current one (password change or reset, deactivation and
+  a second-factor reset end every session of the user at once; logout ends only this one), it
+  has been used within `idle_timeout` (30 min) and began within `max_age` (12 h).
 - Login, failed login, lockout and logout are audit events. The typed username is never stored
   when it is not a known user (it might be a password or a CPR number typed in the wrong box).
 """
@@ -42,7 +43,7 @@ from surveyapp.enums import ActorType, Role
 from surveyapp.models import AuditEvent, Municipality, Provider, StaffUser, Team, utcnow
 from surveyapp.passwords import problem as password_problem
 from surveyapp.security import hash_secret, needs_rehash, verify_secret
-from surveyapp.services import audit, throttle, two_factor
+from surveyapp.services import audit, staff_sessions, throttle, two_factor
 from surveyapp.services.scope import OutOfScope, Scope, get_user, require_admin
 
 # Verified against when the username is unknown, so that both cases take as long.
@@ -268,12 +269,14 @@ def load_user(session: Session, user_id: int) -> StaffUser | None:
     return session.get(StaffUser, user_id)
 
 
-def logout(session: Session, user_id: int, *, ip_address: str | None = None) -> None:
-    """End every session of the user (bump the session version) and audit it."""
+def logout(
+    session: Session, user_id: int, *, sid: object = None, ip_address: str | None = None
+) -> None:
+    """End this browser's session (the user's other devices stay logged in) and audit it."""
     user = session.get(StaffUser, user_id)
     if user is None:
         return
-    user.session_version += 1
+    staff_sessions.end_current(session, sid, "logout")
     audit.record(
         session,
         audit.Actor(ActorType.STAFF, user.id, user.municipality_id, ip_address),
@@ -338,18 +341,9 @@ def create_user(session: Session, scope: Scope, new: NewUser) -> StaffUser:
         username,
         context_words(new.full_name, municipality.name if municipality else None),
     )
-    provider = team = None
-    if new.provider_id is not None:
-        provider = session.get(Provider, new.provider_id)
-        if provider is None or provider.municipality_id != scope.municipality_id:
-            raise UserError("provider_id", "invalid_choice")
-    if new.team_id is not None:
-        team = session.get(Team, new.team_id)
-        if team is None or team.provider.municipality_id != scope.municipality_id:
-            raise UserError("team_id", "invalid_choice")
-        if provider is not None and team.provider_id != provider.id:
-            raise UserError("team_id", "team_not_of_provider")
-        provider = provider or team.provider
+    if new.kiosk_pin and not KIOSK_PIN_RE.match(new.kiosk_pin):
+        raise UserError("kiosk_pin", "bad_pin_format")
+    provider, team = _placement(session, scope, new.provider_id, new.team_id)
     user = StaffUser(
         username=username,
         full_name=new.full_name.strip(),
@@ -373,6 +367,125 @@ def create_user(session: Session, scope: Scope, new: NewUser) -> StaffUser:
     return user
 
 
+def _placement(
+    session: Session, scope: Scope, provider_id: int | None, team_id: int | None
+) -> tuple[Provider | None, Team | None]:
+    """The provider and team a user is put in: of the admin's municipality, and never wider
+    than the admin's own reach (an admin of one provider places users in that provider)."""
+    provider = team = None
+    if provider_id is not None:
+        provider = session.get(Provider, provider_id)
+        if provider is None or provider.municipality_id != scope.municipality_id:
+            raise UserError("provider_id", "invalid_choice")
+    if team_id is not None:
+        team = session.get(Team, team_id)
+        if team is None or team.provider.municipality_id != scope.municipality_id:
+            raise UserError("team_id", "invalid_choice")
+        if provider is not None and team.provider_id != provider.id:
+            raise UserError("team_id", "team_not_of_provider")
+        provider = provider or team.provider
+    if scope.provider_id is not None and (provider is None or provider.id != scope.provider_id):
+        raise UserError("provider_id", "beyond_own_reach")
+    return provider, team
+
+
+# The kiosk PIN: the same rule as when it is set and when it unlocks (surveyapp.services.kiosk).
+KIOSK_PIN_RE = re.compile(r"\A[0-9]{4,6}\Z")
+
+
+@dataclass(frozen=True)
+class UserChange:
+    full_name: str
+    role: Role
+    provider_id: int | None = None
+    team_id: int | None = None
+
+
+def _active_admins(session: Session, municipality_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(StaffUser)
+            .where(
+                StaffUser.municipality_id == municipality_id,
+                StaffUser.role == Role.ADMIN,
+                StaffUser.active.is_(True),
+            )
+        )
+        or 0
+    )
+
+
+def update_user(session: Session, scope: Scope, user_id: int, change: UserChange) -> StaffUser:
+    """Change a user's name, role, provider and team (admins of the same municipality).
+
+    The last active admin of the municipality keeps the admin role, and an admin places
+    nobody beyond their own reach (see `_placement`). Audited with what changed; the change
+    applies from the user's next request (each request reloads the user).
+    """
+    user = get_user(session, scope, user_id)
+    full_name = change.full_name.strip()
+    if not full_name:
+        raise UserError("full_name", "required")
+    if (
+        user.role is Role.ADMIN
+        and change.role is not Role.ADMIN
+        and user.active
+        and _active_admins(session, scope.municipality_id) <= 1
+    ):
+        raise UserError("role", "last_admin")
+    if scope.provider_id is not None and user.provider_id != scope.provider_id:
+        raise UserError("provider_id", "beyond_own_reach")
+    provider, team = _placement(session, scope, change.provider_id, change.team_id)
+    before = {
+        "role": user.role.value,
+        "provider_id": user.provider_id,
+        "team_id": user.team_id,
+    }
+    after = {
+        "role": change.role.value,
+        "provider_id": provider.id if provider else None,
+        "team_id": team.id if team else None,
+    }
+    changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+    if full_name != user.full_name:
+        changed["full_name"] = ["changed"]  # the names themselves are on the user's row
+    if not changed:
+        return user
+    user.full_name = full_name
+    user.role = change.role
+    user.provider_id = after["provider_id"]  # type: ignore[assignment]
+    user.team_id = after["team_id"]  # type: ignore[assignment]
+    audit.record(
+        session,
+        scope.actor,
+        "user.update",
+        object_type="staff_user",
+        object_id=user.id,
+        details={"changed": changed},
+    )
+    session.flush()
+    return user
+
+
+def reset_kiosk_pin(
+    session: Session, scope: Scope, user_id: int, pin: str, repeated: str
+) -> StaffUser:
+    """An admin sets a new kiosk PIN for a user who forgot theirs (4 to 6 digits, as unlock
+    takes them); audited, the PIN itself never."""
+    user = get_user(session, scope, user_id)
+    if not KIOSK_PIN_RE.match(pin or ""):
+        raise UserError("pin", "bad_pin_format")
+    if pin != repeated:
+        raise UserError("repeated", "pin_mismatch")
+    user.kiosk_pin_hash = hash_secret(pin)
+    audit.record(
+        session, scope.actor, "user.kiosk_pin_reset", object_type="staff_user", object_id=user.id
+    )
+    session.flush()
+    return user
+
+
 def reset_password(session: Session, scope: Scope, user_id: int, password: str) -> StaffUser:
     """Set a new password; the user's sessions end and any lockout is lifted."""
     return _replace_password(session, scope.actor, get_user(session, scope, user_id), password)
@@ -384,7 +497,7 @@ def _replace_password(
     """Set a password someone else chose (its rules apply): sessions end, lockout lifted."""
     check_password(password, user.username, _context_words(user))
     user.password_hash = hash_secret(password)
-    user.session_version += 1
+    staff_sessions.end_all(session, user, "password_reset")
     user.failed_logins = 0
     user.locked_until = None
     # The second factor stays as it is: a new password never bypasses it.
@@ -439,7 +552,7 @@ def change_own_password(
     except UserError as exc:
         return None, exc
     user.password_hash = hash_secret(new)
-    user.session_version += 1
+    staff_sessions.end_all(session, user, "password_change")
     audit.record(
         session,
         scope.actor,
@@ -484,7 +597,7 @@ def set_active(session: Session, scope: Scope, user_id: int, active: bool) -> St
     if user.id == scope.user_id:
         raise UserError("active", "not_yourself")
     user.active = active
-    user.session_version += 1
+    staff_sessions.end_all(session, user, "activate" if active else "deactivate")
     audit.record(
         session,
         scope.actor,
@@ -599,7 +712,10 @@ __all__ = [
     "list_users",
     "load_user",
     "logout",
+    "reset_kiosk_pin",
     "reset_password",
+    "update_user",
+    "UserChange",
     "session_problem",
     "set_active",
     "unlock",

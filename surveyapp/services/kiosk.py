@@ -1,31 +1,48 @@
 """Kiosk visits: the staff tablet handed to a citizen for their due questionnaires.
 
-Starting a visit suspends the staff user's login (their session version is bumped, so no
-earlier cookie works) and gives the browser only a random grant for this visit. The citizen
-answers the queued questionnaires; on completion, pause or idle timeout the tablet shows the
-hand-back screen, and only the staff user's kiosk PIN leads on. Wrong PINs are counted per
-visit; after MAX_PIN_FAILURES the visit ends and the full login is required.
+Starting a visit suspends the staff user's login on this tablet only (the server-side session
+of this browser, surveyapp.services.staff_sessions: no earlier cookie of it works, while the
+user's other devices stay logged in) and gives the browser only a random grant for this
+visit. The coordinator first confirms what will be asked (`preview`); the start re-checks it.
+The citizen answers the queued questionnaires; on completion, pause or idle timeout the tablet
+shows the hand-back screen, and only the staff user's kiosk PIN leads on. Wrong PINs are
+counted per visit; after MAX_PIN_FAILURES the visit ends and the full login is required.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from surveyapp.enums import AssignmentStatus, KioskState, Respondent
-from surveyapp.models import Assignment, Course, KioskSession, PlanItem, StaffUser, utcnow
+from surveyapp.models import (
+    Assignment,
+    Course,
+    KioskSession,
+    PlanItem,
+    StaffSession,
+    StaffUser,
+    utcnow,
+)
 from surveyapp.security import hash_secret, new_token, token_hash, verify_secret
-from surveyapp.services import audit
-from surveyapp.services.scope import Scope, get_citizen, require_individual_access
+from surveyapp.services import audit, staff_sessions
+from surveyapp.services.auth import KIOSK_PIN_RE
+from surveyapp.services.scope import (
+    OutOfScope,
+    Scope,
+    get_citizen,
+    require_individual_access,
+)
 
 MAX_PIN_FAILURES = 5
 # ASCII digits only (\d would take "１２３４", which no tablet keypad types) and no trailing
-# newline (which "$" would let through).
-PIN_RE = re.compile(r"\A[0-9]{4,6}\Z")
+# newline (which "$" would let through). One rule wherever a PIN is set or typed.
+PIN_RE = KIOSK_PIN_RE
 DUE_STATUSES = (AssignmentStatus.OPEN, AssignmentStatus.IN_PROGRESS)
 
 
@@ -34,7 +51,7 @@ class KioskError(ValueError):
 
     def __init__(self, code: str) -> None:
         super().__init__(code)
-        self.code = code  # nothing_due, no_pin, bad_pin_format
+        self.code = code  # nothing_due, queue_changed, no_pin, bad_pin_format, pin_mismatch
 
 
 def visit_queue(session: Session, scope: Scope, citizen_id: int, today: date) -> list[Assignment]:
@@ -77,6 +94,74 @@ def visit_queue(session: Session, scope: Scope, citizen_id: int, today: date) ->
     return sorted(due, key=order)
 
 
+def preview(session: Session, scope: Scope, citizen_id: int, today: date) -> list[Assignment]:
+    """What a visit started now would ask, for the coordinator to confirm (writes nothing).
+
+    KioskError("no_pin") when the user has no kiosk PIN yet (set it before confirming)."""
+    require_individual_access(scope)
+    citizen = get_citizen(session, scope, citizen_id)
+    user = session.get(StaffUser, scope.user_id)
+    if user is None or not user.kiosk_pin_hash:
+        raise KioskError("no_pin")
+    return visit_queue(session, scope, citizen.id, today)
+
+
+class Outcome(StrEnum):
+    """What became of one queued questionnaire at a visit."""
+
+    ANSWERED = "answered"  # sent
+    PAUSED = "paused"  # begun, not sent: resumes at its first unanswered question
+    NOT_STARTED = "not_started"
+    DECLINED = "declined"  # drop-out recorded meanwhile
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    assignment: Assignment
+    outcome: Outcome
+    answered: int  # questions answered (or skipped) so far
+
+
+@dataclass(frozen=True)
+class VisitSummary:
+    visit_id: int
+    citizen_id: int
+    citizen_label: str
+    hand_back_reason: str | None  # done, pause, idle
+    rows: list[SummaryRow]
+    left: list[Assignment]  # still due for the citizen now (a new visit would ask these)
+
+
+def visit_summary(session: Session, scope: Scope, visit_id: int, today: date) -> VisitSummary:
+    """What was answered, paused and left at a kiosk visit (writes nothing)."""
+    require_individual_access(scope)
+    visit = session.get(KioskSession, visit_id)
+    if visit is None or visit.municipality_id != scope.municipality_id:
+        raise OutOfScope("no such visit")
+    citizen = get_citizen(session, scope, visit.citizen_id)
+    rows = []
+    for assignment in queue(session, visit):
+        response = assignment.response
+        answered = len(response.answers) if response is not None else 0
+        if response is not None and response.submitted_at is not None:
+            outcome = Outcome.ANSWERED
+        elif assignment.status is AssignmentStatus.DECLINED:
+            outcome = Outcome.DECLINED
+        elif response is not None:
+            outcome = Outcome.PAUSED
+        else:
+            outcome = Outcome.NOT_STARTED
+        rows.append(SummaryRow(assignment, outcome, answered))
+    return VisitSummary(
+        visit_id=visit.id,
+        citizen_id=citizen.id,
+        citizen_label=citizen.label,
+        hand_back_reason=visit.hand_back_reason,
+        rows=rows,
+        left=visit_queue(session, scope, citizen.id, today),
+    )
+
+
 def start_visit(
     session: Session,
     scope: Scope,
@@ -84,9 +169,16 @@ def start_visit(
     *,
     login_at: datetime,
     today: date,
+    staff_sid: str | None = None,
+    expected: Sequence[int] | None = None,
     now: datetime | None = None,
 ) -> str:
-    """Queue the citizen's due questionnaires, suspend the staff login; return the grant."""
+    """Queue the citizen's due questionnaires, suspend this browser's staff session (the
+    one of `staff_sid`); return the grant.
+
+    `expected` is the queue the coordinator confirmed (assignment ids in order): if what is
+    due has changed since, nothing starts (`queue_changed`); with nothing due, `nothing_due`.
+    """
     require_individual_access(scope)
     citizen = get_citizen(session, scope, citizen_id)
     user = session.get(StaffUser, scope.user_id)
@@ -95,6 +187,11 @@ def start_visit(
     queue = visit_queue(session, scope, citizen.id, today)
     if not queue:
         raise KioskError("nothing_due")
+    if expected is not None and list(expected) != [a.id for a in queue]:
+        raise KioskError("queue_changed")
+    staff_session = staff_sessions.find(session, staff_sid)
+    if staff_session is not None and staff_session.user_id != user.id:
+        staff_session = None
     now = now or utcnow()
     grant = new_token()
     session.add(
@@ -103,6 +200,7 @@ def start_visit(
             staff_user_id=user.id,
             municipality_id=citizen.municipality_id,
             citizen_id=citizen.id,
+            staff_session_id=staff_session.id if staff_session is not None else None,
             assignment_ids=[a.id for a in queue],
             state=KioskState.HANDOVER,
             staff_login_at=login_at,
@@ -110,7 +208,10 @@ def start_visit(
             last_activity_at=now,
         )
     )
-    user.session_version += 1  # the staff session is suspended: no earlier cookie works
+    if staff_session is not None:
+        # This tablet's staff session is suspended (no earlier cookie of it works); the
+        # user's sessions on other devices go on.
+        staff_sessions.suspend(staff_session, now=now)
     audit.record(
         session,
         scope.actor,
@@ -228,17 +329,28 @@ def current_place(session: Session, visit: KioskSession) -> QueuePlace | None:
     return None
 
 
+@dataclass(frozen=True)
+class Unlocked:
+    visit_id: int
+    user: StaffUser
+    sid: str  # the staff session's new id (the suspended one resumed, else a new one)
+    login_at: datetime  # when that session began (its 12 h limit still holds)
+
+
 def unlock(
     session: Session,
     visit: KioskSession,
     pin: str,
     *,
     ip_address: str | None = None,
+    user_agent: str | None = None,
     now: datetime | None = None,
-) -> StaffUser | None:
-    """End the visit with the staff user's PIN and return the user; None for a wrong PIN.
+) -> Unlocked | None:
+    """End the visit with the staff user's PIN and resume the suspended staff session under a
+    new id; None for a wrong PIN.
 
-    After MAX_PIN_FAILURES wrong PINs the visit ends without a user: full login required.
+    After MAX_PIN_FAILURES wrong PINs the visit ends without a user and the suspended staff
+    session ends with it: full login required.
     """
     now = now or utcnow()
     user = session.get(StaffUser, visit.staff_user_id)
@@ -260,7 +372,14 @@ def unlock(
         audit.record(
             session, actor, "kiosk.unlock", object_type="kiosk_session", object_id=visit.id
         )
-        return user
+        assert user is not None
+        suspended = _staff_session(session, visit)
+        sid = staff_sessions.resume(session, suspended) if suspended is not None else None
+        if suspended is not None and sid is not None:
+            return Unlocked(visit.id, user, sid, suspended.created_at)
+        login_at = visit.staff_login_at
+        sid = staff_sessions.open_session(session, user, user_agent=user_agent, created_at=login_at)
+        return Unlocked(visit.id, user, sid, login_at)
     visit.pin_failures += 1
     audit.record(
         session,
@@ -272,10 +391,19 @@ def unlock(
     )
     if visit.pin_failures >= MAX_PIN_FAILURES:
         visit.state, visit.ended_at, visit.end_reason = KioskState.ENDED, now, "lockout"
+        suspended = _staff_session(session, visit)
+        if suspended is not None:
+            staff_sessions.end(suspended, "kiosk_lockout", now=now)
         audit.record(
             session, actor, "kiosk.lockout", object_type="kiosk_session", object_id=visit.id
         )
     return None
+
+
+def _staff_session(session: Session, visit: KioskSession) -> StaffSession | None:
+    if visit.staff_session_id is None:
+        return None
+    return session.get(StaffSession, visit.staff_session_id)
 
 
 def set_pin(session: Session, scope: Scope, pin: str, repeated: str) -> None:

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from surveyapp.enums import Role
 from surveyapp.linkcodes import ALPHABET
 from surveyapp.models import Municipality, RecoveryCode, StaffUser, utcnow
-from surveyapp.services import audit, throttle
+from surveyapp.services import audit, staff_sessions, throttle
 from surveyapp.services.scope import Scope, get_user, require_admin
 
 STEP_SECONDS = 30
@@ -261,7 +261,7 @@ def reset(session: Session, scope: Scope, user_id: int) -> StaffUser:
     user.totp_secret = None
     user.totp_enrolled_at = None
     user.totp_last_step = None
-    user.session_version += 1
+    staff_sessions.end_all(session, user, "2fa_reset")
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     audit.record(
         session, scope.actor, "user.2fa_reset", object_type="staff_user", object_id=user.id

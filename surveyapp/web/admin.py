@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from surveyapp.audit_actions import action_name
@@ -15,21 +16,31 @@ from surveyapp.forms.staff import (
     RESPONDENT_LABELS,
     ActionForm,
     AuditSearchForm,
+    KioskPinResetForm,
     MunicipalitySecurityForm,
     PasswordResetForm,
     PlanCopyForm,
     TimepointForm,
     UserCreateForm,
+    UserEditForm,
     select_choices,
 )
 from surveyapp.services import assignments as assignment_service
-from surveyapp.services import audit_trail, plans_admin, two_factor
+from surveyapp.services import audit_trail, plans_admin, staff_sessions, two_factor
 from surveyapp.services import auth as auth_service
 from surveyapp.services import scope as scope_service
 from surveyapp.services.links import DEFAULT_VALID_DAYS
 from surveyapp.web import registry, unit_of_work
-from surveyapp.web.auth import COPENHAGEN, current_scope, key_secret, staff_required, today
+from surveyapp.web.auth import (
+    COPENHAGEN,
+    current_scope,
+    key_secret,
+    policy,
+    staff_required,
+    today,
+)
 from surveyapp.web.coordinator import _instrument_title
+from surveyapp.web.errors import MAX_ID
 
 bp = Blueprint("admin", __name__, url_prefix="/staff/admin")
 ADMIN = (Role.ADMIN,)
@@ -48,6 +59,14 @@ USER_ERRORS = {
     "invalid_choice": _l("Not a valid choice."),
     "team_not_of_provider": _l("The team does not belong to the chosen provider."),
     "not_yourself": _l("You cannot deactivate your own account."),
+    "required": _l("Fill in this field."),
+    "last_admin": _l(
+        "This is the municipality's last active administrator: make someone else an "
+        "administrator first."
+    ),
+    "beyond_own_reach": _l("You can only place users within your own provider."),
+    "bad_pin_format": _l("A kiosk PIN is 4 to 6 digits."),
+    "pin_mismatch": _l("The two PINs are not the same."),
 }
 PLAN_ERRORS = {
     "no_items": _l("Choose at least one questionnaire."),
@@ -71,7 +90,9 @@ def _checked_action() -> None:
 # --- users -----------------------------------------------------------------------------------
 
 
-def _org_choices(form: UserCreateForm, db: object, scope: scope_service.Scope) -> None:
+def _org_choices(
+    form: UserCreateForm | UserEditForm, db: object, scope: scope_service.Scope
+) -> None:
     form.provider_id.choices = select_choices(
         [(0, _("None (whole municipality)"))]
         + [(p.id, p.name) for p in scope_service.providers(db, scope)]  # type: ignore[arg-type]
@@ -141,6 +162,127 @@ def reset_password(user_id: int) -> str | Response:
             flash(_("A new password is set for %(username)s.", username=username), "success")
             return redirect(url_for("admin.users"), 303)
     return render_template("staff/admin/password.html", form=form, username=username)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@staff_required(ADMIN)
+def user(user_id: int) -> str | Response | tuple[str, int]:
+    """One user: change name, role, provider and team; reset the kiosk PIN; see and end the
+    user's sessions."""
+    scope = current_scope()
+    form = UserEditForm()
+    with unit_of_work() as db:
+        shown = scope_service.get_user(db, scope, user_id)
+        _org_choices(form, db, scope)
+        if request.method == "GET":
+            form.process(
+                data={
+                    "full_name": shown.full_name,
+                    "role": shown.role.value,
+                    "provider_id": shown.provider_id or 0,
+                    "team_id": shown.team_id or 0,
+                }
+            )
+            _org_choices(form, db, scope)
+        username = shown.username
+    status = 200
+    if form.validate_on_submit():
+        change = auth_service.UserChange(
+            full_name=form.full_name.data or "",
+            role=Role(form.role.data),
+            provider_id=form.provider_id.data or None,
+            team_id=form.team_id.data or None,
+        )
+        try:
+            with unit_of_work() as db:
+                auth_service.update_user(db, scope, user_id, change)
+        except auth_service.UserError as exc:
+            getattr(form, exc.field).errors = [str(USER_ERRORS[str(exc)])]
+            status = 400
+        else:
+            flash(_("The changes to %(username)s are saved.", username=username), "success")
+            return redirect(url_for("admin.user", user_id=user_id), 303)
+    elif request.method == "POST":
+        status = 400
+    return _user_page(user_id, form, KioskPinResetForm(formdata=None)), status
+
+
+def _user_page(user_id: int, form: UserEditForm, pin_form: KioskPinResetForm) -> str:
+    scope = current_scope()
+    with unit_of_work() as db:
+        shown = scope_service.get_user(db, scope, user_id)
+        rules = policy()
+        sessions = staff_sessions.list_open(db, scope, user_id, max_age=rules.max_age)
+        return render_template(
+            "staff/admin/user.html",
+            idle_minutes=int(rules.idle_timeout.total_seconds() // 60),
+            max_hours=int(rules.max_age.total_seconds() // 3600),
+            shown=shown,
+            form=form,
+            pin_form=pin_form,
+            sessions=sessions,
+            action=ActionForm(),
+        )
+
+
+@bp.post("/users/<int:user_id>/kiosk-pin")
+@staff_required(ADMIN)
+def reset_kiosk_pin(user_id: int) -> str | Response | tuple[str, int]:
+    """Set a new kiosk PIN for a user who forgot theirs (audited)."""
+    scope = current_scope()
+    pin_form = KioskPinResetForm()
+    with unit_of_work() as db:
+        username = scope_service.get_user(db, scope, user_id).username
+    if pin_form.validate_on_submit():
+        try:
+            with unit_of_work() as db:
+                auth_service.reset_kiosk_pin(
+                    db, scope, user_id, pin_form.pin.data or "", pin_form.repeated.data or ""
+                )
+        except auth_service.UserError as exc:
+            getattr(pin_form, exc.field).errors = [str(USER_ERRORS[str(exc)])]
+        else:
+            flash(_("A new kiosk PIN is set for %(username)s.", username=username), "success")
+            return redirect(url_for("admin.user", user_id=user_id), 303)
+    form = UserEditForm(formdata=None)
+    with unit_of_work() as db:
+        shown = scope_service.get_user(db, scope, user_id)
+        _org_choices(form, db, scope)
+        form.process(
+            data={
+                "full_name": shown.full_name,
+                "role": shown.role.value,
+                "provider_id": shown.provider_id or 0,
+                "team_id": shown.team_id or 0,
+            }
+        )
+        _org_choices(form, db, scope)
+    return _user_page(user_id, form, pin_form), 400
+
+
+@bp.post("/users/<int:user_id>/sessions/end")
+@staff_required(ADMIN)
+def end_sessions(user_id: int) -> Response:
+    """End one of a user's sessions (form field `session_id`), or all of them."""
+    _checked_action()
+    raw = request.form.get("session_id", "")
+    if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_ID):
+        abort(400)
+    with unit_of_work() as db:
+        shown, ended = staff_sessions.end_by_admin(
+            db, current_scope(), user_id, int(raw) if raw else None
+        )
+        username = shown.username
+    flash(
+        ngettext(
+            "%(num)s session of %(username)s is ended.",
+            "%(num)s sessions of %(username)s are ended.",
+            ended,
+            username=username,
+        ),
+        "success",
+    )
+    return redirect(url_for("admin.user", user_id=user_id), 303)
 
 
 def _user_action(user_id: int, action: str) -> Response:

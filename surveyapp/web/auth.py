@@ -1,14 +1,15 @@
 """Staff login and logout, the session checks made on every request, and `staff_required`.
 
-Flask-Login keeps the user id in the signed session cookie. A cookie alone cannot be revoked,
-so every request reloads the user and refuses the session when the user is inactive, the
-user's session version has changed (logout, password reset, deactivation), the session has
-been idle longer than STAFF_IDLE_TIMEOUT or is older than STAFF_MAX_SESSION_AGE.
+Flask-Login keeps the user id in the signed session cookie, beside the random id of a
+server-side session (surveyapp.services.staff_sessions). Every request reloads the user and
+that session, and refuses it when the user is inactive, the session was ended (logout, an
+admin) or is suspended (a kiosk visit on this tablet), the user's session version has changed
+(password change or reset, deactivation: every session ends), the session has been idle
+longer than STAFF_IDLE_TIMEOUT or is older than STAFF_MAX_SESSION_AGE.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -33,6 +34,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from surveyapp.enums import ActorType, Role
@@ -47,7 +49,7 @@ from surveyapp.letters import qr_svg
 from surveyapp.models import StaffUser, utcnow
 from surveyapp.redirects import local_path
 from surveyapp.scheduling import today_in_denmark
-from surveyapp.services import audit, two_factor
+from surveyapp.services import audit, staff_sessions, two_factor
 from surveyapp.services import auth as auth_service
 from surveyapp.services.scope import NotPermitted, OutOfScope, Scope
 from surveyapp.web import unit_of_work
@@ -117,14 +119,22 @@ def fresh_session() -> None:
     session.update(keep)
 
 
+def open_session(db: Session, user: StaffUser) -> str:
+    """A new server-side session for the user in this browser; its random id."""
+    return staff_sessions.open_session(db, user, user_agent=request.user_agent.string)
+
+
 def begin_staff_session(
-    principal: StaffPrincipal, *, session_version: int, login_at: float
+    principal: StaffPrincipal, *, session_version: int, login_at: float, sid: str
 ) -> None:
-    """Log a staff user in on a fresh session (after the password, or the kiosk PIN)."""
+    """Log a staff user in on a fresh session (after the password, or the kiosk PIN).
+
+    `sid` is the id of the server-side session (`open_session`, or a resumed one): new at
+    every login, so nothing from the cookie the browser had before (which an attacker may
+    have planted) survives into the logged-in session.
+    """
     fresh_session()
-    # A new random id on every login: nothing from the cookie the browser had before (which
-    # an attacker may have planted) survives into the logged-in session.
-    session["staff_sid"] = secrets.token_urlsafe(16)
+    session["staff_sid"] = sid
     session["staff_sv"] = session_version
     session["staff_login_at"] = login_at
     session["staff_seen_at"] = utcnow().timestamp()
@@ -239,6 +249,13 @@ def _load_user(user_id: str) -> StaffPrincipal | None:
             policy=policy(),
             now=now,
         )
+        if user is not None and problem is None:
+            problem = staff_sessions.problem(
+                staff_sessions.find(db, session.get("staff_sid")),
+                user.id,
+                max_age=policy().max_age,
+                now=now,
+            )
         principal = StaffPrincipal.of(user) if user is not None and problem is None else None
     if principal is None:
         for key in (*SESSION_KEYS, "_user_id", "_fresh", "_id"):
@@ -254,7 +271,7 @@ def _unauthorized() -> Response:
     reason = g.get("staff_session_ended")
     if reason in ("idle", "max_age"):
         flash(_("Your session has expired. Please log in again."), "info")
-    elif reason in ("ended", "inactive"):
+    elif reason in ("ended", "inactive", "suspended"):
         flash(_("Your session has ended. Please log in again."), "info")
     else:
         flash(_("Please log in to continue."), "info")
@@ -304,12 +321,18 @@ def login() -> Response | str | tuple[str, int]:
             user = result.user
             principal = StaffPrincipal.of(user) if user is not None else None
             version = user.session_version if user is not None else None
+            sid = (
+                open_session(db, user)
+                if user is not None and result.outcome is auth_service.LoginOutcome.OK
+                else None
+            )
         outcome = auth_service.LoginOutcome
-        if principal is not None and result.outcome is outcome.OK:
+        if principal is not None and sid is not None and result.outcome is outcome.OK:
             begin_staff_session(
                 principal,
                 session_version=version,  # type: ignore[arg-type]
                 login_at=utcnow().timestamp(),
+                sid=sid,
             )
             return redirect(next_url or url_for("coordinator.home"))
         if principal is not None and result.outcome in (
@@ -369,11 +392,12 @@ def _start_again() -> Response:
     return redirect(url_for("auth.login"), 303)
 
 
-def _finish(user: StaffUser, next_url: str | None) -> None:
+def _finish(db: Session, user: StaffUser) -> None:
     begin_staff_session(
         StaffPrincipal.of(user),
         session_version=user.session_version,
         login_at=utcnow().timestamp(),
+        sid=open_session(db, user),
     )
 
 
@@ -400,7 +424,7 @@ def second_factor() -> Response | str | tuple[str, int]:
                 ip_address=request.remote_addr,
             )
             if user is not None:
-                _finish(user, next_url)
+                _finish(db, user)
         if user is not None:
             return redirect(next_url or url_for("coordinator.home"))
         if checked is two_factor.CodeCheck.TOO_MANY:
@@ -447,7 +471,7 @@ def enrol() -> Response | str | tuple[str, int]:
                 auth_service.complete_login(
                     db, user, None, request.remote_addr, key_secret=key_secret()
                 )
-                _finish(user, next_url)
+                _finish(db, user)
                 return render_template(
                     "staff/recovery_codes.html",
                     codes=codes,
@@ -525,6 +549,7 @@ def change_password() -> Response | str | tuple[str, int]:
             )
             if user is not None:
                 principal, version = StaffPrincipal.of(user), user.session_version
+                sid = open_session(db, user)
         if error is not None or user is None:
             messages = {**USER_ERRORS, **PASSWORD_CHANGE_ERRORS}
             field = error.field if error is not None else "current_password"
@@ -532,7 +557,9 @@ def change_password() -> Response | str | tuple[str, int]:
             getattr(form, field).errors = [str(text)]
             return render_template("staff/password_change.html", form=form), 200
         # This browser goes on, on a fresh session; every other session of the user has ended.
-        begin_staff_session(principal, session_version=version, login_at=utcnow().timestamp())
+        begin_staff_session(
+            principal, session_version=version, login_at=utcnow().timestamp(), sid=sid
+        )
         flash(_("Your password is changed. You have been logged out everywhere else."), "success")
         return redirect(url_for("coordinator.home"), 303)
     return render_template("staff/password_change.html", form=form)
@@ -541,12 +568,14 @@ def change_password() -> Response | str | tuple[str, int]:
 @bp.post("/logout")
 @staff_required()
 def logout() -> Response:
-    """Log out: every session of this user ends at once."""
+    """Log out: this browser's session ends (the user's other devices stay logged in)."""
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
     with unit_of_work() as db:
-        auth_service.logout(db, current_user.id, ip_address=request.remote_addr)
+        auth_service.logout(
+            db, current_user.id, sid=session.get("staff_sid"), ip_address=request.remote_addr
+        )
     logout_user()
     fresh_session()
     flash(_("You have been logged out."), "info")

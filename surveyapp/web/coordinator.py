@@ -40,6 +40,7 @@ from surveyapp.forms.staff import (
 from surveyapp.services import assignments as assignment_service
 from surveyapp.services import charts, throttle
 from surveyapp.services import citizens as citizen_service
+from surveyapp.services import kiosk as kiosk_service
 from surveyapp.services import letters as letter_service
 from surveyapp.services import scope as scope_service
 from surveyapp.services.responses import AnswerRejected
@@ -347,9 +348,16 @@ def citizen(citizen_id: int) -> str:
         page = citizen_service.citizen_page(db, scope, citizen_id, registry())
         ids = [a.id for cv in page.courses for tp in cv.timepoints for a in tp.assignments]
         links = letter_service.link_statuses(db, ids)
+        # "Start on this tablet" only when the kiosk has something to ask now.
+        kiosk_due = len(kiosk_service.visit_queue(db, scope, citizen_id, today()))
     flash_course = session.pop(FLASH_COURSE_KEY, None)
     return render_template(
-        "staff/citizen.html", page=page, today=today(), links=links, flash_course=flash_course
+        "staff/citizen.html",
+        page=page,
+        today=today(),
+        links=links,
+        flash_course=flash_course,
+        kiosk_due=kiosk_due,
     )
 
 

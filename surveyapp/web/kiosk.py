@@ -53,12 +53,15 @@ KIOSK_DIR = Path(__file__).resolve().parents[2] / "kiosk"
 GRANT = "kiosk_grant"
 STAFF_ROLES = (Role.COORDINATOR, Role.ADMIN)
 ALLOWED_OUTSIDE = {"static", "display.text_size"}
-STAFF_ENDPOINTS = {"kiosk.start_visit", "kiosk.set_pin"}
+STAFF_ENDPOINTS = {"kiosk.start_visit", "kiosk.set_pin", "kiosk.summary"}
 ID = re.compile(r"[0-9]{1,10}")  # ASCII digits: int() would also take "１２" or " 12"
+QUEUE = re.compile(r"[0-9]{1,10}(,[0-9]{1,10}){0,49}")  # the confirmed queue: assignment ids
 
 
 class StartForm(FlaskForm):
     citizen_id = HiddenField(validators=[InputRequired()])
+    # The queue the coordinator confirmed; without it the confirmation page is shown.
+    queue = HiddenField()
 
 
 class PinForm(FlaskForm):
@@ -124,30 +127,74 @@ def _shown(visit: KioskSession) -> tuple[KioskState, str | None]:
 # --- staff side: start a visit, set one's PIN --------------------------------------------------
 
 
+def _confirmation(citizen_id: int, *, changed: bool = False) -> str | WerkzeugResponse:
+    """The page that lists what the visit will ask, with the button that starts it."""
+    try:
+        due = kiosk_service.preview(db_session(), current_scope(), citizen_id, today())
+    except kiosk_service.KioskError:
+        flash(_("Set your kiosk PIN before you hand the tablet over."), "error")
+        return redirect(url_for("kiosk.set_pin"), code=303)
+    if not due:
+        return _nothing_due()
+    form = StartForm(
+        formdata=None, citizen_id=str(citizen_id), queue=",".join(str(a.id) for a in due)
+    )
+    return render_template(
+        "kiosk/confirm.html",
+        form=form,
+        due=due,
+        citizen_label=due[0].course.citizen.label,
+        citizen_id=citizen_id,
+        changed=changed,
+    )
+
+
+def _nothing_due() -> WerkzeugResponse:
+    flash(_("This citizen has no questionnaires due now, so no kiosk visit was started."), "info")
+    back = local_referrer(request.referrer, request.host)
+    return redirect(back or url_for("coordinator.home"), code=303)
+
+
 @bp.post("/start")
 @staff_required(STAFF_ROLES)
-def start_visit() -> WerkzeugResponse:
-    """Queue the citizen's due questionnaires and hand the tablet over."""
+def start_visit() -> str | WerkzeugResponse:
+    """Confirm what the visit will ask, then queue it and hand the tablet over.
+
+    Without a confirmed queue the confirmation page is shown (nothing is written); with one,
+    the server checks it is still what is due before anything starts.
+    """
     form = StartForm()
     if not form.validate_on_submit() or not ID.fullmatch(str(form.citizen_id.data)):
         abort(400)
     citizen_id = int(form.citizen_id.data)
     if citizen_id > MAX_ID:
         abort(400)
+    confirmed = str(form.queue.data or "")
+    if not confirmed:
+        return _confirmation(citizen_id)
+    if not QUEUE.fullmatch(confirmed):
+        abort(400)
+    expected = [int(i) for i in confirmed.split(",")]
     login_at = datetime.fromtimestamp(session.get("staff_login_at") or 0, tz=UTC)
     try:
         grant = run_in_transaction(
             lambda: kiosk_service.start_visit(
-                db_session(), current_scope(), citizen_id, login_at=login_at, today=today()
+                db_session(),
+                current_scope(),
+                citizen_id,
+                login_at=login_at,
+                today=today(),
+                staff_sid=session.get("staff_sid"),
+                expected=expected,
             )
         )
     except kiosk_service.KioskError as error:
         if error.code == "no_pin":
             flash(_("Set your kiosk PIN before you hand the tablet over."), "error")
             return redirect(url_for("kiosk.set_pin"), code=303)
-        flash(_("This citizen has no questionnaires due now."), "info")
-        back = local_referrer(request.referrer, request.host)
-        return redirect(back or url_for("coordinator.home"), code=303)
+        if error.code == "queue_changed":
+            return _confirmation(citizen_id, changed=True)
+        return _nothing_due()
     logout_user()
     fresh_session()
     session[GRANT] = grant
@@ -177,6 +224,19 @@ def set_pin() -> str | WerkzeugResponse:
             flash(_("Your kiosk PIN is saved."), "success")
             return redirect(url_for("coordinator.home"), code=303)
     return render_template("kiosk/set_pin.html", form=form)
+
+
+@bp.get("/besog/<int:visit_id>")
+@staff_required(STAFF_ROLES)
+def summary(visit_id: int) -> str:
+    """After the PIN: what was answered, paused and left at the visit; back to the citizen."""
+    found = kiosk_service.visit_summary(db_session(), current_scope(), visit_id, today())
+    return render_template(
+        "kiosk/summary.html",
+        summary=found,
+        start_form=StartForm(formdata=None, citizen_id=str(found.citizen_id)),
+        question_count=lambda instrument_id: len(registry().get(instrument_id).items),
+    )
 
 
 # --- the tablet in the citizen's hands -----------------------------------------------------------
@@ -247,18 +307,23 @@ def unlock() -> str | WerkzeugResponse:
     form = PinForm()
     if visit.state is not KioskState.HANDBACK or not form.validate_on_submit():
         return redirect(url_for("kiosk.screen"), code=303)
-    user = run_in_transaction(
+    unlocked = run_in_transaction(
         lambda: kiosk_service.unlock(
-            db_session(), visit, form.pin.data or "", ip_address=request.remote_addr
+            db_session(),
+            visit,
+            form.pin.data or "",
+            ip_address=request.remote_addr,
+            user_agent=request.user_agent.string,
         )
     )
-    if user is not None:
+    if unlocked is not None:
         begin_staff_session(
-            StaffPrincipal.of(user),
-            session_version=user.session_version,
-            login_at=visit.staff_login_at.timestamp(),
+            StaffPrincipal.of(unlocked.user),
+            session_version=unlocked.user.session_version,
+            login_at=unlocked.login_at.timestamp(),
+            sid=unlocked.sid,
         )
-        return redirect(url_for("coordinator.home"), code=303)
+        return redirect(url_for("kiosk.summary", visit_id=unlocked.visit_id), code=303)
     if visit.state is KioskState.ENDED:
         fresh_session()
         flash(_("Too many wrong PINs. Please log in with your username and password."), "error")

@@ -75,6 +75,9 @@ def _login(page: Page, server: LiveServer, username: str = "koordinator") -> Non
 def _hand_over(page: Page, server: LiveServer, citizen_id: int) -> None:
     page.goto(f"{server.url}/staff/citizens/{citizen_id}")
     page.get_by_role("button", name="Start på denne tablet").click()
+    confirm = page.locator("form[action$='/kiosk/start'] button[type=submit]")  # what is asked
+    expect(page.locator("ol.kiosk-queue li").first).to_be_visible()
+    confirm.click()
     expect(page.locator("h1")).to_have_text("Giv tabletten til borgeren")
 
 
@@ -154,8 +157,8 @@ def test_the_whole_visit_with_pause_resume_and_isolation(
     screenshot(page, "kiosk-5-wrong-pin")
     page.get_by_label("Til medarbejderen: kiosk-pinkode").fill(DEMO_PIN)
     page.get_by_role("button", name="Lås op").click()
-    page.wait_for_url(re.compile(r"/staff/"))
-    screenshot(page, "kiosk-6-back-on-due-list")
+    page.wait_for_url(re.compile(r"/kiosk/besog/[0-9]+$"))  # the visit's summary
+    screenshot(page, "kiosk-6-back-on-the-visit-summary")
 
     # Resume later: the unfinished WHODAS-12 goes on at its first unanswered question.
     _hand_over(page, live_server, citizen)
@@ -166,7 +169,7 @@ def test_the_whole_visit_with_pause_resume_and_isolation(
     page.get_by_role("button", name="Jeg vil holde pause / give tabletten tilbage").click()
     page.get_by_label("Til medarbejderen: kiosk-pinkode").fill(DEMO_PIN)
     page.get_by_role("button", name="Lås op").click()
-    page.wait_for_url(re.compile(r"/staff/"))
+    page.wait_for_url(re.compile(r"/kiosk/besog/[0-9]+$"))  # the visit's summary
 
 
 def test_idle_timeout_warns_then_hands_back(
@@ -192,7 +195,7 @@ def test_idle_timeout_warns_then_hands_back(
     assert _status(live_server, citizen, "who5") is AssignmentStatus.IN_PROGRESS
     page.get_by_label("Til medarbejderen: kiosk-pinkode").fill(DEMO_PIN)
     page.get_by_role("button", name="Lås op").click()
-    page.wait_for_url(re.compile(r"/staff/"))
+    page.wait_for_url(re.compile(r"/kiosk/besog/[0-9]+$"))  # the visit's summary
 
 
 def test_five_wrong_pins_lead_to_the_full_login(

@@ -38,7 +38,7 @@ from tests.support import factories
 from tests.support.staff import load_small_demo, login, token
 
 STAFF_USERS = ("admin", "koordinator", "terapeut", "leverandoer", "analytiker")
-KIOSK_STAFF_ENDPOINTS = {"kiosk.start_visit", "kiosk.set_pin"}
+KIOSK_STAFF_ENDPOINTS = {"kiosk.start_visit", "kiosk.set_pin", "kiosk.summary"}
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
 # Appending an audit event: its INSERT and, on SQLite, the no-op update of the chain head
 # that takes the writer lock before the event is numbered (surveyapp/models/chain.py).
@@ -116,12 +116,24 @@ def visitors(app: Flask, factory: sessionmaker[Session], settings: Settings) -> 
             "position": 1,
             "size": 1,
             "filename": "kiosk.js",
+            "visit_id": 1,  # the tablet's visit below
         }
-    # The tablet first: starting a visit ends the coordinator's other sessions.
+    # The tablet: the visit is confirmed, then started (only this browser's staff session is
+    # suspended; the coordinator's other sessions go on).
     kiosk = app.test_client()
     assert login(kiosk, "koordinator").status_code == 302
-    started = kiosk.post(
+    shown = kiosk.post(
         "/kiosk/start", data={"citizen_id": values["citizen_id"], "csrf_token": token(kiosk)}
+    )
+    queue = re.search(r'name="queue"[^>]*value="([^"]+)"', shown.text)
+    assert queue, shown.status_code
+    started = kiosk.post(
+        "/kiosk/start",
+        data={
+            "citizen_id": values["citizen_id"],
+            "queue": queue.group(1),
+            "csrf_token": token(kiosk),
+        },
     )
     assert started.location == "/kiosk/", started.location
     assert kiosk.post("/kiosk/begin", data={"csrf_token": _csrf(kiosk, "/kiosk/")}).status_code

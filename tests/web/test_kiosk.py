@@ -62,8 +62,17 @@ def visit(factory: sessionmaker[Session]) -> dict[str, int]:
 
 def _start(client: FlaskClient, citizen_id: int) -> str:
     assert login(client, "kim", PASSWORD).status_code == 302
-    response = post(client, "/kiosk/pin-kode", {})  # any staff page gives a CSRF token
-    response = post(client, "/kiosk/start", {"citizen_id": citizen_id})
+    return _confirm_and_start(client, citizen_id)
+
+
+def _confirm_and_start(client: FlaskClient, citizen_id: int) -> str:
+    """Tap "Start on this tablet", then "Start the visit" on the confirmation page."""
+    shown = post(client, "/kiosk/start", {"citizen_id": citizen_id})
+    if shown.status_code != 200:
+        return shown.location
+    queue = re.search(r'name="queue"[^>]*value="([^"]+)"', shown.text)
+    assert queue, "no queue on the confirmation page"
+    response = post(client, "/kiosk/start", {"citizen_id": citizen_id, "queue": queue.group(1)})
     return response.location
 
 
@@ -115,7 +124,7 @@ def test_an_earlier_staff_cookie_no_longer_works(
     login(client, "kim", PASSWORD)
     stolen = client.get_cookie("session")
     assert stolen is not None
-    post(client, "/kiosk/start", {"citizen_id": visit["citizen"]})
+    _confirm_and_start(client, visit["citizen"])
     replay = app.test_client()
     replay.set_cookie("session", stolen.value)
     response = replay.get("/staff/due")
@@ -160,7 +169,7 @@ def test_pause_keeps_the_answers_and_locks_the_questions(
         assert {a.item_id: a.value for a in who5.response.answers} == {"who5_1": 5, "who5_2": 4}  # type: ignore[union-attr]
 
 
-def test_the_right_pin_returns_to_the_due_list(
+def test_the_right_pin_returns_to_the_staff_screens(
     client: FlaskClient, factory: sessionmaker[Session], visit: dict[str, int]
 ) -> None:
     _start(client, visit["citizen"])
@@ -170,7 +179,7 @@ def test_the_right_pin_returns_to_the_due_list(
     back = client.post(
         "/kiosk/pin", data={"csrf_token": _csrf(client.get("/kiosk/").text), "pin": PIN}
     )
-    assert back.status_code == 303 and back.location.startswith("/staff")
+    assert back.status_code == 303 and back.location.startswith("/kiosk/besog/")  # the summary
     assert client.get("/staff/due").status_code == 200
     assert _visit_row(factory).state is KioskState.ENDED
     with factory() as session:
@@ -275,7 +284,7 @@ def test_a_pin_is_needed_and_must_be_4_to_6_digits(
     with factory() as session:
         stored = session.get(StaffUser, visit["user"]).kiosk_pin_hash  # type: ignore[union-attr]
         assert stored and stored.startswith("$argon2id$")
-    assert post(client, "/kiosk/start", {"citizen_id": visit["citizen"]}).location == "/kiosk/"
+    assert _confirm_and_start(client, visit["citizen"]) == "/kiosk/"
 
 
 def test_nothing_due_means_no_visit(
@@ -285,8 +294,107 @@ def test_nothing_due_means_no_visit(
         for a in session.scalars(select(Assignment).where(Assignment.course_id == visit["course"])):
             a.status = AssignmentStatus.SCHEDULED
     login(client, "kim", PASSWORD)
+    page = client.get(f"/staff/citizens/{visit['citizen']}")
+    assert page.status_code == 200 and "Start på denne tablet" not in page.text
     response = post(client, "/kiosk/start", {"citizen_id": visit["citizen"]})
     assert response.status_code == 303 and response.location != "/kiosk/"
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # new text: translated when merged
+    shown = client.get(response.location, follow_redirects=True)
+    assert "no questionnaires due now, so no kiosk visit was started" in shown.text
+    # Nor does a confirmed queue start anything once nothing is due any more.
+    forced = post(client, "/kiosk/start", {"citizen_id": visit["citizen"], "queue": "1,2,3"})
+    assert forced.status_code == 303 and forced.location != "/kiosk/"
     with factory() as session:
         assert session.scalars(select(Citizen)).first() is not None
         assert session.scalars(select(KioskSession)).first() is None
+
+
+def test_starting_shows_what_will_be_asked_and_starts_only_when_confirmed(
+    client: FlaskClient, factory: sessionmaker[Session], visit: dict[str, int]
+) -> None:
+    login(client, "kim", PASSWORD)
+    page = client.get(f"/staff/citizens/{visit['citizen']}")
+    assert "Start på denne tablet" in page.text  # something is due
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # new text: translated when merged
+    shown = post(client, "/kiosk/start", {"citizen_id": visit["citizen"]})
+    assert shown.status_code == 200
+    queue = shown.text.split('class="kiosk-queue"')[1].split("</ol>")[0]
+    assert re.findall(r"<li>([^<]+)", queue) == [
+        "WHO-5 Well-Being Index",
+        "WHODAS 2.0, short version (self-administered)",
+        "Start-meeting satisfaction",
+    ]
+    assert "Start the visit" in shown.text
+    with factory() as session:
+        assert session.scalars(select(KioskSession)).first() is None  # nothing started yet
+    # What is due changed since the page was shown: nothing starts, the list is shown again.
+    stale = post(client, "/kiosk/start", {"citizen_id": visit["citizen"], "queue": "999999"})
+    assert stale.status_code == 200 and "What is due has changed" in stale.text
+    with factory() as session:
+        assert session.scalars(select(KioskSession)).first() is None
+    assert _confirm_and_start(client, visit["citizen"]) == "/kiosk/"
+
+
+def test_a_visit_suspends_only_the_tablets_session_not_the_other_devices(
+    client: FlaskClient, factory: sessionmaker[Session], visit: dict[str, int], app: Flask
+) -> None:
+    desk = app.test_client()  # the coordinator is logged in at the office PC too
+    assert login(desk, "kim", PASSWORD).status_code == 302
+    login(client, "kim", PASSWORD)
+    tablet_cookie = client.get_cookie("session")
+    assert tablet_cookie is not None
+    assert _confirm_and_start(client, visit["citizen"]) == "/kiosk/"
+    assert desk.get("/staff/due").status_code == 200  # still logged in elsewhere
+    replay = app.test_client()  # the tablet's own earlier cookie is suspended
+    replay.set_cookie("session", tablet_cookie.value)
+    assert replay.get("/staff/due").location.startswith("/login")
+    handover = client.get("/kiosk/")
+    client.post("/kiosk/begin", data={"csrf_token": _csrf(handover.text)})
+    client.post("/kiosk/pause", data={"csrf_token": _csrf(client.get("/kiosk/1").text)})
+    client.post("/kiosk/pin", data={"csrf_token": _csrf(client.get("/kiosk/").text), "pin": PIN})
+    assert client.get("/staff/due").status_code == 200
+    assert desk.get("/staff/due").status_code == 200
+    assert replay.get("/staff/due").location.startswith("/login")  # resumed under a new id
+
+
+def test_after_the_pin_a_summary_of_the_visit_and_the_way_back_to_the_citizen(
+    client: FlaskClient, factory: sessionmaker[Session], visit: dict[str, int]
+) -> None:
+    _start(client, visit["citizen"])
+    _answer_first_two_questions(client)
+    client.post("/kiosk/pause", data={"csrf_token": _csrf(client.get("/kiosk/1/3").text)})
+    back = client.post(
+        "/kiosk/pin", data={"csrf_token": _csrf(client.get("/kiosk/").text), "pin": PIN}
+    )
+    row = _visit_row(factory)
+    assert back.status_code == 303 and back.location == f"/kiosk/besog/{row.id}"
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # new text: translated when merged
+    summary = client.get(back.location)
+    assert summary.status_code == 200
+    text = summary.text
+    assert "Paused" in text and "2 of 5 questions answered" in text
+    assert text.count("Not started") == 2  # WHODAS-12 and the start meeting
+    assert f'href="/staff/citizens/{visit["citizen"]}"' in text and "Back to the citizen" in text
+    assert "Go on with the citizen on this tablet" in text  # the rest is still due
+
+
+def test_the_visit_summary_is_only_for_staff_who_may_see_the_citizen(
+    client: FlaskClient, factory: sessionmaker[Session], visit: dict[str, int], app: Flask
+) -> None:
+    _start(client, visit["citizen"])
+    visit_id = _visit_row(factory).id
+    with factory.begin() as session:
+        other = factories.course(session, start=today_in_denmark(), municipality_name="Fjernby")
+        session.add(
+            StaffUser(
+                username="fjern",
+                full_name="F F",
+                role=Role.COORDINATOR,
+                municipality_id=other.municipality_id,
+                password_hash=hash_secret(PASSWORD),
+            )
+        )
+    stranger = app.test_client()
+    login(stranger, "fjern", PASSWORD)
+    assert stranger.get(f"/kiosk/besog/{visit_id}").status_code == 404
+    assert client.get(f"/kiosk/besog/{visit_id}").location == "/kiosk/"  # confined meanwhile

@@ -17,15 +17,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from surveyapp.config import Settings
 from surveyapp.demo import DEMO_USERS
-from surveyapp.enums import ActorType, Role
+from surveyapp.enums import ActorType, KioskState, Role
 from surveyapp.models import (
     AnalystGrant,
     Assignment,
     Course,
+    KioskSession,
     LinkToken,
     Municipality,
     PlanTimepoint,
     StaffUser,
+    utcnow,
 )
 from surveyapp.scheduling import today_in_denmark
 from surveyapp.services import audit
@@ -60,6 +62,7 @@ ROUTES = {
     "respond.thanks": RESPONDENT,
     "kiosk.start_visit": LISTING,  # the citizen id is form data; scoping tested in test_kiosk
     "kiosk.set_pin": LISTING,
+    "kiosk.summary": FOREIGN,  # a kiosk visit with a Nabolund citizen: "not found"
     "kiosk.screen": RESPONDENT,  # the kiosk grant in the session is the credential
     "kiosk.begin_visit": RESPONDENT,
     "kiosk.pause": RESPONDENT,
@@ -92,6 +95,9 @@ ROUTES = {
     "admin.activate_user": FOREIGN,
     "admin.unlock_user": FOREIGN,
     "admin.reset_two_factor": FOREIGN,
+    "admin.user": FOREIGN,  # Nabolund's user: "not found" for Sølvstrand's admin
+    "admin.reset_kiosk_pin": FOREIGN,
+    "admin.end_sessions": FOREIGN,
     "admin.security": LISTING,  # the admin's own municipality's setting
     "admin.audit_search": LISTING,
     "admin.audit_export": LISTING,  # only the admin's own municipality's events
@@ -157,6 +163,7 @@ FORM = {
 
 
 FOREIGN_GRANTS: dict[int, int] = {}  # the foreign fixture's grant, by its Nabolund user
+FOREIGN_VISITS: dict[int, int] = {}  # the foreign fixture's kiosk visit, by its Nabolund user
 
 
 @pytest.fixture
@@ -191,6 +198,18 @@ def foreign(session_factory: sessionmaker[Session], settings: Settings) -> Forei
         session.add(grant)
         session.flush()
         FOREIGN_GRANTS[found.user_id] = grant.id
+        visit = KioskSession(
+            grant_hash="0" * 64,
+            staff_user_id=found.user_id,
+            municipality_id=nabolund.id,
+            citizen_id=found.citizen_id,
+            assignment_ids=[found.assignment_id],
+            state=KioskState.ENDED,
+            staff_login_at=utcnow(),
+        )
+        session.add(visit)
+        session.flush()
+        FOREIGN_VISITS[found.user_id] = visit.id
     return found
 
 
@@ -208,6 +227,7 @@ def _urls(app: Flask, foreign: Foreign) -> Iterator[tuple[str, str, str]]:
         "size": 1,
         "filename": "app.css",
         "grant_id": FOREIGN_GRANTS.get(foreign.user_id, 0),
+        "visit_id": FOREIGN_VISITS.get(foreign.user_id, 0),
     }
     for rule in app.url_map.iter_rules():
         path = rule.build({name: values[name] for name in rule.arguments}, append_unknown=False)
