@@ -36,7 +36,7 @@ def _events(factory: sessionmaker[Session], action: str) -> list[AuditEvent]:
 
 def _admin(app: Flask) -> FlaskClient:
     client = app.test_client()
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # new text: translated when merged
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the English of the new texts
     assert login(client, "admin").status_code == 302
     return client
 

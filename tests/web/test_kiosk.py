@@ -298,9 +298,8 @@ def test_nothing_due_means_no_visit(
     assert page.status_code == 200 and "Start på denne tablet" not in page.text
     response = post(client, "/kiosk/start", {"citizen_id": visit["citizen"]})
     assert response.status_code == 303 and response.location != "/kiosk/"
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # new text: translated when merged
     shown = client.get(response.location, follow_redirects=True)
-    assert "no questionnaires due now, so no kiosk visit was started" in shown.text
+    assert "ingen spørgeskemaer, der skal besvares nu, så der blev ikke startet" in shown.text
     # Nor does a confirmed queue start anything once nothing is due any more.
     forced = post(client, "/kiosk/start", {"citizen_id": visit["citizen"], "queue": "1,2,3"})
     assert forced.status_code == 303 and forced.location != "/kiosk/"
@@ -315,7 +314,7 @@ def test_starting_shows_what_will_be_asked_and_starts_only_when_confirmed(
     login(client, "kim", PASSWORD)
     page = client.get(f"/staff/citizens/{visit['citizen']}")
     assert "Start på denne tablet" in page.text  # something is due
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # new text: translated when merged
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the English of the new texts
     shown = post(client, "/kiosk/start", {"citizen_id": visit["citizen"]})
     assert shown.status_code == 200
     queue = shown.text.split('class="kiosk-queue"')[1].split("</ol>")[0]
@@ -368,7 +367,7 @@ def test_after_the_pin_a_summary_of_the_visit_and_the_way_back_to_the_citizen(
     )
     row = _visit_row(factory)
     assert back.status_code == 303 and back.location == f"/kiosk/besog/{row.id}"
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # new text: translated when merged
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the English of the new texts
     summary = client.get(back.location)
     assert summary.status_code == 200
     text = summary.text
