@@ -26,12 +26,12 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import logout_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import HiddenField, PasswordField
 from wtforms.validators import InputRequired
 
 from surveyapp.enums import Channel, KioskState, Role
+from surveyapp.forms.base import FlaskForm
 from surveyapp.models import KioskSession
 from surveyapp.redirects import local_referrer
 from surveyapp.services import kiosk as kiosk_service
