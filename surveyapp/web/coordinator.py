@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import format_date, format_decimal, get_locale
+from flask_babel import format_date, format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
@@ -227,10 +227,12 @@ def find_citizen() -> str | Response | tuple[str, int]:
         if result.outcome is outcome.THROTTLED:
             minutes = int(current_app.config["CPR_LOOKUP_WINDOW"].total_seconds() // 60)
             form.form_errors.append(
-                _(
+                ngettext(
                     "You have looked up many CPR numbers in a short time. Wait up to "
-                    "%(minutes)s minutes and try again.",
-                    minutes=minutes,
+                    "%(num)s minute and try again.",
+                    "You have looked up many CPR numbers in a short time. Wait up to "
+                    "%(num)s minutes and try again.",
+                    minutes,
                 )
             )
             return _find_again(form, 429)
@@ -448,10 +450,12 @@ def enter_answers(assignment_id: int) -> str | Response:
             form.answered_on.errors = [_("The date cannot lie in the future.")]
         elif paper and missing and not form.confirm_missing.data:
             form.confirm_missing.errors = [
-                _(
-                    "%(count)s questions have no answer. If they were left unanswered on the "
+                ngettext(
+                    "%(num)s question has no answer. If it was left unanswered on the "
                     "paper form, tick this box.",
-                    count=missing,
+                    "%(num)s questions have no answer. If they were left unanswered on the "
+                    "paper form, tick this box.",
+                    missing,
                 )
             ]
         else:
