@@ -343,6 +343,7 @@ class DueFilterForm(FlaskForm):
         default="",
         validators=[Optional()],
     )
+    q = StringField(_l("Citizen label contains"), validators=[Optional(), Length(max=60)])
     submit = SubmitField(_l("Show"))
 
 

@@ -37,6 +37,8 @@ def merged_translations(target: Path) -> Path:
             if locale == "en":
                 continue  # English shows the msgid itself
             if isinstance(danish, list):
+                if "|" not in key or len(danish) != 2:
+                    continue  # not a plural as scripts/apply_translations.py reads it
                 singular, plural = key.split("|", 1)
                 catalog.delete((singular, plural))
                 catalog.add((singular, plural), tuple(danish))
