@@ -89,3 +89,21 @@ def test_switching_language_on_a_staff_page_stays_there(
     page.get_by_role("button", name="English").click()
     page.wait_for_url(f"{live_server.url}/staff/citizens")
     expect(page.locator("h1")).to_have_text("Citizens")
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+@pytest.mark.parametrize("lang", ["da", "en"])
+def test_a_respondent_error_page_has_the_respondent_layout(
+    live_server: LiveServer, new_page: Callable[..., Page], size: str, lang: str
+) -> None:
+    """An error on the respondent's side (here a 405) offers no staff navigation or login."""
+    page = new_page(SIZES[size], locale=LOCALES[lang])
+    response = page.goto(f"{live_server.url}/visning/tekst")  # the text size: POST only
+    assert response is not None and response.status == 405
+    expect(page.locator("header.bar")).to_be_visible()  # the text-size bar
+    assert page.locator("nav.staff, a[href^='/staff'], a[href='/login']").count() == 0
+    back = page.locator("main a.secondary")
+    expect(back).to_have_attribute("href", "/k")  # type the code from the letter
+    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
+    _shot(page, f"error-405-respondent-{size}-{lang}")
+    assert_accessible(page)
