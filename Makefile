@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 5000
+# The address of this machine on the local network (for `make run-lan`); override LAN_IP=...
+LAN_IP ?= $(shell hostname -I 2>/dev/null | cut -d' ' -f1)
 export SURVEYAPP_DATABASE_URL ?= sqlite:///instance/surveyapp.sqlite3
 
 PO_FILES := $(wildcard translations/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: install run test test-fast lint typecheck i18n-check i18n-update bench system-packages clean
+.PHONY: install run run-lan test test-fast lint typecheck i18n-check i18n-update bench system-packages clean
 
 install: $(STAMP) $(MO_FILES)
 
@@ -29,14 +31,32 @@ node_modules/.installed-stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
-## Set up, migrate the embedded SQLite database, load demo data if empty, and serve.
+## Set up, migrate the embedded SQLite database, load demo data if empty, and serve on this
+## machine only (http://127.0.0.1:$(PORT)).
 run: install
 	bash scripts/system-packages.sh run || echo "PDF letters need Pango and HarfBuzz (see above); the app runs without them"
 	$(BIN)/surveyapp migrate
 	$(BIN)/surveyapp demo
 	PORT=$(PORT) $(BIN)/surveyapp demo-links
 	$(BIN)/surveyapp demo-code
-	PORT=$(PORT) $(BIN)/surveyapp serve
+	PORT=$(PORT) $(BIN)/surveyapp serve --host 127.0.0.1
+
+## As `make run`, but on every network interface, so that a phone or tablet on the same
+## (trusted) network can open the demo links: for a trial with demo data only. Plain HTTP,
+## no TLS: never on a public or shared network, never with real data. Production is served
+## behind an HTTPS proxy (see README, Configuration); `SURVEYAPP_ENV=production` refuses the
+## demo secrets whatever the address.
+run-lan: export SURVEYAPP_PUBLIC_URL ?= http://$(LAN_IP):$(PORT)
+run-lan: install
+	@echo "WARNING: serving on the local network (0.0.0.0:$(PORT)) over plain HTTP with demo data."
+	@echo "WARNING: anyone on this network can reach it. Use a trusted network only; stop with Ctrl-C."
+	@echo "Open $(SURVEYAPP_PUBLIC_URL) on the phone or tablet (SURVEYAPP_PUBLIC_URL, LAN_IP=... to change)."
+	bash scripts/system-packages.sh run || echo "PDF letters need Pango and HarfBuzz (see above); the app runs without them"
+	$(BIN)/surveyapp migrate
+	$(BIN)/surveyapp demo
+	PORT=$(PORT) $(BIN)/surveyapp demo-links
+	$(BIN)/surveyapp demo-code
+	PORT=$(PORT) $(BIN)/surveyapp serve --host 0.0.0.0
 
 ## Set up and run every test (SQLite and a real, temporary PostgreSQL).
 test: install system-packages node_modules/.installed-stamp

@@ -86,22 +86,37 @@ def import_responses_command(file: str, dry_run: bool) -> None:
 def migrate_command() -> None:
     """Bring the configured database up to the newest schema, and its derived tables in line.
 
-    After the migrations, the measurement table the reports read is filled or rebuilt for
-    every instrument whose reported scores changed or whose rows are missing.
+    Says what it did: created the schema, migrated from one revision to the newest, or found
+    the database already there. After the migrations, the measurement table the reports read
+    is filled or rebuilt for every instrument whose reported scores changed or whose rows are
+    missing.
     """
     from surveyapp.config import Settings
-    from surveyapp.db import make_engine, make_session_factory, upgrade
+    from surveyapp.db import (
+        current_revision,
+        head_revision,
+        make_engine,
+        make_session_factory,
+        upgrade,
+    )
     from surveyapp.instruments import load_registry
     from surveyapp.services import measurements
 
     settings = Settings.from_env()
+    before = current_revision(settings.database_url)
     upgrade(settings.database_url)
+    after = current_revision(settings.database_url) or head_revision()
+    if before is None:
+        click.echo(f"created the database schema (revision {after})")
+    elif before != after:
+        click.echo(f"migrated the database from revision {before} to {after}")
+    else:
+        click.echo(f"the database is already at the newest schema (revision {after})")
     factory = make_session_factory(make_engine(settings.database_url))
     with factory.begin() as session:
         for result in measurements.sync(session, load_registry(settings.instruments_dirs)):
             if result.rebuilt:
                 click.echo(f"measurements of {result.instrument_id} rebuilt: {result.rows} rows")
-    click.echo("database is up to date")
 
 
 @main.command("demo")

@@ -56,6 +56,27 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
+def head_revision() -> str:
+    """The newest schema revision the migrations define."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(url: str) -> str | None:
+    """The schema revision the database is at; None for a database without a schema."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Apply migrations up to `revision` (the only way the schema is made)."""
     command.upgrade(alembic_config(url), revision)

@@ -65,7 +65,9 @@ MESSAGES: Mapping[str, str] = MappingProxyType(
     {
         # the file as a whole
         "file_too_large": N_("The file is larger than %(limit)s MB."),
-        "too_many_rows": N_("The file has more than %(limit)s rows; split it into smaller files."),
+        "too_many_rows": N_(
+            "The file has too many rows (the limit is %(limit)s); split it into smaller files."
+        ),
         "unreadable": N_("The file cannot be read as CSV or as an Excel workbook (.xlsx)."),
         "old_excel": N_("Old Excel files (.xls) cannot be read; save the file as .xlsx or CSV."),
         "encoding": N_("The file is not text in UTF-8 or Windows-1252; save it as CSV UTF-8."),
@@ -104,7 +106,7 @@ MESSAGES: Mapping[str, str] = MappingProxyType(
         "dont_know_not_offered": N_('"Don\'t know" is not offered for this item'),
         "not_applicable_not_offered": N_('"Not applicable" is not offered for this item'),
         "other_instrument": N_("must be empty: this column is not an item of %(instrument)s"),
-        "label_too_long": N_("at most %(limit)s characters"),
+        "label_too_long": N_("too long (characters allowed: %(limit)s)"),
         "label_is_cpr": N_("looks like a CPR number, which a label must never hold"),
         # found in the database (surveyapp.services.imports)
         "unknown_municipality": N_("no municipality '%(value)s' (name or kommunekode)"),

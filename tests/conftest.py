@@ -21,6 +21,23 @@ TEST_SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"  # noqa: S105
 TEST_CPR_KEY = "test-cpr-hmac-key-0123456789abcdef012345"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def merged_catalogues(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every app the tests create reads the catalogues as the lead will merge them.
+
+    Helpers put new strings with their Danish into translations/incoming/*.json instead of
+    editing the catalogues (tests/support/i18n.py); once applied, this changes nothing.
+    """
+    import surveyapp.app
+    from tests.support.i18n import merged_translations
+
+    directory = merged_translations(tmp_path_factory.mktemp("i18n"))
+    original = surveyapp.app._translations_dir
+    surveyapp.app._translations_dir = lambda: directory  # type: ignore[assignment]
+    yield directory
+    surveyapp.app._translations_dir = original  # type: ignore[assignment]
+
+
 @pytest.fixture(scope="session")
 def sqlite_databases(tmp_path_factory: pytest.TempPathFactory) -> SQLiteDatabases:
     return SQLiteDatabases(tmp_path_factory.mktemp("sqlite"))

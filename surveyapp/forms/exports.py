@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField
 from wtforms.validators import Optional, ValidationError
 
+from surveyapp.forms.base import FlaskForm
 from surveyapp.forms.fields import DateField
 from surveyapp.forms.staff import MultiCheckboxField, select_choices
 

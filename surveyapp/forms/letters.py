@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, IntegerField, RadioField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
+from surveyapp.forms.base import FlaskForm
 from surveyapp.forms.staff import select_choices
 
 MAX_SELECTED = 500

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from surveyapp.forms.base import FlaskForm
 from surveyapp.forms.staff import NeverEchoedField, select_choices
 
 

@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import Field, IntegerField, RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.fields.core import UnboundField
 from wtforms.validators import AnyOf, InputRequired, NumberRange, Optional, ValidationError
 
 from surveyapp.enums import AnswerState
+from surveyapp.forms.base import FlaskForm
 from surveyapp.instruments import Instrument, Item, ItemKind
 
 DONT_KNOW = AnswerState.DONT_KNOW.value

@@ -6,11 +6,11 @@ from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import Form, SelectField, StringField, SubmitField
+from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
 from surveyapp.enums import LegalBasis, ProviderKind, Respondent
+from surveyapp.forms.base import FlaskForm, PlainForm
 from surveyapp.forms.fields import DateField
 from surveyapp.forms.staff import (
     LEGAL_BASIS_LABELS,
@@ -28,7 +28,7 @@ INVALID_CHOICE = _l("Not a valid choice.")
 INVALID_DATE = _l("Not a date: write it as YYYY-MM-DD.")
 
 
-class ReportFilterForm(Form):
+class ReportFilterForm(PlainForm):
     """Filters read from the query string, so that a filtered report can be bookmarked.
 
     A plain WTForms form: a GET form changes nothing and carries no CSRF token. Every

@@ -8,7 +8,6 @@ from dataclasses import replace
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -43,6 +42,7 @@ from surveyapp.enums import (
     Role,
     Sex,
 )
+from surveyapp.forms.base import FlaskForm
 from surveyapp.forms.fields import DateField
 from surveyapp.instruments import Instrument
 
@@ -371,6 +371,7 @@ class DueFilterForm(FlaskForm):
         default="",
         validators=[Optional()],
     )
+    q = StringField(_l("Citizen label contains"), validators=[Optional(), Length(max=60)])
     submit = SubmitField(_l("Show"))
 
 

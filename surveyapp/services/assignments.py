@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from surveyapp.enums import (
@@ -153,16 +153,59 @@ class DueRow:
     assignments: list[Assignment] = field(default_factory=list)
 
 
+#: The order of respondents within a visit on the due list.
+RESPONDENT_ORDER = {Respondent.CITIZEN: 0, Respondent.RELATIVE: 1, Respondent.STAFF: 2}
+
+
+@dataclass
+class DueVisit:
+    """One citizen's visit: every respondent's measurements at one timepoint of one course.
+
+    The due list shows one row per visit (not one per respondent), so that a citizen with a
+    citizen's, a relative's and a staff questionnaire at the same timepoint appears once.
+    """
+
+    course_id: int
+    citizen_id: int
+    citizen_label: str
+    provider_name: str
+    team_name: str | None
+    timepoint_key: str
+    timepoint_label_da: str
+    timepoint_label_en: str
+    due: date
+    window_start: date | None
+    window_end: date | None
+    rows: list[DueRow] = field(default_factory=list)
+
+    @property
+    def assignments(self) -> list[Assignment]:
+        return [a for row in self.rows for a in row.assignments]
+
+    @property
+    def has_citizen(self) -> bool:
+        """True if the citizen answers something at this visit (the kiosk can be started)."""
+        return any(row.respondent is Respondent.CITIZEN for row in self.rows)
+
+    def add(self, row: DueRow) -> None:
+        self.rows.append(row)
+        self.due = min(self.due, row.due)
+        if row.window_start and (self.window_start is None or row.window_start < self.window_start):
+            self.window_start = row.window_start
+        if row.window_end and (self.window_end is None or row.window_end > self.window_end):
+            self.window_end = row.window_end
+
+
 @dataclass
 class DueList:
     today: date
-    overdue: list[DueRow] = field(default_factory=list)
-    due_today: list[DueRow] = field(default_factory=list)
-    this_week: list[DueRow] = field(default_factory=list)
-    upcoming: list[DueRow] = field(default_factory=list)
+    overdue: list[DueVisit] = field(default_factory=list)
+    due_today: list[DueVisit] = field(default_factory=list)
+    this_week: list[DueVisit] = field(default_factory=list)
+    upcoming: list[DueVisit] = field(default_factory=list)
 
     @property
-    def sections(self) -> list[tuple[str, list[DueRow]]]:
+    def sections(self) -> list[tuple[str, list[DueVisit]]]:
         return [
             ("overdue", self.overdue),
             ("today", self.due_today),
@@ -182,8 +225,13 @@ def due_list(
     today: date,
     team_id: int | None = None,
     respondent: Respondent | None = None,
+    label: str = "",
 ) -> DueList:
-    """What is due: overdue (window still open), today, this week, and the next four weeks."""
+    """What is due: overdue (window still open), today, this week, and the next four weeks.
+
+    One entry per citizen and visit (`DueVisit`: a course's timepoint, every respondent in
+    it), optionally only citizens whose label contains `label` (case-insensitive).
+    """
     require_individual_access(scope)
     # Nothing is written: stored statuses may lag (see status_today); the filters below only
     # use statuses that a sweep would not change into or out of the list.
@@ -212,6 +260,10 @@ def due_list(
         stmt = stmt.where(Course.team_id == team_id)
     if respondent is not None:
         stmt = stmt.where(Assignment.respondent == respondent)
+    if label.strip():
+        stmt = stmt.where(
+            func.lower(Citizen.label).contains(label.strip().lower(), autoescape=True)
+        )
     rows: dict[tuple[int, str, Respondent], DueRow] = {}
     for a in session.scalars(stmt):
         key = (a.course_id, a.timepoint_key, a.respondent)
@@ -234,17 +286,36 @@ def due_list(
                 window_end=a.window_end,
             )
         row.assignments.append(a)
+    visits: dict[tuple[int, str], DueVisit] = {}
+    for row in rows.values():
+        visit = visits.get((row.course_id, row.timepoint_key))
+        if visit is None:
+            visit = visits[(row.course_id, row.timepoint_key)] = DueVisit(
+                course_id=row.course_id,
+                citizen_id=row.citizen_id,
+                citizen_label=row.citizen_label,
+                provider_name=row.provider_name,
+                team_name=row.team_name,
+                timepoint_key=row.timepoint_key,
+                timepoint_label_da=row.timepoint_label_da,
+                timepoint_label_en=row.timepoint_label_en,
+                due=row.due,
+                window_start=row.window_start,
+                window_end=row.window_end,
+            )
+        visit.add(row)
     week_end = today + timedelta(days=6 - today.weekday())
     result = DueList(today=today)
-    for row in rows.values():
-        if row.due < today:
-            result.overdue.append(row)
-        elif row.due == today:
-            result.due_today.append(row)
-        elif row.due <= week_end:
-            result.this_week.append(row)
+    for visit in sorted(visits.values(), key=lambda v: (v.due, v.citizen_label, v.course_id)):
+        visit.rows.sort(key=lambda r: RESPONDENT_ORDER.get(r.respondent, 9))
+        if visit.due < today:
+            result.overdue.append(visit)
+        elif visit.due == today:
+            result.due_today.append(visit)
+        elif visit.due <= week_end:
+            result.this_week.append(visit)
         else:
-            result.upcoming.append(row)
+            result.upcoming.append(visit)
     audit.record(
         session,
         scope.actor,
@@ -253,6 +324,7 @@ def due_list(
             "rows": result.count,
             "team_id": team_id,
             "respondent": respondent.value if respondent else None,
+            "searched": bool(label.strip()),
         },
     )
     return result
@@ -578,6 +650,7 @@ __all__ = [
     "DropoutNotUndoable",
     "DueList",
     "DueRow",
+    "DueVisit",
     "AssignmentInfo",
     "NothingAnswered",
     "assignment_for_entry",

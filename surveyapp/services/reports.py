@@ -626,12 +626,16 @@ def coverage(
     pc = per_course.c
     packed = [pc[f"p{index}"] for index in range(len(chunks))]
     has_follow_ups = any(s.role is TimepointRole.FOLLOW_UP for s in used)
-    rows = session.connection().execute(  # Core rows: no ORM processing of 40,000 rows
-        select(Course.municipality_id, Course.provider_id, pc.i, pc.r, func.count(), *packed)
-        .join(Course, Course.id == pc.c)
-        .where(*ctx.where)
-        .group_by(Course.municipality_id, Course.provider_id, pc.i, pc.r, *packed)
-    ).all()
+    rows = (
+        session.connection()
+        .execute(  # Core rows: no ORM processing of 40,000 rows
+            select(Course.municipality_id, Course.provider_id, pc.i, pc.r, func.count(), *packed)
+            .join(Course, Course.id == pc.c)
+            .where(*ctx.where)
+            .group_by(Course.municipality_id, Course.provider_id, pc.i, pc.r, *packed)
+        )
+        .all()
+    )
     store = ctx.store
     org = ctx.organisation
     # Unpack each combination of codes once (there are a few hundred), add up here, and

@@ -586,12 +586,17 @@ def timepoint(plan_id: int, timepoint_id: int | None) -> str | Response:
         else:
             if wants_apply:
                 flash(
-                    _(
-                        "The timepoint is saved: %(added)s measurements added, %(moved)s moved, "
-                        "%(removed)s removed.",
-                        added=len(impact.added),
-                        moved=len(impact.moved),
-                        removed=len(impact.removed),
+                    " ".join(
+                        [
+                            _("The timepoint is saved."),
+                            ngettext(
+                                "%(num)s measurement added, %(moved)s moved, %(removed)s removed.",
+                                "%(num)s measurements added, %(moved)s moved, %(removed)s removed.",
+                                len(impact.added),
+                                moved=len(impact.moved),
+                                removed=len(impact.removed),
+                            ),
+                        ]
                     ),
                     "success",
                 )
@@ -623,9 +628,10 @@ def delete_timepoint(plan_id: int, timepoint_id: int) -> str | Response:
             flash(str(PLAN_ERRORS[exc.code]), "error")
         else:
             flash(
-                _(
-                    "The timepoint is removed (%(removed)s measurements removed).",
-                    removed=len(impact.removed),
+                ngettext(
+                    "The timepoint is removed (%(num)s measurement removed).",
+                    "The timepoint is removed (%(num)s measurements removed).",
+                    len(impact.removed),
                 ),
                 "success",
             )

@@ -131,6 +131,15 @@ def _date(value: date | datetime | None) -> str:
     return format_date(value, format="medium")
 
 
+def _day(value: date | datetime | None) -> str:
+    """A date without the year ("5. dec." / "5 Dec"): the due list's dates are weeks apart."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(COPENHAGEN).date()
+    return format_date(value, format="d. MMM" if _lang() == "da" else "d MMM")
+
+
 def _time(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(COPENHAGEN).strftime("%H:%M")
 
@@ -153,7 +162,9 @@ def _setup(state: Any) -> None:
         course_status_today=lambda c: assignment_service.course_status_today(c, today()),
         can_undo_dropout=lambda a: assignment_service.can_undo_dropout(a, today()),
     )
-    app.jinja_env.filters.update(staff_date=_date, staff_time=_time, staff_datetime=_datetime)
+    app.jinja_env.filters.update(
+        staff_date=_date, staff_day=_day, staff_time=_time, staff_datetime=_datetime
+    )
 
 
 @bp.app_context_processor
@@ -195,12 +206,24 @@ def home() -> str | Response:
     return render_template("staff/home.html")
 
 
+#: Visits shown per section of the due list before "Show all" (`?show=<section>`): the
+#: week's work in full for a team's usual load, the next four weeks as a preview.
+DUE_LIMITS = {"overdue": 25, "today": 25, "this_week": 25, "upcoming": 6}
+DUE_SECTIONS = tuple(DUE_LIMITS)
+
+
 @bp.get("/due")
 @staff_required(WORKERS)
 def due_list() -> str:
-    """What is due: overdue, today, this week and upcoming, by team and respondent."""
+    """What is due: overdue, today, this week and upcoming, one row per citizen and visit.
+
+    Filtered by team, respondent and label; each section shows its first DUE_LIMITS visits
+    and a link to the rest (`show`), so that a week's work fits on a few tablet screens.
+    """
     scope = current_scope()
     form = DueFilterForm(request.args)
+    show = request.args.get("show", "")
+    show = show if show in DUE_SECTIONS else ""
     with unit_of_work() as db:
         teams = scope_service.teams(db, scope)
         form.team.choices = select_choices([(0, _("All teams"))] + [(t.id, t.name) for t in teams])
@@ -209,12 +232,26 @@ def due_list() -> str:
         valid = form.validate()
         team_id = form.team.data if valid and form.team.data else None
         respondent = Respondent(form.respondent.data) if valid and form.respondent.data else None
+        label = form.q.data if valid and form.q.data else ""
         due = assignment_service.due_list(
-            db, scope, today=today(), team_id=team_id, respondent=respondent
+            db, scope, today=today(), team_id=team_id, respondent=respondent, label=label
         )
-        ids = [a.id for _key, rows in due.sections for row in rows for a in row.assignments]
+        shown = {
+            key: visits if key == show else visits[: DUE_LIMITS[key]]
+            for key, visits in due.sections
+        }
+        ids = [a.id for visits in shown.values() for visit in visits for a in visit.assignments]
         links = letter_service.link_statuses(db, ids)
-    return render_template("staff/due_list.html", form=form, due=due, links=links)
+    filters = {k: v for k, v in request.args.items() if k in ("team", "respondent", "q") and v}
+    return render_template(
+        "staff/due_list.html",
+        form=form,
+        due=due,
+        shown=shown,
+        show=show,
+        filters=filters,
+        links=links,
+    )
 
 
 # --- citizens --------------------------------------------------------------------------------
@@ -268,10 +305,12 @@ def find_citizen() -> str | Response | tuple[str, int]:
         if result.outcome is outcome.THROTTLED:
             minutes = int(current_app.config["CPR_LOOKUP_WINDOW"].total_seconds() // 60)
             form.form_errors.append(
-                _(
+                ngettext(
                     "You have looked up many CPR numbers in a short time. Wait up to "
-                    "%(minutes)s minutes and try again.",
-                    minutes=minutes,
+                    "%(num)s minute and try again.",
+                    "You have looked up many CPR numbers in a short time. Wait up to "
+                    "%(num)s minutes and try again.",
+                    minutes,
                 )
             )
             return _find_again(form, 429)
@@ -330,10 +369,12 @@ def _kept_look_up_gone() -> tuple[str, int]:
     session.pop(HANDOFF_KEY, None)
     form = FindCitizenForm(formdata=None)
     form.form_errors.append(
-        _(
-            "The CPR number is kept for %(minutes)s minutes and for one registration only. "
+        ngettext(
+            "The CPR number is kept for %(num)s minute and for one registration only. "
             "Please type the CPR number again and give a label.",
-            minutes=citizen_service.HANDOFF_MINUTES,
+            "The CPR number is kept for %(num)s minutes and for one registration only. "
+            "Please type the CPR number again and give a label.",
+            citizen_service.HANDOFF_MINUTES,
         )
     )
     return _find_again(form)
@@ -601,10 +642,12 @@ def enter_answers(assignment_id: int) -> str | Response:
             form.answered_on.errors = [_("The date cannot lie in the future.")]
         elif paper and missing and not form.confirm_missing.data:
             form.confirm_missing.errors = [
-                _(
-                    "%(count)s questions have no answer. If they were left unanswered on the "
+                ngettext(
+                    "%(num)s question has no answer. If it was left unanswered on the "
                     "paper form, tick this box.",
-                    count=missing,
+                    "%(num)s questions have no answer. If they were left unanswered on the "
+                    "paper form, tick this box.",
+                    missing,
                 )
             ]
         else:

@@ -11,6 +11,12 @@ Handled here once for the whole app, not route by route:
   with 413/400 before a view or an error page tries to read it, on known and unknown URLs;
 - every other 4xx (403, 405, 429, an expired CSRF token, ...) gets the same calm page, and an
   unexpected error (which the tests and the fuzz run make sure does not happen) a calm 500.
+Every error page (403, 404, 500 and the other 4xx) is shown in the layout of where the
+visitor is (`page_context`), in their language, with a way back: a logged-in staff user gets
+the staff layout and menu and the start page; a citizen in a kiosk visit or on a relative's
+link gets the respondent layout, never any staff navigation, and the way back into the
+questionnaire (or to the code form); anyone else the public layout and the front page. An
+unknown or used-up link keeps its one calm page (surveyapp.web.respond.refusal).
 Dates at the ends of the calendar are refused by the forms' shared date field
 (`surveyapp.forms.fields.DateField`).
 """
@@ -20,8 +26,9 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, NotFound
@@ -60,6 +67,65 @@ EXPIRED_FORM = _l(
     "The page was open for a long time, so what you sent was not saved. Go back, reload the "
     "page and try again."
 )
+
+
+#: Addresses of the respondent's side (links, the code form, the kiosk, the text size).
+RESPONDENT_PATHS = ("/svar", "/k", "/kiosk", "/visning")
+RESPONDENT_BLUEPRINTS = ("respond", "display", "kiosk")
+#: Session keys that mean "a citizen or relative is answering in this browser".
+KIOSK_GRANT = "kiosk_grant"  # surveyapp.web.kiosk.GRANT
+HELD_LINK = "respondent_link"  # surveyapp.web.respond.HELD
+STAFF_KIOSK_ENDPOINTS = ("kiosk.start_visit", "kiosk.set_pin")
+
+
+def _respondent_path(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in RESPONDENT_PATHS)
+
+
+def page_context() -> str:
+    """Where the visitor is: "respondent" (kiosk visit or link), "staff" or "public"."""
+    if KIOSK_GRANT in session:
+        return "respondent"  # the tablet is in a citizen's hands, whoever logged in before
+    staff_page = request.endpoint in STAFF_KIOSK_ENDPOINTS
+    if not staff_page and (
+        request.blueprint in RESPONDENT_BLUEPRINTS or _respondent_path(request.path)
+    ):
+        return "respondent"
+    try:
+        if current_user.is_authenticated:
+            return "staff"
+    except Exception:  # noqa: BLE001 - the user cannot be loaded (the database is gone)
+        return "public"
+    return "public"
+
+
+def respondent_way_back() -> tuple[str, Any]:
+    """The respondent's way back: the kiosk visit, the held questionnaire, or the code form."""
+    if KIOSK_GRANT in session:
+        return url_for("kiosk.screen"), _l("Back to the questionnaire")
+    if HELD_LINK in session:
+        return url_for("respond.start"), _l("Back to the questionnaire")
+    return url_for("respond.enter_code"), _l("Type the code from the letter")
+
+
+def render_error(code: int, title: Any, explanation: Any) -> str:
+    """The error page in the layout of `page_context`."""
+    context = page_context()
+    if context == "staff":
+        return render_template("staff/error.html", code=code, title=title, explanation=explanation)
+    if context == "respondent":
+        back_url, back_label = respondent_way_back()
+        return render_template(
+            "respond/error.html",
+            code=code,
+            title=title,
+            explanation=explanation,
+            back_url=back_url,
+            back_label=back_label,
+            text_size=session.get("text_size", 1),
+            text_size_next=back_url,
+        )
+    return render_template("errors/error.html", code=code, title=title, explanation=explanation)
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -105,29 +171,39 @@ def error_page(error: HTTPException) -> tuple[str, int]:
     except HTTPException:
         request.form = request.files = ImmutableMultiDict()  # type: ignore[misc]
     expired = isinstance(error, CSRFError)
-    body = render_template(
-        "errors/error.html",
-        code=code,
-        title=TITLES.get(code, TITLES[400]),
-        explanation=EXPIRED_FORM if expired else EXPLANATIONS.get(code, EXPLANATIONS[400]),
+    body = render_error(
+        code,
+        TITLES.get(code, TITLES[400]),
+        EXPIRED_FORM if expired else EXPLANATIONS.get(code, EXPLANATIONS[400]),
     )
     return body, code
+
+
+def not_found_page(error: NotFound) -> tuple[str, int]:
+    """An unknown address: the respondent's one calm page on the respondent's side (outside a
+    kiosk visit, so that it stays the same for every link that leads nowhere), else the page of
+    the visitor's context."""
+    if page_context() == "respondent" and KIOSK_GRANT not in session:
+        from surveyapp.web.respond import not_found
+
+        return not_found(error)
+    return error_page(error)
 
 
 def server_error_page(_error: Exception) -> tuple[str, int]:
     """The last resort: a calm page without details (the traceback goes to the log only)."""
     try:
-        body = render_template(
-            "errors/error.html", code=500, title=SERVER_ERROR_TITLE, explanation=SERVER_ERROR
-        )
+        body = render_error(500, SERVER_ERROR_TITLE, SERVER_ERROR)
     except Exception:  # the page itself cannot be made (e.g. the database is gone)
         body = "<!doctype html><title>500</title><p>Internal error / Intern fejl</p>"
     return body, 500
 
 
 def _handle(error: HTTPException) -> Any:
-    if error.code is None or not 400 <= error.code < 500 or isinstance(error, NotFound):
-        return error  # redirects, responses given to abort(), 5xx; 404 has its own page
+    if error.code is None or not 400 <= error.code < 500:
+        return error  # redirects, responses given to abort(), 5xx
+    if isinstance(error, NotFound):
+        return not_found_page(error)
     return error_page(error)
 
 
@@ -146,4 +222,5 @@ def init_app(app: Flask) -> None:
     )
     hooks.insert(position, refuse_unreadable_input)
     app.register_error_handler(HTTPException, _handle)
+    app.register_error_handler(NotFound, not_found_page)
     app.register_error_handler(InternalServerError, server_error_page)

@@ -25,13 +25,14 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import logout_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import HiddenField, PasswordField
 from wtforms.validators import InputRequired
 
 from surveyapp.enums import Channel, KioskState, Role
+from surveyapp.forms.base import FlaskForm
 from surveyapp.models import KioskSession
 from surveyapp.redirects import local_referrer
 from surveyapp.services import kiosk as kiosk_service
@@ -329,9 +330,10 @@ def unlock() -> str | WerkzeugResponse:
         flash(_("Too many wrong PINs. Please log in with your username and password."), "error")
         return redirect(url_for("auth.login"), code=303)
     form.pin.errors = [
-        _(
-            "Wrong PIN. %(left)s tries left before the full login is required.",
-            left=kiosk_service.MAX_PIN_FAILURES - visit.pin_failures,
+        ngettext(
+            "Wrong PIN. %(num)s try left before the full login is required.",
+            "Wrong PIN. %(num)s tries left before the full login is required.",
+            kiosk_service.MAX_PIN_FAILURES - visit.pin_failures,
         )
     ]
     return render_template(

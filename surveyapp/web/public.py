@@ -7,6 +7,7 @@ from werkzeug.wrappers import Response
 
 from surveyapp.app import SUPPORTED_LOCALES
 from surveyapp.db import database_ok
+from surveyapp.redirects import local_path, local_referrer
 from surveyapp.web.access import public
 
 bp = Blueprint("public", __name__)
@@ -30,11 +31,33 @@ def healthz() -> tuple[Response, int]:
     return response, 200 if ok else 503
 
 
+def language_return_path() -> str | None:
+    """The page the language switch comes back to: this one, if it can be shown again.
+
+    Only a GET page is shown again (a page rendered by a POST may not exist as a GET), never
+    an address that holds a link token, and only a path `local_path` accepts.
+    """
+    if request.method != "GET" or "token" in (request.view_args or {}):
+        return None
+    path = request.full_path.removesuffix("?")
+    return local_path(path)
+
+
+@bp.app_context_processor
+def _language_switch() -> dict[str, object]:
+    return {"language_return_path": language_return_path}
+
+
 @bp.post("/language")
 @public
 def set_language() -> Response:
-    """Remember the visitor's explicit language choice and go back to the front page."""
+    """Remember the visitor's explicit language choice and show the same page again.
+
+    The page is the form's `next` (the path the switch was pressed on), else the Referer if
+    it names this site, else the front page; both go through surveyapp.redirects.
+    """
     locale = request.form.get("locale", "")
     if locale in SUPPORTED_LOCALES:
         session["locale"] = locale
-    return redirect("/", code=303)
+    back = local_path(request.form.get("next")) or local_referrer(request.referrer, request.host)
+    return redirect(back or "/", code=303)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, render_template, request, url_for
-from flask_babel import format_decimal, format_percent, get_locale
+from flask_babel import format_decimal, format_percent, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
@@ -272,7 +272,11 @@ def _chart_text(threshold: int) -> report_charts.ChartText:
         text=label_text,
         number=lambda v: str(format_decimal(v, format="#,##0.#")),
         percent=lambda v: str(format_percent(v / 100)),
-        hidden_note=_("–: fewer than %(threshold)s citizens, not shown", threshold=threshold),
+        hidden_note=ngettext(
+            "–: fewer than %(num)s citizen, not shown",
+            "–: fewer than %(num)s citizens, not shown",
+            threshold,
+        ),
         no_data=_("No answers yet"),
     )
 

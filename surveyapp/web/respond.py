@@ -525,9 +525,9 @@ def about() -> str:
     return _page(flow, "about.html", lang, group_size=DEFAULT_THRESHOLD)
 
 
-@bp.app_errorhandler(404)
 def not_found(_error: Exception) -> tuple[str, int]:
-    """One calm page for unknown, used-up and expired links (and any unknown address)."""
+    """One calm page for unknown, used-up and expired links, and any unknown address on the
+    respondent's side (surveyapp.web.errors.not_found_page decides)."""
     body = render_template(
         "respond/problem.html",
         text_size=session.get("text_size", 1),

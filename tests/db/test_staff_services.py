@@ -105,15 +105,19 @@ def test_scopes_lookup_due_list_sweep_and_dropout(session_factory: sessionmaker[
         baseline = [a for a in course.assignments if a.timepoint_key == "baseline"]
         assert {a.status for a in baseline} == {AssignmentStatus.OPEN}
         due = due_list(session, coordinator, today=TODAY)
-        assert [row.timepoint_key for row in due.overdue] == ["baseline", "baseline"]
-        assert {row.respondent for row in due.overdue} == {Respondent.CITIZEN, Respondent.RELATIVE}
+        [visit] = due.overdue  # one visit: the citizen's and the relative's baseline together
+        assert visit.timepoint_key == "baseline" and visit.has_citizen
+        assert [row.respondent for row in visit.rows] == [Respondent.CITIZEN, Respondent.RELATIVE]
         assert due_list(session, supplier, today=TODAY).count == 0
-        assert (
-            due_list(session, coordinator, today=TODAY, respondent=Respondent.RELATIVE)
-            .overdue[0]
-            .respondent
-            is Respondent.RELATIVE
-        )
+        [relatives] = due_list(
+            session, coordinator, today=TODAY, respondent=Respondent.RELATIVE
+        ).overdue
+        assert [row.respondent for row in relatives.rows] == [Respondent.RELATIVE]
+        label = visit.citizen_label
+        found = due_list(session, coordinator, today=TODAY, label=label.lower()[1:])
+        assert [v.citizen_label for v in found.overdue] == [label]
+        assert due_list(session, coordinator, today=TODAY, label="zz-nobody").count == 0
+        assert due_list(session, coordinator, today=TODAY, label="%").count == 0  # not a wildcard
         # Drop-out of the citizen at baseline, and every later measurement too.
         who5 = next(
             a for a in baseline if a.instrument_id == "who5" and a.respondent is Respondent.CITIZEN

@@ -121,10 +121,33 @@ def screenshot(page: Page, name: str) -> Path:
     return path
 
 
+#: True once the document has loaded, every stylesheet is parsed and applied, and fonts are in.
+STYLED = """() => document.readyState === 'complete'
+    && [...document.querySelectorAll('link[rel~="stylesheet"]')].every(
+        l => l.sheet !== null && l.sheet.cssRules.length > 0)
+    && document.fonts.status === 'loaded'"""
+
+
+def wait_until_styled(page: Page) -> None:
+    """Wait until the page is fully loaded and styled, and one frame has been laid out.
+
+    axe judges colours, sizes and what is visible from computed styles: run before a
+    stylesheet is applied (a page just navigated to on a busy machine), it judges an unstyled
+    page and fails now and then.
+    """
+    page.wait_for_load_state("load")
+    page.wait_for_function(STYLED)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def axe_violations(page: Page) -> list[dict[str, Any]]:
-    """Run axe-core (WCAG 2.0–2.2 A and AA, plus AAA contrast) on the page; its violations."""
+    """Run axe-core (WCAG 2.0–2.2 A and AA, plus AAA contrast) on the page; its violations.
+
+    Always on the fully loaded and styled page (`wait_until_styled`).
+    """
     if not AXE.exists():
         pytest.fail("axe-core is missing: run `make test` (it runs npm ci)")
+    wait_until_styled(page)
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.evaluate(AXE.read_text(encoding="utf-8"))
     result = page.evaluate(

@@ -420,7 +420,9 @@ def test_size_limits_have_clear_messages() -> None:
     data = csv_bytes([{**BASE, **WHO5}] * 5)
     with pytest.raises(ImportRejected) as caught:
         read_table(data, max_rows=4)
-    assert str(caught.value) == "The file has more than 4 rows; split it into smaller files."
+    assert str(caught.value) == (
+        "The file has too many rows (the limit is 4); split it into smaller files."
+    )
     with pytest.raises(ImportRejected) as caught:
         read_table(b"x" * (2 * 1024 * 1024 + 1), max_bytes=2 * 1024 * 1024)
     assert str(caught.value) == "The file is larger than 2 MB."

@@ -84,3 +84,47 @@ def test_the_app_refuses_to_start_in_production_with_demo_secrets(settings: Sett
     )
     with pytest.raises(ConfigError, match="SURVEYAPP_SECRET_KEY is the demo value"):
         create_app(demo)
+
+
+def _switch(client: FlaskClient, page: str, **extra: str) -> str:
+    """Press the language button on `page`: the form as the page renders it."""
+    import re
+
+    html = client.get(page).text
+    form = re.search(r'<form class="lang"[^>]*>(.*?)</form>', html, re.S)
+    assert form, f"no language switch on {page}"
+    data = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(1)))
+    data.update(extra)
+    response = client.post("/language", data=data)
+    assert response.status_code == 303
+    return response.headers["Location"]
+
+
+def test_switching_language_stays_on_the_same_page(client: FlaskClient) -> None:
+    assert _switch(client, "/login") == "/login"
+    assert '<html lang="en">' in client.get("/login").text
+    assert _switch(client, "/login?next=/staff/due") == "/login?next=/staff/due"
+    assert '<html lang="da">' in client.get("/login").text
+
+
+def test_switching_language_never_leaves_the_site(client: FlaskClient) -> None:
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example", "/%2F/evil"):
+        assert _switch(client, "/login", next=target) == "/"
+
+
+def test_switching_language_without_a_target_goes_back_by_the_referrer(
+    client: FlaskClient,
+) -> None:
+    token = csrf_token(client, "/login")
+    back = client.post(
+        "/language",
+        data={"locale": "en", "csrf_token": token},
+        headers={"Referer": "http://localhost/login?next=/staff/"},
+    )
+    assert back.headers["Location"] == "/login?next=/staff/"
+    away = client.post(
+        "/language",
+        data={"locale": "da", "csrf_token": token},
+        headers={"Referer": "http://evil.example/login"},
+    )
+    assert away.headers["Location"] == "/"
