@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -111,6 +112,26 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
 @pytest.fixture
 def page(new_page: Callable[..., Page]) -> Page:
     return new_page()
+
+
+def log_in(page: Page, server: LiveServer, username: str) -> None:
+    """Log a demo user in through the login form (and the second factor, if it asks)."""
+    from types import SimpleNamespace
+
+    from surveyapp.demo import DEMO_USERS
+    from tests.support.staff import fresh_code
+
+    password = next(u.password for u in DEMO_USERS if u.username == username)
+    page.goto(f"{server.url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.locator("form:has(input[name=password]) [type=submit]").click()
+    page.wait_for_url(re.compile(r"/staff/|/login/code"))
+    if "/login/code" in page.url:
+        code = fresh_code(SimpleNamespace(application=server.app), username)  # type: ignore[arg-type]
+        page.fill("input[name=code]", code)
+        page.locator("form:has(input[name=code]) [type=submit]").click()
+    page.wait_for_url(re.compile(r"/staff/"))
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -23,9 +22,15 @@ from surveyapp.db import upgrade
 from surveyapp.demo import load_demo_data
 from surveyapp.scheduling import today_in_denmark
 from tests.conftest import TEST_CPR_KEY, TEST_SECRET_KEY
-from tests.e2e.conftest import SIZES, TABLET_LANDSCAPE, LiveServer, assert_accessible
+from tests.e2e.conftest import (
+    SIZES,
+    TABLET_LANDSCAPE,
+    LiveServer,
+    assert_accessible,
+    log_in,
+    screenshot,
+)
 
-SHOTS = Path("/tmp/wd-screens-shots")
 #: At most this many tablet screens (1024×768) for the whole due list of the demo data (it
 #: was 44 screens, 34,165 px, before the visits were grouped and the actions folded).
 MAX_SCREENS = 7
@@ -55,31 +60,18 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     app.extensions["surveyapp.engine"].dispose()
 
 
-def _login(page: Page, server: LiveServer) -> None:
-    page.goto(f"{server.url}/login")
-    page.fill("#username", "koordinator")
-    page.fill("#password", "demo-koordinator")
-    page.locator("#submit").click()
-    page.wait_for_url(re.compile(r".*/staff/due"))
-
-
-def _shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
 def test_a_weeks_work_at_a_glance_on_a_tablet(
     demo_server: LiveServer, new_page: Callable[..., Page]
 ) -> None:
     page = new_page(TABLET_LANDSCAPE)
-    _login(page, demo_server)
+    log_in(page, demo_server, "koordinator")
     height = page.evaluate("document.documentElement.scrollHeight")
     rows = page.locator("section.due tbody tr").count()
     week = page.locator("#due-overdue tbody tr, #due-today tbody tr, #due-this_week tbody tr")
     week_height = page.evaluate(
         "document.querySelector('#due-this_week').getBoundingClientRect().bottom + scrollY"
     )
-    _shot(page, "due-list-demo-1024")
+    screenshot(page, "due-list-demo-1024")
     assert week.count() > 20  # the demo data really fills the week
     assert height <= MAX_SCREENS * 768, f"{height} px for {rows} rows"
     # The week's visits, with the filters above them, average six a screen (they were 2.7).
@@ -96,7 +88,7 @@ def test_search_by_label_and_the_rest_of_a_long_section(
     demo_server: LiveServer, new_page: Callable[..., Page]
 ) -> None:
     page = new_page(TABLET_LANDSCAPE)
-    _login(page, demo_server)
+    log_in(page, demo_server, "koordinator")
     first = page.locator("section.due tbody tr a.citizen").first.inner_text()
     page.fill("#q", first)
     page.locator(".filters [type=submit]").click()
@@ -104,7 +96,7 @@ def test_search_by_label_and_the_rest_of_a_long_section(
     expect(page.locator("section.due tbody tr").first).to_be_visible()
     labels = page.locator("section.due tbody tr a.citizen").all_inner_texts()
     assert labels and all(first.lower() in label.lower() for label in labels)
-    _shot(page, "due-list-search")
+    screenshot(page, "due-list-search")
     more = page.locator("a.show-all")
     if more.count():
         before = page.locator("section.due tbody tr").count()
@@ -120,10 +112,10 @@ def test_the_due_list_at_every_size_and_language(
     demo_server: LiveServer, new_page: Callable[..., Page], size: str, locale: str
 ) -> None:
     page = new_page(SIZES[size], locale=locale)
-    _login(page, demo_server)
+    log_in(page, demo_server, "koordinator")
     expect(page.locator("h1")).to_have_text("Due list" if locale == "en-GB" else "Opgaveliste")
     assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
     page.locator("section.due details.more summary").first.click()
     expect(page.locator("section.due details.more[open] a").first).to_be_visible()
-    _shot(page, f"due-list-{size}-{locale}")
+    screenshot(page, f"due-list-{size}-{locale}")
     assert_accessible(page)

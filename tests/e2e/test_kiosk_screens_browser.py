@@ -7,10 +7,7 @@ test-output/screenshots/ and /tmp/wd-kiosk-shots/.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -18,32 +15,11 @@ from sqlalchemy import select
 
 from surveyapp.demo import DEMO_PIN, DEMO_USERS
 from surveyapp.models import StaffUser
-from tests.e2e.conftest import SIZES, LiveServer, assert_accessible, screenshot
+from tests.e2e.conftest import SIZES, LiveServer, assert_accessible, log_in, screenshot
 from tests.e2e.test_every_option_visible import _kiosk_citizen
-from tests.support.staff import fresh_code
 
 PASSWORD = {u.username: u.password for u in DEMO_USERS}
 LOCALES = {"da": "da-DK", "en": "en-GB"}
-SHOTS = Path("/tmp/wd-kiosk-shots")
-
-
-def _shot(page: Page, name: str) -> None:
-    path = screenshot(page, name)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, SHOTS / path.name)
-
-
-def _login(page: Page, server: LiveServer, username: str) -> None:
-    page.goto(f"{server.url}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD[username])
-    page.locator("form:has(input[name=password]) [type=submit]").click()
-    page.wait_for_url(re.compile(r"/staff/|/login/code"))
-    if "/login/code" in page.url:
-        code = fresh_code(SimpleNamespace(application=server.app), username)  # type: ignore[arg-type]
-        page.fill("input[name=code]", code)
-        page.locator("form:has(input[name=code]) [type=submit]").click()
-    page.wait_for_url(re.compile(r"/staff/"))
 
 
 @pytest.mark.parametrize("lang", list(LOCALES))
@@ -53,7 +29,7 @@ def test_confirm_the_visit_then_its_summary_after_the_pin(
 ) -> None:
     citizen_id = _kiosk_citizen(live_server)
     page = new_page(SIZES[size], locale=LOCALES[lang])
-    _login(page, live_server, "koordinator")
+    log_in(page, live_server, "koordinator")
     page.goto(f"{live_server.url}/staff/citizens/{citizen_id}")
     page.locator("form[action$='/kiosk/start'] button").click()  # "Start on this tablet"
     queue = page.locator("ol.kiosk-queue li")
@@ -62,7 +38,7 @@ def test_confirm_the_visit_then_its_summary_after_the_pin(
     page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert_accessible(page)
-    _shot(page, f"wd-kiosk-confirm-{size}-{lang}")
+    screenshot(page, f"wd-kiosk-confirm-{size}-{lang}")
     page.locator("form[action$='/kiosk/start'] button[type=submit]").click()  # confirmed
     page.locator("form[action$='/kiosk/begin'] button").click()  # the citizen has the tablet
     page.locator("main form button.primary").first.click()  # WHO-5's instruction: start
@@ -72,7 +48,7 @@ def test_confirm_the_visit_then_its_summary_after_the_pin(
     page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert_accessible(page)
-    _shot(page, f"wd-kiosk-question-largest-text-{size}-{lang}")
+    screenshot(page, f"wd-kiosk-question-largest-text-{size}-{lang}")
     page.locator("button.size1").click()
     expect(page.locator("html")).to_have_class(re.compile("size-1"))
     page.locator("label.option").first.click()  # one answer
@@ -89,7 +65,7 @@ def test_confirm_the_visit_then_its_summary_after_the_pin(
     page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert_accessible(page)
-    _shot(page, f"wd-kiosk-summary-{size}-{lang}")
+    screenshot(page, f"wd-kiosk-summary-{size}-{lang}")
     back.click()
     page.wait_for_url(re.compile(rf"/staff/citizens/{citizen_id}$"))
 
@@ -102,20 +78,20 @@ def test_the_admins_user_page(
     with live_server.sessions() as session:
         target = session.scalars(select(StaffUser).where(StaffUser.username == "terapeut")).one()
     other = new_page(SIZES["phone"])  # the user is logged in somewhere: one session listed
-    _login(other, live_server, "terapeut")
+    log_in(other, live_server, "terapeut")
     page = new_page(SIZES[size], locale=LOCALES[lang])
-    _login(page, live_server, "admin")
+    log_in(page, live_server, "admin")
     page.goto(f"{live_server.url}/staff/admin/users/{target.id}")
     expect(page.locator("input[name=full_name]")).to_have_value(target.full_name)
     expect(page.locator("input[name=session_id]").first).to_be_attached()
     page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert_accessible(page)
-    _shot(page, f"wd-kiosk-admin-user-{size}-{lang}")
+    screenshot(page, f"wd-kiosk-admin-user-{size}-{lang}")
     page.fill("input[name=pin]", "12")  # too short: the form says why
     page.fill("input[name=repeated]", "12")
     page.locator("form[action$='/kiosk-pin'] [type=submit]").click()
     expect(page.locator("#pin-error")).to_be_visible()
     page.wait_for_load_state("load")
     assert_accessible(page)
-    _shot(page, f"wd-kiosk-admin-user-pin-error-{size}-{lang}")
+    screenshot(page, f"wd-kiosk-admin-user-pin-error-{size}-{lang}")

@@ -8,32 +8,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import SIZES, LiveServer, assert_accessible
+from tests.e2e.conftest import SIZES, LiveServer, assert_accessible, log_in, screenshot
 
-SHOTS = Path("/tmp/wd-screens-shots")
 LOCALES = {"da": "da-DK", "en": "en-GB"}
 TEXT = {
     "da": {"not_found": "Ikke fundet", "not_allowed": "Ingen adgang", "switch": "English"},
     "en": {"not_found": "Not found", "not_allowed": "Not allowed", "switch": "Dansk"},
 }
-
-
-def _shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def _login(page: Page, server: LiveServer) -> None:
-    page.goto(f"{server.url}/login")
-    page.fill("#username", "koordinator")
-    page.fill("#password", "demo-koordinator")
-    page.locator("#submit").click()
-    page.wait_for_url(re.compile(r".*/staff/due"))
 
 
 @pytest.mark.parametrize("size", sorted(SIZES))
@@ -42,7 +27,7 @@ def test_staff_error_pages_keep_the_menu_and_a_way_back(
     live_server: LiveServer, new_page: Callable[..., Page], size: str, lang: str
 ) -> None:
     page = new_page(SIZES[size], locale=LOCALES[lang])
-    _login(page, live_server)
+    log_in(page, live_server, "koordinator")
     for path, key, code in (
         ("/staff/no-such-page", "not_found", 404),
         ("/staff/admin/users", "not_allowed", 403),
@@ -52,7 +37,7 @@ def test_staff_error_pages_keep_the_menu_and_a_way_back(
         expect(page.locator("h1")).to_have_text(TEXT[lang][key])
         expect(page.locator("nav.staff")).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
-        _shot(page, f"error-{code}-staff-{size}-{lang}")
+        screenshot(page, f"error-{code}-staff-{size}-{lang}")
         assert_accessible(page)
     page.locator("main a.button").click()
     page.wait_for_url(re.compile(r".*/staff/due"))
@@ -68,7 +53,7 @@ def test_the_public_404_page_and_the_language_switch(
     assert response is not None and response.status == 404
     expect(page.locator("h1")).to_have_text(TEXT[lang]["not_found"])
     expect(page.locator("header.site")).to_be_visible()
-    _shot(page, f"error-404-public-{size}-{lang}")
+    screenshot(page, f"error-404-public-{size}-{lang}")
     assert_accessible(page)
     # Switching language on the login page stays on the login page (with its next= target).
     page.goto(f"{live_server.url}/login?next=/staff/citizens")
@@ -76,7 +61,7 @@ def test_the_public_404_page_and_the_language_switch(
     page.wait_for_url(f"{live_server.url}/login?next=/staff/citizens")
     other = "en" if lang == "da" else "da"
     expect(page.locator("html")).to_have_attribute("lang", other)
-    _shot(page, f"language-switched-{size}-{lang}-to-{other}")
+    screenshot(page, f"language-switched-{size}-{lang}-to-{other}")
     assert_accessible(page)
 
 
@@ -84,7 +69,7 @@ def test_switching_language_on_a_staff_page_stays_there(
     live_server: LiveServer, new_page: Callable[..., Page]
 ) -> None:
     page = new_page()
-    _login(page, live_server)
+    log_in(page, live_server, "koordinator")
     page.goto(f"{live_server.url}/staff/citizens")
     page.get_by_role("button", name="English").click()
     page.wait_for_url(f"{live_server.url}/staff/citizens")
@@ -105,5 +90,5 @@ def test_a_respondent_error_page_has_the_respondent_layout(
     back = page.locator("main a.secondary")
     expect(back).to_have_attribute("href", "/k")  # type the code from the letter
     assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
-    _shot(page, f"error-405-respondent-{size}-{lang}")
+    screenshot(page, f"error-405-respondent-{size}-{lang}")
     assert_accessible(page)

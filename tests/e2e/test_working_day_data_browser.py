@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
@@ -15,24 +14,10 @@ from surveyapp.enums import AnswerState, AssignmentStatus, Channel, Respondent
 from surveyapp.instruments.loader import default_registry
 from surveyapp.models import Answer, Assignment, Response
 from surveyapp.scheduling import today_in_denmark
-from tests.e2e.conftest import SIZES, LiveServer, assert_accessible
+from tests.e2e.conftest import SIZES, LiveServer, assert_accessible, log_in, screenshot
 
 NEW_CPR = "160346-4320"
 LOCALES = {"da": "da-DK", "en": "en-GB"}
-SHOTS = Path("/tmp/wd-data-shots")
-
-
-def _shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def _login(page: Page, server: LiveServer) -> None:
-    page.goto(f"{server.url}/login")
-    page.fill("#username", "koordinator")
-    page.fill("#password", "demo-koordinator")
-    page.locator("#submit").click()
-    page.wait_for_url(re.compile(r".*/staff/.*"))
 
 
 def _in_view(page: Page, selector: str) -> bool:
@@ -84,7 +69,7 @@ def test_the_coordinators_data_and_the_citizen_page_at_every_size(
     live_server: LiveServer, new_page: Callable[..., Page]
 ) -> None:
     page = new_page(SIZES["tablet-landscape"])
-    _login(page, live_server)
+    log_in(page, live_server, "koordinator")
 
     # The CPR step: not registered, the number is kept; only a label is asked for.
     page.goto(f"{live_server.url}/staff/citizens/find")
@@ -136,7 +121,7 @@ def test_the_coordinators_data_and_the_citizen_page_at_every_size(
         for lang, locale in LOCALES.items():
             name = f"{size}-{lang}"
             p = new_page(viewport, locale=locale)
-            _login(p, live_server)
+            log_in(p, live_server, "koordinator")
 
             # The citizen page: nothing cut off, raw sums beside the percentages.
             p.goto(f"{live_server.url}/staff/citizens/{citizen_id}")
@@ -147,7 +132,7 @@ def test_the_coordinators_data_and_the_citizen_page_at_every_size(
             expect(table).to_contain_text("(24)")
             expect(table).to_contain_text("0–25")
             expect(table).to_contain_text("12–60")
-            _shot(p, f"citizen-{name}")
+            screenshot(p, f"citizen-{name}")
             fits = p.evaluate(
                 """sel => { const w = document.querySelector(sel);
                             return w.scrollWidth <= w.clientWidth + 1; }""",
@@ -165,7 +150,7 @@ def test_the_coordinators_data_and_the_citizen_page_at_every_size(
             p.locator("#submit").click()
             expect(p.locator("#label")).to_be_visible()
             assert_accessible(p)
-            _shot(p, f"cpr-register-step-{name}")
+            screenshot(p, f"cpr-register-step-{name}")
 
             # A second course at the same provider is refused; elsewhere it asks first.
             p.goto(f"{live_server.url}/staff/citizens/{citizen_id}/courses/new")
@@ -175,7 +160,7 @@ def test_the_coordinators_data_and_the_citizen_page_at_every_size(
             p.locator("#submit").click()
             expect(p.locator("#confirm_overlap")).to_be_visible()
             assert_accessible(p)
-            _shot(p, f"course-overlap-{name}")
+            screenshot(p, f"course-overlap-{name}")
 
             # An empty course outcome is refused, in the page's language.
             p.goto(f"{live_server.url}/staff/assignments/{outcome}/answers")
@@ -185,14 +170,14 @@ def test_the_coordinators_data_and_the_citizen_page_at_every_size(
                 "Intet er udfyldt" if lang == "da" else "Nothing is filled in"
             )
             assert_accessible(p)
-            _shot(p, f"outcome-empty-{name}")
+            screenshot(p, f"outcome-empty-{name}")
 
             # Drop-out on a questionnaire in progress: what happened, and what can be done.
             p.goto(f"{live_server.url}/staff/assignments/{start_meeting}/dropout")
             expect(p.locator(".notice.warning")).to_be_visible()
             expect(p.locator(".notice.warning")).to_contain_text("1")
             assert_accessible(p)
-            _shot(p, f"dropout-in-progress-{name}")
+            screenshot(p, f"dropout-in-progress-{name}")
 
     # Record it, see the undo button, undo it: in progress again.
     page.goto(f"{live_server.url}/staff/assignments/{start_meeting}/dropout")
@@ -203,11 +188,11 @@ def test_the_coordinators_data_and_the_citizen_page_at_every_size(
     undo = page.locator(f'form[action$="/assignments/{start_meeting}/dropout/undo"] button')
     expect(undo).to_be_visible()
     assert_accessible(page)
-    _shot(page, "citizen-after-dropout-tablet-landscape-da")
+    screenshot(page, "citizen-after-dropout-tablet-landscape-da")
     undo.click()
     page.wait_for_url(re.compile(r".*#course-\d+$"))
     assert _in_view(page, f"#course-{course_id} .notice.success")
     with live_server.sessions() as session:
         a = session.get(Assignment, start_meeting)
         assert a is not None and a.status is AssignmentStatus.IN_PROGRESS
-    _shot(page, "citizen-after-undo-tablet-landscape-da")
+    screenshot(page, "citizen-after-undo-tablet-landscape-da")

@@ -159,6 +159,19 @@ def post(client: FlaskClient, path: str, data: dict[str, object] | None = None) 
     return client.post(path, data={**(data or {}), "csrf_token": token(client)})
 
 
+def start_kiosk_visit(client: FlaskClient, citizen_id: int) -> str | None:
+    """Tap "Start on this tablet", then "Start the visit" on the confirmation page; the
+    address the second POST sends the tablet to (or the first one's, if it showed no
+    confirmation)."""
+    shown = post(client, "/kiosk/start", {"citizen_id": citizen_id})
+    if shown.status_code != 200:
+        return shown.location
+    queue = re.search(r'name="queue"[^>]*value="([^"]+)"', shown.text)
+    assert queue, "no queue on the confirmation page"
+    response = post(client, "/kiosk/start", {"citizen_id": citizen_id, "queue": queue.group(1)})
+    return response.location
+
+
 def audit_actions(factory: sessionmaker[Session]) -> list[str]:
     with factory() as session:
         return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))

@@ -26,7 +26,7 @@ from surveyapp.services import kiosk as kiosk_service
 from surveyapp.web.access import public
 from tests.support import factories
 from tests.support.i18n import merged_translations
-from tests.support.staff import login, post
+from tests.support.staff import login, post, start_kiosk_visit
 
 PASSWORD = "error-pages-password"  # noqa: S105
 STAFF_MENU = 'class="staff"'
@@ -153,7 +153,7 @@ def test_a_citizen_in_a_kiosk_visit_meets_no_staff_navigation(
 ) -> None:
     client = _staff(app)
     post(client, "/kiosk/pin-kode", {})
-    assert post(client, "/kiosk/start", {"citizen_id": users["citizen"]}).status_code == 303
+    assert start_kiosk_visit(client, users["citizen"]) == "/kiosk/"
     assert client.post("/kiosk/begin", data={"csrf_token": _token(client)}).status_code == 303
     assert client.get("/kiosk/").status_code == 303  # answering: on to the questionnaire
 

@@ -16,7 +16,7 @@ from surveyapp.models import Assignment, AuditEvent, Citizen, KioskSession, Staf
 from surveyapp.scheduling import today_in_denmark
 from surveyapp.security import hash_secret
 from tests.support import factories
-from tests.support.staff import login, post
+from tests.support.staff import login, post, start_kiosk_visit
 
 PASSWORD = "kiosk-test-password"  # noqa: S105
 PIN = "2468"
@@ -62,18 +62,7 @@ def visit(factory: sessionmaker[Session]) -> dict[str, int]:
 
 def _start(client: FlaskClient, citizen_id: int) -> str:
     assert login(client, "kim", PASSWORD).status_code == 302
-    return _confirm_and_start(client, citizen_id)
-
-
-def _confirm_and_start(client: FlaskClient, citizen_id: int) -> str:
-    """Tap "Start on this tablet", then "Start the visit" on the confirmation page."""
-    shown = post(client, "/kiosk/start", {"citizen_id": citizen_id})
-    if shown.status_code != 200:
-        return shown.location
-    queue = re.search(r'name="queue"[^>]*value="([^"]+)"', shown.text)
-    assert queue, "no queue on the confirmation page"
-    response = post(client, "/kiosk/start", {"citizen_id": citizen_id, "queue": queue.group(1)})
-    return response.location
+    return start_kiosk_visit(client, citizen_id)
 
 
 def _visit_row(factory: sessionmaker[Session]) -> KioskSession:
@@ -124,7 +113,7 @@ def test_an_earlier_staff_cookie_no_longer_works(
     login(client, "kim", PASSWORD)
     stolen = client.get_cookie("session")
     assert stolen is not None
-    _confirm_and_start(client, visit["citizen"])
+    start_kiosk_visit(client, visit["citizen"])
     replay = app.test_client()
     replay.set_cookie("session", stolen.value)
     response = replay.get("/staff/due")
@@ -284,7 +273,7 @@ def test_a_pin_is_needed_and_must_be_4_to_6_digits(
     with factory() as session:
         stored = session.get(StaffUser, visit["user"]).kiosk_pin_hash  # type: ignore[union-attr]
         assert stored and stored.startswith("$argon2id$")
-    assert _confirm_and_start(client, visit["citizen"]) == "/kiosk/"
+    assert start_kiosk_visit(client, visit["citizen"]) == "/kiosk/"
 
 
 def test_nothing_due_means_no_visit(
@@ -331,7 +320,7 @@ def test_starting_shows_what_will_be_asked_and_starts_only_when_confirmed(
     assert stale.status_code == 200 and "What is due has changed" in stale.text
     with factory() as session:
         assert session.scalars(select(KioskSession)).first() is None
-    assert _confirm_and_start(client, visit["citizen"]) == "/kiosk/"
+    assert start_kiosk_visit(client, visit["citizen"]) == "/kiosk/"
 
 
 def test_a_visit_suspends_only_the_tablets_session_not_the_other_devices(
@@ -342,7 +331,7 @@ def test_a_visit_suspends_only_the_tablets_session_not_the_other_devices(
     login(client, "kim", PASSWORD)
     tablet_cookie = client.get_cookie("session")
     assert tablet_cookie is not None
-    assert _confirm_and_start(client, visit["citizen"]) == "/kiosk/"
+    assert start_kiosk_visit(client, visit["citizen"]) == "/kiosk/"
     assert desk.get("/staff/due").status_code == 200  # still logged in elsewhere
     replay = app.test_client()  # the tablet's own earlier cookie is suspended
     replay.set_cookie("session", tablet_cookie.value)

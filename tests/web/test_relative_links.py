@@ -840,8 +840,8 @@ def test_a_relatives_answers_never_land_in_the_citizens_own_columns(
     mean = "Opstartsmødet, gennemsnit af besvarede spørgsmål (0–10)"
     assert cells[mean] == "9"
     assert cells[f"{mean} (pårørende)"] == "2"
-    assert cells["WHODAS-12 funktionsevne (0–100, pårørendes svar) (pårørende)"] == "50"
+    proxy = "WHODAS-12 funktionsevne (0–100, pårørendes svar) (pårørende)"
+    raw = "(WHODAS-12 sumscore (12–60, pårørendes svar))"
+    assert cells[proxy + raw] == "50 (36)"  # the percentage with its raw sum beside it
     # The proxy answers make no column of the citizen's own WHODAS-12.
-    assert [h for h in header if "WHODAS" in h] == [
-        "WHODAS-12 funktionsevne (0–100, pårørendes svar) (pårørende)"
-    ]
+    assert [h for h in header if "WHODAS" in h] == [proxy + raw]
