@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -113,13 +114,7 @@ def find_or_register(
         return LookupResult(LookupOutcome.INVALID)
     finally:
         del cpr_text  # nothing below sees the number
-    visible = case((scope.citizen_filter(), True), else_=False)
-    row = session.execute(
-        select(Citizen.id, visible).where(
-            Citizen.municipality_id == scope.municipality_id,
-            Citizen.cpr_hmac == facts.pseudonym,
-        )
-    ).first()
+    row = _registered(session, scope, facts.pseudonym)
     if row is not None and row[1]:
         audit.record(
             session,
@@ -140,6 +135,20 @@ def find_or_register(
     return _register(
         session, scope, row[0] if row is not None else None, result, label, lives_alone, facts
     )
+
+
+def _registered(session: Session, scope: Scope, pseudonym: str) -> Any:
+    """(id, visible to the user) of the municipality's citizen with this pseudonym, or None.
+
+    One statement whether or not the citizen is in the user's caseload, so that a number
+    outside it is answered exactly like one nobody has registered."""
+    visible = case((scope.citizen_filter(), True), else_=False)
+    return session.execute(
+        select(Citizen.id, visible).where(
+            Citizen.municipality_id == scope.municipality_id,
+            Citizen.cpr_hmac == pseudonym,
+        )
+    ).first()
 
 
 def _register(
@@ -250,13 +259,7 @@ def register_kept(
     session.flush()
     if expired or not label.strip():
         return LookupResult(LookupOutcome.NOT_FOUND)
-    visible = case((scope.citizen_filter(), True), else_=False)
-    row = session.execute(
-        select(Citizen.id, visible).where(
-            Citizen.municipality_id == scope.municipality_id,
-            Citizen.cpr_hmac == facts.pseudonym,
-        )
-    ).first()
+    row = _registered(session, scope, facts.pseudonym)
     if row is not None and row[1]:
         return LookupResult(LookupOutcome.FOUND, row[0])
     result = "elsewhere" if row is not None else "not_found"

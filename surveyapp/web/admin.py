@@ -25,6 +25,7 @@ from surveyapp.forms.staff import (
     UserEditForm,
     select_choices,
 )
+from surveyapp.models import StaffUser
 from surveyapp.services import assignments as assignment_service
 from surveyapp.services import audit_trail, plans_admin, staff_sessions, two_factor
 from surveyapp.services import auth as auth_service
@@ -88,6 +89,21 @@ def _checked_action() -> None:
 
 
 # --- users -----------------------------------------------------------------------------------
+
+
+def _fill_user_form(
+    form: UserEditForm, shown: StaffUser, db: object, scope: scope_service.Scope
+) -> None:
+    """The user form as the user is now (its choices again after `process` reset them)."""
+    form.process(
+        data={
+            "full_name": shown.full_name,
+            "role": shown.role.value,
+            "provider_id": shown.provider_id or 0,
+            "team_id": shown.team_id or 0,
+        }
+    )
+    _org_choices(form, db, scope)
 
 
 def _org_choices(
@@ -175,15 +191,7 @@ def user(user_id: int) -> str | Response | tuple[str, int]:
         shown = scope_service.get_user(db, scope, user_id)
         _org_choices(form, db, scope)
         if request.method == "GET":
-            form.process(
-                data={
-                    "full_name": shown.full_name,
-                    "role": shown.role.value,
-                    "provider_id": shown.provider_id or 0,
-                    "team_id": shown.team_id or 0,
-                }
-            )
-            _org_choices(form, db, scope)
+            _fill_user_form(form, shown, db, scope)
         username = shown.username
     status = 200
     if form.validate_on_submit():
@@ -248,15 +256,7 @@ def reset_kiosk_pin(user_id: int) -> str | Response | tuple[str, int]:
     with unit_of_work() as db:
         shown = scope_service.get_user(db, scope, user_id)
         _org_choices(form, db, scope)
-        form.process(
-            data={
-                "full_name": shown.full_name,
-                "role": shown.role.value,
-                "provider_id": shown.provider_id or 0,
-                "team_id": shown.team_id or 0,
-            }
-        )
-        _org_choices(form, db, scope)
+        _fill_user_form(form, shown, db, scope)
     return _user_page(user_id, form, pin_form), 400
 
 

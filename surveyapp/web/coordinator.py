@@ -292,11 +292,9 @@ def find_citizen() -> str | Response | tuple[str, int]:
                 key_secret=current_app.config["SECRET_KEY"],
             )
         outcome = citizen_service.LookupOutcome
-        if result.outcome is outcome.FOUND:
-            return redirect(url_for("coordinator.citizen", citizen_id=result.citizen_id), 303)
-        if result.outcome is outcome.CREATED:
-            flash(_("The citizen is registered. Now register the course."), "success")
-            return redirect(url_for("coordinator.new_course", citizen_id=result.citizen_id), 303)
+        found = _to_the_citizen(result)
+        if found is not None:
+            return found
         if result.outcome is outcome.INVALID:
             form.cpr.errors = [
                 _("Not a CPR number: write 10 digits, DDMMYY-XXXX, with a real date of birth.")
@@ -356,13 +354,19 @@ def register_citizen() -> str | Response | tuple[str, int]:
             label=form.label.data or "",
             lives_alone=form.lives_alone_value(),
         )
+    return _to_the_citizen(result) or _kept_look_up_gone()
+
+
+def _to_the_citizen(result: Any) -> Response | None:
+    """A look-up that found the citizen goes to their page; one that registered them, on to
+    their first course; anything else: None."""
     outcome = citizen_service.LookupOutcome
     if result.outcome is outcome.FOUND:
         return redirect(url_for("coordinator.citizen", citizen_id=result.citizen_id), 303)
     if result.outcome is outcome.CREATED:
         flash(_("The citizen is registered. Now register the course."), "success")
         return redirect(url_for("coordinator.new_course", citizen_id=result.citizen_id), 303)
-    return _kept_look_up_gone()
+    return None
 
 
 def _kept_look_up_gone() -> tuple[str, int]:
