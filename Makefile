@@ -60,7 +60,7 @@ run-lan: install
 
 ## Set up and run every test (SQLite and a real, temporary PostgreSQL).
 test: install system-packages node_modules/.installed-stamp
-	$(BIN)/python -m pytest
+	$(BIN)/python scripts/run_tests.py
 
 test-fast: install
 	$(BIN)/python -m pytest tests/unit
