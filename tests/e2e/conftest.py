@@ -114,6 +114,45 @@ def page(new_page: Callable[..., Page]) -> Page:
     return new_page()
 
 
+_citizens = iter(range(1, 10_000))
+
+
+def citizen_due_today(server: LiveServer, label: str = "Kiosk-borger") -> int:
+    """A new Sølvstrand citizen whose course starts today: the whole baseline is due at the
+    kiosk (WHO-5, WHODAS-12, start meeting); their id."""
+    from sqlalchemy import select
+
+    from surveyapp.enums import Sex
+    from surveyapp.models import Citizen, Municipality, Provider
+    from surveyapp.services.courses import create_course, default_plan
+
+    number = next(_citizens)
+    with server.sessions.begin() as session:
+        municipality = session.scalars(select(Municipality).where(Municipality.code == "990")).one()
+        provider = session.scalars(
+            select(Provider).where(Provider.municipality_id == municipality.id)
+        ).first()
+        citizen = Citizen(
+            municipality_id=municipality.id,
+            cpr_hmac=f"e2e-{number:060x}",
+            label=f"{label} {number}",
+            birth_year=1937,
+            sex=Sex.FEMALE,
+        )
+        session.add(citizen)
+        session.flush()
+        create_course(
+            session,
+            citizen=citizen,
+            provider=provider,
+            team=None,  # type: ignore[arg-type]
+            plan=default_plan(session),
+            start_date=today_in_denmark(),
+            today=today_in_denmark(),
+        )
+        return citizen.id
+
+
 def log_in(page: Page, server: LiveServer, username: str) -> None:
     """Log a demo user in through the login form (and the second factor, if it asks)."""
     from types import SimpleNamespace

@@ -16,16 +16,18 @@ from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
 from surveyapp.demo import DEMO_USERS
-from surveyapp.enums import Respondent, Sex
+from surveyapp.enums import Respondent
 from surveyapp.instruments import Instrument
 from surveyapp.instruments.model import RespondentKind
-from surveyapp.models import Citizen, Municipality, Provider
-from surveyapp.scheduling import today_in_denmark
-from surveyapp.services.courses import create_course, default_plan
-from tests.e2e.conftest import TABLET_LANDSCAPE, TABLET_PORTRAIT, LiveServer, screenshot
+from tests.e2e.conftest import (
+    TABLET_LANDSCAPE,
+    TABLET_PORTRAIT,
+    LiveServer,
+    citizen_due_today,
+    screenshot,
+)
 from tests.support import factories
 
 PASSWORD = {u.username: u.password for u in DEMO_USERS}
@@ -103,39 +105,11 @@ def test_every_option_of_every_link_question_is_on_the_screen(
     assert problems == [], "\n".join(problems)
 
 
-def _kiosk_citizen(server: LiveServer) -> int:
-    """A citizen whose course starts today: the whole baseline is due at the kiosk."""
-    with server.sessions.begin() as session:
-        municipality = session.scalars(select(Municipality).where(Municipality.code == "990")).one()
-        provider = session.scalars(
-            select(Provider).where(Provider.municipality_id == municipality.id)
-        ).first()
-        citizen = Citizen(
-            municipality_id=municipality.id,
-            cpr_hmac=f"fit-{id(session):060x}"[:64],
-            label="Skærm-borger",
-            birth_year=1940,
-            sex=Sex.MALE,
-        )
-        session.add(citizen)
-        session.flush()
-        create_course(
-            session,
-            citizen=citizen,
-            provider=provider,
-            team=None,  # type: ignore[arg-type]
-            plan=default_plan(session),
-            start_date=today_in_denmark(),
-            today=today_in_denmark(),
-        )
-        return citizen.id
-
-
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_every_option_of_every_kiosk_question_is_on_the_screen(
     live_server: LiveServer, new_page: Callable[..., Page], viewport: str
 ) -> None:
-    citizen_id = _kiosk_citizen(live_server)
+    citizen_id = citizen_due_today(live_server, "Skærm-borger")
     page = new_page(VIEWPORTS[viewport])
     page.goto(f"{live_server.url}/login")
     page.get_by_label("Brugernavn").fill("koordinator")

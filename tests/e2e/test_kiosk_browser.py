@@ -10,50 +10,25 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from surveyapp.demo import DEMO_PIN, DEMO_USERS
-from surveyapp.enums import AssignmentStatus, Respondent, Sex
-from surveyapp.models import Assignment, Citizen, Municipality, Provider
-from surveyapp.scheduling import today_in_denmark
-from surveyapp.services.courses import create_course, default_plan
+from surveyapp.enums import AssignmentStatus, Respondent
+from surveyapp.models import Assignment
 from tests.e2e.conftest import (
     TABLET_PORTRAIT,
     LiveServer,
     assert_accessible,
+    citizen_due_today,
     screenshot,
     storage_is_empty,
 )
 
 PASSWORD = {u.username: u.password for u in DEMO_USERS}
 HANDBACK = "Tak! Giv tabletten tilbage til medarbejderen"
-_counter = iter(range(1, 1000))
 
 
 @pytest.fixture
 def citizen(live_server: LiveServer) -> int:
     """A Sølvstrand citizen whose course starts today: WHO-5, WHODAS-12, start meeting due."""
-    with live_server.sessions.begin() as session:
-        municipality = session.scalars(select(Municipality).where(Municipality.code == "990")).one()
-        provider = session.scalars(
-            select(Provider).where(Provider.municipality_id == municipality.id)
-        ).first()
-        citizen = Citizen(
-            municipality_id=municipality.id,
-            cpr_hmac=f"{next(_counter):064x}",
-            label=f"Kiosk-borger {next(_counter)}",
-            birth_year=1937,
-            sex=Sex.FEMALE,
-        )
-        session.add(citizen)
-        session.flush()
-        create_course(
-            session,
-            citizen=citizen,
-            provider=provider,
-            team=None,  # type: ignore[arg-type]
-            plan=default_plan(session),
-            start_date=today_in_denmark(),
-            today=today_in_denmark(),
-        )
-        return citizen.id
+    return citizen_due_today(live_server)
 
 
 @pytest.fixture

@@ -15,8 +15,14 @@ from sqlalchemy import select
 
 from surveyapp.demo import DEMO_PIN, DEMO_USERS
 from surveyapp.models import StaffUser
-from tests.e2e.conftest import SIZES, LiveServer, assert_accessible, log_in, screenshot
-from tests.e2e.test_every_option_visible import _kiosk_citizen
+from tests.e2e.conftest import (
+    SIZES,
+    LiveServer,
+    assert_accessible,
+    citizen_due_today,
+    log_in,
+    screenshot,
+)
 
 PASSWORD = {u.username: u.password for u in DEMO_USERS}
 LOCALES = {"da": "da-DK", "en": "en-GB"}
@@ -27,7 +33,7 @@ LOCALES = {"da": "da-DK", "en": "en-GB"}
 def test_confirm_the_visit_then_its_summary_after_the_pin(
     live_server: LiveServer, new_page: Callable[..., Page], size: str, lang: str
 ) -> None:
-    citizen_id = _kiosk_citizen(live_server)
+    citizen_id = citizen_due_today(live_server)
     page = new_page(SIZES[size], locale=LOCALES[lang])
     log_in(page, live_server, "koordinator")
     page.goto(f"{live_server.url}/staff/citizens/{citizen_id}")
