@@ -259,7 +259,22 @@ class MunicipalitySecurityForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
-class FindCitizenForm(FlaskForm):
+class _LivesAlone:
+    """The "lives alone" question of registering a citizen (a part of two forms)."""
+
+    lives_alone = RadioField(
+        _l("Lives alone"),
+        choices=select_choices(
+            [("unknown", _l("Not known")), ("yes", _l("Yes")), ("no", _l("No"))]
+        ),
+        default="unknown",
+    )
+
+    def lives_alone_value(self) -> bool | None:
+        return {"yes": True, "no": False}.get(self.lives_alone.data or "")
+
+
+class FindCitizenForm(_LivesAlone, FlaskForm):
     cpr = NeverEchoedField(
         _l("CPR number"),
         validators=[DataRequired(), Length(max=20)],
@@ -272,20 +287,10 @@ class FindCitizenForm(FlaskForm):
         description=_l("Your own short label, e.g. initials. Not the name or the CPR number."),
         render_kw={"autocomplete": "off"},
     )
-    lives_alone = RadioField(
-        _l("Lives alone"),
-        choices=select_choices(
-            [("unknown", _l("Not known")), ("yes", _l("Yes")), ("no", _l("No"))]
-        ),
-        default="unknown",
-    )
     submit = SubmitField(_l("Find or register"))
 
-    def lives_alone_value(self) -> bool | None:
-        return {"yes": True, "no": False}.get(self.lives_alone.data or "")
 
-
-class RegisterCitizenForm(FlaskForm):
+class RegisterCitizenForm(_LivesAlone, FlaskForm):
     """The registration step after a CPR look-up that found no one (the number is kept)."""
 
     label = StringField(
@@ -294,17 +299,7 @@ class RegisterCitizenForm(FlaskForm):
         description=_l("Your own short label, e.g. initials. Not the name or the CPR number."),
         render_kw={"autocomplete": "off"},
     )
-    lives_alone = RadioField(
-        _l("Lives alone"),
-        choices=select_choices(
-            [("unknown", _l("Not known")), ("yes", _l("Yes")), ("no", _l("No"))]
-        ),
-        default="unknown",
-    )
     register = SubmitField(_l("Register citizen"))  # not "submit": the page has two forms
-
-    def lives_alone_value(self) -> bool | None:
-        return {"yes": True, "no": False}.get(self.lives_alone.data or "")
 
 
 class CitizenSearchForm(FlaskForm):
