@@ -14,6 +14,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,10 @@ class LiveServer:
     app: Any
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    path = tmp_path_factory.mktemp("e2e") / "e2e.sqlite3"
+@contextmanager
+def serving(path: Path, **demo: Any) -> Iterator[LiveServer]:
+    """The real app in a thread on a migrated SQLite file at `path`, with demo data
+    (`load_demo_data`'s options, e.g. citizens=30; none: what `make run` loads)."""
     settings = Settings(
         env="test",
         database_url=f"sqlite:///{path}",
@@ -69,15 +71,23 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     upgrade(settings.database_url)
     app = create_app(settings)
     sessions = app.extensions["surveyapp.sessions"]
-    load_demo_data(sessions, settings, seed=11, citizens=30, today=today_in_denmark())
+    load_demo_data(sessions, settings, today=today_in_denmark(), **demo)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", settings, sessions, app)
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    app.extensions["surveyapp.engine"].dispose()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", settings, sessions, app)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        app.extensions["surveyapp.engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with serving(tmp_path_factory.mktemp("e2e") / "e2e.sqlite3", seed=11, citizens=30) as live:
+        yield live
 
 
 @pytest.fixture(scope="session")

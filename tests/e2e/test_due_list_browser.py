@@ -9,19 +9,11 @@ week's work (overdue, today, this week) fits in a few screens.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
-from surveyapp.app import create_app
-from surveyapp.config import Settings
-from surveyapp.db import upgrade
-from surveyapp.demo import load_demo_data
-from surveyapp.scheduling import today_in_denmark
-from tests.conftest import TEST_CPR_KEY, TEST_SECRET_KEY
 from tests.e2e.conftest import (
     SIZES,
     TABLET_LANDSCAPE,
@@ -29,6 +21,7 @@ from tests.e2e.conftest import (
     assert_accessible,
     log_in,
     screenshot,
+    serving,
 )
 
 #: At most this many tablet screens (1024×768) for the whole due list of the demo data (it
@@ -39,25 +32,8 @@ MAX_SCREENS = 7
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server with the demo data `make run` loads (300 citizens)."""
-    path = tmp_path_factory.mktemp("due") / "due.sqlite3"
-    settings = Settings(
-        env="test",
-        database_url=f"sqlite:///{path}",
-        secret_key=TEST_SECRET_KEY,
-        cpr_hmac_key=TEST_CPR_KEY,
-    )
-    upgrade(settings.database_url)
-    app = create_app(settings)
-    sessions = app.extensions["surveyapp.sessions"]
-    load_demo_data(sessions, settings, today=today_in_denmark())
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", settings, sessions, app)
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    app.extensions["surveyapp.engine"].dispose()
+    with serving(tmp_path_factory.mktemp("due") / "due.sqlite3") as live:
+        yield live
 
 
 def test_a_weeks_work_at_a_glance_on_a_tablet(
