@@ -2,27 +2,75 @@
    - Idle timer: after the configured time without a touch, "Er du der stadig?" is shown for
      the last minute; if nobody answers, the tablet is handed back (POST /kiosk/idle).
    - Screen Wake Lock keeps the screen on while the citizen answers.
-   - On the hand-over and hand-back screens: no way back in the browser history, and
-     nothing is left in any browser storage. */
+   - The offline kiosk (kiosk/sw.js, kiosk/offline.js): the hand-over screen installs the
+     service worker and has it cache the visit's offline page before the citizen starts;
+     every page shown online keeps that page up to date and sends any queued answers.
+   - On the hand-over and hand-back screens: no way back in the browser history. At the
+     hand-back nothing is left in any browser storage, except answers still waiting to be
+     sent (only as ciphertext) and a hand-back screen that holds no questionnaire. */
 (function () {
   "use strict";
   var body = document.body;
   var state = body.getAttribute("data-kiosk");
+  var Q = window.SurveyappQueue;
+  if (state === "offline") { return; }  // kiosk/offline.js runs that page
+
+  var worker = "serviceWorker" in navigator && window.isSecureContext;
+
+  function tell(type) {
+    if (!worker) { return Promise.resolve(false); }
+    return navigator.serviceWorker.ready.then(function (registration) {
+      return new Promise(function (resolve) {
+        var done = function (event) {
+          if (event.data && event.data.type === type) {
+            navigator.serviceWorker.removeEventListener("message", done);
+            resolve(event.data.ok);
+          }
+        };
+        navigator.serviceWorker.addEventListener("message", done);
+        registration.active.postMessage({type: type});
+        window.setTimeout(function () { resolve(false); }, 15000);
+      });
+    });
+  }
 
   function clearStorage() {
     try { window.localStorage.clear(); window.sessionStorage.clear(); } catch (e) { /* blocked */ }
-    if (window.caches && caches.keys) {
-      caches.keys().then(function (keys) { keys.forEach(function (k) { caches.delete(k); }); });
-    }
-    if (window.indexedDB && indexedDB.databases) {
-      indexedDB.databases().then(function (dbs) {
-        dbs.forEach(function (db) { if (db.name) { indexedDB.deleteDatabase(db.name); } });
-      });
-    }
+    /* Answers still waiting keep their queue (ciphertext only) and the hand-back screen. */
+    return Q.send().catch(function () {}).then(function () {
+      return Q.dropIfEmpty();
+    }).then(function (dropped) {
+      if (!dropped) { return tell("refresh"); }
+      if (window.caches && caches.keys) {
+        return caches.keys().then(function (keys) {
+          return Promise.all(keys.map(function (k) { return caches.delete(k); }));
+        });
+      }
+      return null;
+    }).catch(function () {});
   }
 
+  function connection() {
+    var badge = document.querySelector("[data-connection]");
+    if (badge) { badge.hidden = navigator.onLine; }
+  }
+  window.addEventListener("online", connection);
+  window.addEventListener("offline", connection);
+  connection();
+
   if (state === "handback" || state === "handover") {
-    clearStorage();
+    var ready;
+    if (state === "handover" && worker) {
+      /* Ready before the door opens: the visit's offline page and assets are cached now. */
+      ready = navigator.serviceWorker.register(body.getAttribute("data-sw-url"), {scope: "/"})
+        .then(function () { return tell("prepare"); })
+        .then(function (ok) { body.setAttribute("data-offline-ready", ok ? "1" : "0"); },
+              function () { body.setAttribute("data-offline-ready", "0"); });
+      try { window.localStorage.clear(); window.sessionStorage.clear(); } catch (e) { /* blocked */ }
+      Q.send().catch(function () {});
+    } else {
+      ready = clearStorage().then(function () { body.setAttribute("data-offline-ready", "1"); });
+    }
     /* Replace history so that "back" stays on this screen. */
     window.history.replaceState(null, "", window.location.href);
     window.history.pushState(null, "", window.location.href);
@@ -30,6 +78,12 @@
       window.history.pushState(null, "", window.location.href);
     });
     return;
+  }
+
+  /* Answering online: keep the offline page current, send anything still waiting. */
+  if (worker && navigator.serviceWorker.controller) {
+    tell("refresh");
+    Q.count().then(function (n) { if (n) { Q.send(); } });
   }
 
   /* Answering: keep the screen on. */

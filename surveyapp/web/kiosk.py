@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -25,18 +26,22 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
+from flask_babel import force_locale, ngettext
 from flask_login import logout_user
+from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import HiddenField, PasswordField
 from wtforms.validators import InputRequired
 
-from surveyapp.enums import Channel, KioskState, Role
+from surveyapp.enums import AssignmentStatus, Channel, KioskState, Role
+from surveyapp.instruments import ItemKind
 from surveyapp.forms.base import FlaskForm
-from surveyapp.models import KioskSession
+from surveyapp.models import Assignment, KioskSession
 from surveyapp.redirects import local_referrer
 from surveyapp.services import kiosk as kiosk_service
+from surveyapp.services import offline as offline_service
 from surveyapp.web import db_session, registry, respond, run_in_transaction
+from surveyapp.web import offline as offline_web
 from surveyapp.web.access import public, respondent
 from surveyapp.web.auth import (
     StaffPrincipal,
@@ -54,6 +59,7 @@ KIOSK_DIR = Path(__file__).resolve().parents[2] / "kiosk"
 GRANT = "kiosk_grant"
 STAFF_ROLES = (Role.COORDINATOR, Role.ADMIN)
 ALLOWED_OUTSIDE = {"static", "display.text_size"}
+SHELL_FILES = {"kiosk.js", "queue.js", "offline.js", "staff-offline.js", "icon-192.png", "icon-512.png"}
 STAFF_ENDPOINTS = {"kiosk.start_visit", "kiosk.set_pin", "kiosk.summary"}
 ID = re.compile(r"[0-9]{1,10}")  # ASCII digits: int() would also take "１２" or " 12"
 QUEUE = re.compile(r"[0-9]{1,10}(,[0-9]{1,10}){0,49}")  # the confirmed queue: assignment ids
@@ -428,6 +434,111 @@ def thanks(position: int) -> WerkzeugResponse:
 # --- the PWA shell ---------------------------------------------------------------------------
 
 
+# --- offline: the runner page and the service worker (see kiosk/offline.js) -------------------
+
+
+@bp.get("/offline")
+@respondent
+def offline_runner() -> str:
+    """The visit's questionnaires as one page that answers without the network.
+
+    The service worker keeps the latest copy and shows it when a kiosk address cannot be
+    reached: every screen is an inert <template> (the same markup as the online pages), the
+    citizen's choices stay in page memory, and each answer leaves the page only encrypted to
+    the server's public key (surveyapp.offline_keys) into the tablet's queue. The page holds
+    no answer: only which questions already have one. Once the tablet is handed back the page
+    holds no questionnaire either.
+    """
+    visit = _visit()
+    keys = offline_web.keyring()
+    if keys is None:
+        abort(404)  # no key configured: the kiosk works online only
+    state, _reason = _shown(visit)
+    places = []
+    if state in (KioskState.HANDOVER, KioskState.ANSWERING):
+        for position, assignment in enumerate(kiosk_service.queue(db_session(), visit), start=1):
+            places.append(_offline_place(visit, position, assignment))
+    data = {
+        "visit": visit.id,
+        "credential": offline_service.credential_for(current_app.config["SECRET_KEY"], visit.id),
+        "kid": keys.current_kid,
+        "spki": keys.public_spki_b64,
+        "state": "answering" if places else "handback",
+        "places": [place["data"] for place in places],
+    }
+    return render_template(
+        "kiosk/offline.html",
+        data=data,
+        places=places,
+        idle_seconds=int(idle_timeout().total_seconds()),
+        text_size=session.get("text_size", 1),
+    )
+
+
+def _offline_place(visit: KioskSession, position: int, assignment: Assignment) -> dict[str, Any]:
+    """One queued questionnaire's screens (rendered in its language) and what the page needs."""
+    instrument = registry().get(assignment.instrument_id)
+    response = assignment.response
+    lang = response.language if response is not None else respond.language_for(instrument)
+    flow = respond.Flow(assignment, instrument, Channel.KIOSK, "kiosk", {"position": position})
+    params = flow.text_params
+    answered = sorted(respond.answered_items(response))
+    done = assignment.status is AssignmentStatus.DECLINED or (
+        response is not None and response.submitted_at is not None
+    )
+    items = []
+    with force_locale(lang):
+        screens = render_template(
+            "kiosk/_offline_place.html",
+            flow=flow,
+            instrument=instrument,
+            lang=lang,
+            position=position,
+            title=instrument.title.get(lang, instrument.title[instrument.default_language]),
+            questions=[
+                respond.question_screen(flow, number, lang)
+                for number in range(1, len(instrument.items) + 1)
+            ]
+            if not done
+            else [],
+            instruction=instrument.text("instruction", lang, params),
+            preamble=instrument.text("preamble", lang, params),
+            resumed=bool(answered),
+        )
+        for number, item in enumerate(instrument.items, start=1):
+            entry: dict[str, Any] = {"id": item.id, "number": number, "optional": item.optional}
+            if item.kind is ItemKind.INTEGER:
+                entry.update(min=item.min, max=item.max)
+                entry["message"] = str(
+                    _("Please write a whole number from %(low)s to %(high)s.", low=item.min,
+                      high=item.max)
+                )
+            else:
+                entry["message"] = str(_("Please choose an answer."))
+            items.append(entry)
+    return {
+        "screens": Markup(screens),  # noqa: S704 - our own template's output
+        "data": {
+            "position": position,
+            "assignment": assignment.id,
+            "language": lang,
+            "done": done,
+            "answered": answered,
+            "items": items,
+        },
+    }
+
+
+@bp.get("/sw.js")
+@public
+def service_worker() -> WerkzeugResponse:
+    """The service worker: served from here, it may control every page of the tablet."""
+    response = send_from_directory(KIOSK_DIR, "sw.js", mimetype="text/javascript")
+    response.headers["Service-Worker-Allowed"] = "/"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 @bp.get("/manifest.webmanifest")
 @public
 def manifest() -> WerkzeugResponse:
@@ -441,6 +552,6 @@ def manifest() -> WerkzeugResponse:
 @public
 def shell_file(filename: str) -> WerkzeugResponse:
     """The kiosk script and icons (from the top-level kiosk/ folder)."""
-    if filename not in {"kiosk.js", "icon-192.png", "icon-512.png"}:
+    if filename not in SHELL_FILES:
         abort(404)
     return send_from_directory(KIOSK_DIR, filename)

@@ -47,7 +47,7 @@ from surveyapp.enums import AssignmentStatus, Channel, Respondent
 from surveyapp.forms.questionnaire import answer_from_field, field_data, item_form_class
 from surveyapp.forms.respondent import CodeForm
 from surveyapp.instruments import Instrument
-from surveyapp.models import Assignment, LinkToken, utcnow
+from surveyapp.models import Assignment, LinkToken, Response, utcnow
 from surveyapp.redirects import local_path
 from surveyapp.scheduling import DENMARK
 from surveyapp.services import links
@@ -229,27 +229,45 @@ def switch_language(flow: Flow) -> WerkzeugResponse:
     return flow.go("start")
 
 
+def language_for(instrument: Instrument) -> str:
+    """The language a questionnaire not yet begun is shown in."""
+    return _language(instrument)
+
+
+def answered_items(response: Response | None) -> set[str]:
+    """The ids of the questions that have an answer (never the answers)."""
+    return set(answering.answers_by_item(response))
+
+
+def question_screen(
+    flow: Flow, number: int, lang: str, form: Any = None, message: str | None = None
+) -> dict[str, Any]:
+    """What respond/_question.html needs to show question `number` (a blank form if none)."""
+    item = flow.instrument.items[number - 1]
+    params = flow.text_params
+    if form is None:
+        form_class = item_form_class(flow.instrument, item, lang, params)
+        # The offline kiosk shows every question in one page: ids must differ between them.
+        form = form_class(formdata=None, prefix=f"p{flow.url_args.get('position', 0)}-")
+    return {
+        "form": form,
+        "field": form[item.id],
+        "item": item,
+        "number": number,
+        "total": len(flow.instrument.items),
+        "message": message,
+        # Only the items that belong to it are shown under the stem ("... haft med at:").
+        "stem": flow.instrument.text("stem", lang, params) if item.under_stem else "",
+        "min_label": item.min_label[lang].render(params) if item.min_label else None,
+        "max_label": item.max_label[lang].render(params) if item.max_label else None,
+        "submission_key": uuid.uuid4().hex,
+    }
+
+
 def _question_page(flow: Flow, number: int, form: Any, message: str | None = None) -> str:
     response = flow.assignment.response
-    item = flow.instrument.items[number - 1]
     lang = response.language if response else _language(flow.instrument)
-    params = flow.text_params
-    return _page(
-        flow,
-        "question.html",
-        lang,
-        form=form,
-        field=form[item.id],
-        item=item,
-        number=number,
-        total=len(flow.instrument.items),
-        message=message,
-        # Only the items that belong to it are shown under the stem ("... haft med at:").
-        stem=flow.instrument.text("stem", lang, params) if item.under_stem else "",
-        min_label=item.min_label[lang].render(params) if item.min_label else None,
-        max_label=item.max_label[lang].render(params) if item.max_label else None,
-        submission_key=uuid.uuid4().hex,
-    )
+    return _page(flow, "question.html", lang, **question_screen(flow, number, lang, form, message))
 
 
 def _checked_number(flow: Flow, number: int) -> int:
