@@ -53,7 +53,7 @@ bp.after_request(respond.never_cache)
 KIOSK_DIR = Path(__file__).resolve().parents[2] / "kiosk"
 GRANT = "kiosk_grant"
 STAFF_ROLES = (Role.COORDINATOR, Role.ADMIN)
-ALLOWED_OUTSIDE = {"static", "display.text_size"}
+ALLOWED_OUTSIDE = {"static", "display.text_size", "offline.sync", "offline.status"}
 STAFF_ENDPOINTS = {"kiosk.start_visit", "kiosk.set_pin", "kiosk.summary"}
 ID = re.compile(r"[0-9]{1,10}")  # ASCII digits: int() would also take "１２" or " 12"
 QUEUE = re.compile(r"[0-9]{1,10}(,[0-9]{1,10}){0,49}")  # the confirmed queue: assignment ids
