@@ -31,6 +31,10 @@ node_modules/.installed-stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
+# The kiosk's offline keys for `make run` and `make run-lan`, next to the SQLite file
+# (`make clean` removes them with instance/); generated once, on the first run.
+run run-lan: export SURVEYAPP_OFFLINE_KEY_DIR ?= instance/offline-keys
+
 ## Set up, migrate the embedded SQLite database, load demo data if empty, and serve on this
 ## machine only (http://127.0.0.1:$(PORT)).
 run: install
@@ -39,6 +43,7 @@ run: install
 	$(BIN)/surveyapp demo
 	PORT=$(PORT) $(BIN)/surveyapp demo-links
 	$(BIN)/surveyapp demo-code
+	$(BIN)/surveyapp offline-keys generate --if-missing
 	PORT=$(PORT) $(BIN)/surveyapp serve --host 127.0.0.1
 
 ## As `make run`, but on every network interface, so that a phone or tablet on the same
@@ -56,6 +61,7 @@ run-lan: install
 	$(BIN)/surveyapp demo
 	PORT=$(PORT) $(BIN)/surveyapp demo-links
 	$(BIN)/surveyapp demo-code
+	$(BIN)/surveyapp offline-keys generate --if-missing
 	PORT=$(PORT) $(BIN)/surveyapp serve --host 0.0.0.0
 
 ## Set up and run every test (SQLite and a real, temporary PostgreSQL).
@@ -70,7 +76,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy surveyapp/instruments surveyapp/pseudonym.py surveyapp/scheduling.py surveyapp/enums.py surveyapp/suppression.py surveyapp/statistics.py surveyapp/report_tables.py surveyapp/importing.py surveyapp/linkcodes.py surveyapp/logs/__init__.py surveyapp/letters.py surveyapp/notify.py surveyapp/auditchain.py surveyapp/audit_actions.py surveyapp/redirects.py surveyapp/passwords.py
+	$(BIN)/mypy surveyapp/instruments surveyapp/pseudonym.py surveyapp/scheduling.py surveyapp/enums.py surveyapp/suppression.py surveyapp/statistics.py surveyapp/report_tables.py surveyapp/importing.py surveyapp/linkcodes.py surveyapp/logs/__init__.py surveyapp/letters.py surveyapp/notify.py surveyapp/auditchain.py surveyapp/audit_actions.py surveyapp/redirects.py surveyapp/passwords.py surveyapp/offline_keys.py
 
 i18n-check: install
 	$(BIN)/python scripts/i18n_check.py

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request, session
@@ -9,7 +10,7 @@ from flask_babel import Babel, get_locale
 from flask_wtf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from surveyapp.config import Settings
+from surveyapp.config import ConfigError, Settings
 from surveyapp.db import make_engine, make_session_factory
 from surveyapp.instruments import load_registry
 from surveyapp.logs import install as keep_tokens_out_of_logs
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.extensions["surveyapp.sessions"] = make_session_factory(engine)
     # Loaded once at start: a malformed definition file stops the app with a clear message.
     app.extensions["surveyapp.registry"] = load_registry(settings.instruments_dirs)
+    app.extensions["surveyapp.offline_keys"] = _offline_keys(settings)
 
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale
@@ -129,6 +131,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         imports,
         kiosk,
         letters,
+        offline,
         privacy,
         reports,
     )
@@ -144,6 +147,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(grants.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(privacy.bp)
+    app.register_blueprint(offline.bp)
     # Every POST of every blueprint needs a valid CSRF token. The two answer views check it
     # themselves (surveyapp.web.respond.take_answer), so that a token that expired while the
     # tablet lay on the table re-shows the question with the answer kept (status 400).
@@ -154,6 +158,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     csrf.exempt("surveyapp.web.kiosk.answer")
     csrf.exempt("surveyapp.web.respond.enter_code")
     csrf.exempt("surveyapp.web.respond.text_size")
+    # The kiosk's offline queue posts sealed JSON from the service worker's replay, possibly
+    # long after the page that had the token is gone: no token, but the browser must say the
+    # request comes from our own page (surveyapp.web.offline checks origin.same_origin).
+    csrf.exempt("surveyapp.web.offline.sync")
+    csrf.exempt("surveyapp.web.offline.status")
     app.register_blueprint(respond.bp)
     app.register_blueprint(respond.display)
     check_every_view_has_a_rule(app)
@@ -188,6 +197,30 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         return response
 
     return app
+
+
+def _offline_keys(settings: Settings) -> Any:
+    """The kiosk's offline KeyRing (None without a directory: the kiosk is online only).
+
+    A configured directory that cannot be used stops the app in every mode; production
+    refuses to start without one (Settings.check)."""
+    from surveyapp import offline_keys
+
+    if not settings.offline_key_dir:
+        if settings.is_production:
+            raise ConfigError(
+                "refusing to start in production: SURVEYAPP_OFFLINE_KEY_DIR is not set (the "
+                "kiosk's offline keys: create them with `surveyapp offline-keys generate "
+                "--dir <directory>` and set the variable to that directory)"
+            )
+        return None
+    try:
+        return offline_keys.load(Path(settings.offline_key_dir))
+    except offline_keys.OfflineKeyError as error:
+        raise ConfigError(
+            f"SURVEYAPP_OFFLINE_KEY_DIR: {error}; refusing to start "
+            "(create keys with `surveyapp offline-keys generate`)"
+        ) from None
 
 
 def _translations_dir() -> Any:

@@ -71,6 +71,12 @@ ACTION_NAMES: dict[str, str] = {
     "kiosk.pin_failed": _l("Wrong kiosk PIN"),
     "kiosk.lockout": _l("Kiosk ended after wrong PINs"),
     "kiosk.pin_set": _l("Kiosk PIN set"),
+    "kiosk.offline_received": _l("Questionnaire sent from the tablet's offline queue"),
+    "kiosk.offline_refused": _l("Item from the tablet's offline queue refused"),
+    "kiosk.offline_conflict": _l(
+        "Item from the tablet's offline queue conflicts with an earlier one"
+    ),
+    "kiosk.offline_lost": _l("Items from the tablet's offline queue never arrived"),
     # relatives' links and letters
     "link.issue": _l("Link issued for a letter"),
     "link.open": _l("Link opened"),

@@ -47,6 +47,11 @@ class Settings:
     # (`surveyapp retention`); audit events keep their IP address this many days.
     retention_months: int = 36
     audit_ip_retention_days: int = 90
+    # The kiosk's offline keys (surveyapp.offline_keys): without them the kiosk works online
+    # only; production refuses to start without them. Items answered offline are accepted
+    # until this many days after the visit began.
+    offline_key_dir: str | None = None
+    offline_max_days: int = 14
 
     @property
     def is_production(self) -> bool:
@@ -81,6 +86,8 @@ class Settings:
             audit_ip_retention_days=_whole_number(
                 env, "SURVEYAPP_AUDIT_IP_RETENTION_DAYS", cls.audit_ip_retention_days
             ),
+            offline_key_dir=env.get("SURVEYAPP_OFFLINE_KEY_DIR") or None,
+            offline_max_days=_whole_number(env, "SURVEYAPP_OFFLINE_MAX_DAYS", cls.offline_max_days),
         )
         settings.check()
         return settings
@@ -116,6 +123,10 @@ class Settings:
             raise ConfigError(
                 "SURVEYAPP_AUDIT_IP_RETENTION_DAYS must be at least 1, "
                 f"not {self.audit_ip_retention_days}"
+            )
+        if self.offline_max_days < 1:
+            raise ConfigError(
+                f"SURVEYAPP_OFFLINE_MAX_DAYS must be at least 1, not {self.offline_max_days}"
             )
         if not self.is_production:
             return

@@ -74,13 +74,22 @@ def database_url(request: pytest.FixtureRequest, backend: str) -> Iterator[str]:
     databases.drop(url)
 
 
+@pytest.fixture(scope="session")
+def offline_key_dir() -> Path:
+    """The kiosk's offline keys, generated once per session (RSA 3072 takes a while)."""
+    from tests.support.offline import session_key_dir
+
+    return session_key_dir()
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def settings(database_url: str, tmp_path: Path, offline_key_dir: Path) -> Settings:
     return Settings(
         env="test",
         database_url=database_url,
         secret_key=TEST_SECRET_KEY,
         cpr_hmac_key=TEST_CPR_KEY,
+        offline_key_dir=str(offline_key_dir),
     )
 
 

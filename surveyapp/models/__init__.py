@@ -12,7 +12,7 @@ from surveyapp.models.course import (
     PlanItem,
     PlanTimepoint,
 )
-from surveyapp.models.kiosk import KioskSession
+from surveyapp.models.kiosk import KioskSession, OfflineItem
 from surveyapp.models.organisation import AnalystGrant, Municipality, Provider, StaffUser, Team
 from surveyapp.models.response import (
     MEASUREMENT_VALUES,
@@ -51,6 +51,7 @@ __all__ = [
     "MeasurementColumn",
     "MeasurementPlan",
     "Municipality",
+    "OfflineItem",
     "PlanItem",
     "PlanTimepoint",
     "RateCounter",

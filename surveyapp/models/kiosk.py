@@ -37,3 +37,30 @@ class KioskSession(Base):
     hand_back_reason: Mapped[str | None] = mapped_column(String(20))  # done, pause, idle
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(20))  # pin, lockout
+    # What the tablet last reported of its offline queue (POST /kiosk/sync/status): the most
+    # items it said it ever made for this visit, and how many it said it still holds.
+    offline_created: Mapped[int | None]
+    offline_pending: Mapped[int | None]
+    offline_reported_at: Mapped[datetime | None]
+
+
+class OfflineItem(Base):
+    """One item (answer, submit, hand-back) a tablet sent from its offline queue.
+
+    Stored before it is applied, once per `key` (the tablet's uuid for the item): a retried
+    send finds the row and changes nothing. `digest` (SHA-256 of the plaintext) tells a
+    retry from a different item under the same key. `outcome` says what became of it:
+    stored, or why it was refused (too_old, not_in_visit, closed, invalid, incomplete).
+    """
+
+    __tablename__ = "offline_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(36), unique=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("kiosk_session.id"), index=True)
+    seq: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(12))  # answer, submit, handback
+    digest: Mapped[str] = mapped_column(String(64))
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignment.id"))
+    outcome: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -35,6 +35,7 @@ from surveyapp.models import (
     LinkToken,
     Measurement,
     MeasurementPlan,
+    OfflineItem,
     Provider,
     Response,
     Score,
@@ -469,6 +470,7 @@ def _delete_records(session: Session, held: Holdings) -> None:
     session.execute(delete(Answer).where(Answer.response_id.in_(held.response_ids)))
     session.execute(delete(Response).where(Response.id.in_(held.response_ids)))
     session.execute(delete(LinkToken).where(LinkToken.id.in_(held.link_ids)))
+    session.execute(delete(OfflineItem).where(OfflineItem.visit_id.in_(held.kiosk_ids)))
     session.execute(delete(KioskSession).where(KioskSession.id.in_(held.kiosk_ids)))
     session.execute(delete(Assignment).where(Assignment.id.in_(held.assignment_ids)))
     session.execute(delete(Course).where(Course.id.in_(held.course_ids)))
@@ -560,6 +562,7 @@ def apply_retention(
         links += len(held.link_ids)
         visits += len(held.kiosk_ids)
         session.execute(delete(LinkToken).where(LinkToken.id.in_(held.link_ids)))
+        session.execute(delete(OfflineItem).where(OfflineItem.visit_id.in_(held.kiosk_ids)))
         session.execute(delete(KioskSession).where(KioskSession.id.in_(held.kiosk_ids)))
         citizen.cpr_hmac = secrets.token_hex(32)
         citizen.label = ""

@@ -42,6 +42,7 @@ from surveyapp.services import charts, throttle
 from surveyapp.services import citizens as citizen_service
 from surveyapp.services import kiosk as kiosk_service
 from surveyapp.services import letters as letter_service
+from surveyapp.services import offline as offline_service
 from surveyapp.services import scope as scope_service
 from surveyapp.services.responses import AnswerRejected
 from surveyapp.web import registry, unit_of_work
@@ -395,6 +396,8 @@ def citizen(citizen_id: int) -> str:
         links = letter_service.link_statuses(db, ids)
         # "Start on this tablet" only when the kiosk has something to ask now.
         kiosk_due = len(kiosk_service.visit_queue(db, scope, citizen_id, today()))
+        # Kiosk visits from which tablet answers never arrived or could not be used.
+        offline_problems = offline_service.offline_problems(db, scope, citizen_id)
     flash_course = session.pop(FLASH_COURSE_KEY, None)
     return render_template(
         "staff/citizen.html",
@@ -403,6 +406,8 @@ def citizen(citizen_id: int) -> str:
         links=links,
         flash_course=flash_course,
         kiosk_due=kiosk_due,
+        offline_problems=offline_problems,
+        offline_max_days=current_app.extensions["surveyapp.settings"].offline_max_days,
     )
 
 

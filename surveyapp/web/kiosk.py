@@ -58,7 +58,7 @@ bp.after_request(respond.never_cache)
 KIOSK_DIR = Path(__file__).resolve().parents[2] / "kiosk"
 GRANT = "kiosk_grant"
 STAFF_ROLES = (Role.COORDINATOR, Role.ADMIN)
-ALLOWED_OUTSIDE = {"static", "display.text_size"}
+ALLOWED_OUTSIDE = {"static", "display.text_size", "offline.sync", "offline.status"}
 SHELL_FILES = {"kiosk.js", "queue.js", "offline.js", "staff-offline.js", "icon-192.png", "icon-512.png"}
 STAFF_ENDPOINTS = {"kiosk.start_visit", "kiosk.set_pin", "kiosk.summary"}
 ID = re.compile(r"[0-9]{1,10}")  # ASCII digits: int() would also take "１２" or " 12"

@@ -30,6 +30,7 @@ from surveyapp.db import upgrade
 from surveyapp.demo import load_demo_data
 from surveyapp.scheduling import today_in_denmark
 from tests.conftest import TEST_CPR_KEY, TEST_SECRET_KEY
+from tests.support.offline import session_key_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("SURVEYAPP_CHROMIUM", "/usr/bin/chromium")
@@ -67,6 +68,7 @@ def serving(path: Path, **demo: Any) -> Iterator[LiveServer]:
         database_url=f"sqlite:///{path}",
         secret_key=TEST_SECRET_KEY,
         cpr_hmac_key=TEST_CPR_KEY,
+        offline_key_dir=str(session_key_dir()),
     )
     upgrade(settings.database_url)
     app = create_app(settings)

@@ -26,6 +26,7 @@ PURE = [
     "surveyapp/audit_actions.py",
     "surveyapp/redirects.py",
     "surveyapp/passwords.py",
+    "surveyapp/offline_keys.py",
 ]
 
 

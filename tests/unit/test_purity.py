@@ -33,6 +33,7 @@ PURE_MODULES: dict[str, tuple[str, ...]] = {
     "surveyapp.audit_actions": (),
     "surveyapp.redirects": (),
     "surveyapp.passwords": (),
+    "surveyapp.offline_keys": ("cryptography",),
 }
 FORBIDDEN = ("flask", "flask_babel", "flask_wtf", "wtforms", "sqlalchemy", "alembic", "babel")
 

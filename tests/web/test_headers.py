@@ -104,6 +104,7 @@ def production_app(settings: Settings) -> Iterator[Flask]:
         secret_key=PROD_SECRET,
         cpr_hmac_key=PROD_CPR,
         public_url="https://survey.example",
+        offline_key_dir=settings.offline_key_dir,
     )
     app = create_app(production)
     yield app

@@ -1,0 +1,115 @@
+"""The kiosk's offline queue: where a tablet sends what it answered without network.
+
+Two JSON endpoints, posted by the kiosk's own pages (the runner page and its service worker):
+`POST /kiosk/sync` takes one sealed item (surveyapp.offline_keys envelope) and
+`POST /kiosk/sync/status` what the tablet says it made and still holds for a visit. Neither
+carries a CSRF token (the replay may run long after the page that had one is gone); both
+demand the browser's positive word that the request comes from our own origin instead, and
+the content is bound to its visit by the signed credential inside the sealed plaintext.
+
+Replies (JSON, never cached): 200 stored or duplicate; 409 conflict; 422 refused for good (the
+tablet drops the item); 503 without offline keys; any other failure is a plain 5xx, which the
+tablet retries with backoff.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, abort, current_app, jsonify, request
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from surveyapp.offline_keys import KeyRing
+from surveyapp.services import offline as offline_service
+from surveyapp.web import db_session, origin, registry, respond, run_in_transaction
+from surveyapp.web.access import public
+
+bp = Blueprint("offline", __name__, url_prefix="/kiosk/sync")
+bp.after_request(respond.never_cache)
+MAX_BODY = 64 * 1024
+NOT_PARSED = object()
+
+
+def keyring() -> KeyRing | None:
+    """The current app's offline keys (None: the kiosk works online only)."""
+    found: KeyRing | None = current_app.extensions.get("surveyapp.offline_keys")
+    return found
+
+
+def _reply(body: dict[str, Any], status: int) -> WerkzeugResponse:
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _body() -> Any:
+    """The request's JSON (NOT_PARSED for anything else or anything over 64 KiB)."""
+    if request.mimetype != "application/json":
+        return NOT_PARSED
+    length = request.content_length
+    if length is None or length > MAX_BODY:
+        return NOT_PARSED
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_BODY:
+        return NOT_PARSED
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return NOT_PARSED
+
+
+def _from_our_pages() -> None:
+    if not origin.same_origin():
+        abort(400)
+
+
+@bp.post("")
+@public
+def sync() -> WerkzeugResponse:
+    """One sealed item from the tablet's queue, stored once."""
+    _from_our_pages()
+    keys = keyring()
+    if keys is None:
+        return _reply({"status": "unavailable"}, 503)
+    envelope = _body()
+    settings = current_app.extensions["surveyapp.settings"]
+    receipt = run_in_transaction(
+        lambda: offline_service.receive(
+            db_session(),
+            keys,
+            settings.secret_key,
+            None if envelope is NOT_PARSED else envelope,
+            registry=registry(),
+            max_days=settings.offline_max_days,
+            ip_address=request.remote_addr,
+        )
+    )
+    if receipt.status == "conflict":
+        return _reply({"status": "conflict"}, 409)
+    refusal = receipt.refusal
+    if refusal is not None:
+        return _reply({"status": "refused", "reason": refusal}, 422)
+    return _reply({"status": receipt.status, "outcome": receipt.outcome}, 200)
+
+
+@bp.post("/status")
+@public
+def status() -> WerkzeugResponse:
+    """What the tablet says it made and holds for a visit; what never arrived."""
+    _from_our_pages()
+    body = _body()
+    if body is NOT_PARSED:
+        return _reply({"status": "malformed"}, 400)
+    settings = current_app.extensions["surveyapp.settings"]
+    try:
+        tally = run_in_transaction(
+            lambda: offline_service.report_status(
+                db_session(), settings.secret_key, body, ip_address=request.remote_addr
+            )
+        )
+    except offline_service.BadReport as bad:
+        if bad.code == "bad_credential":
+            return _reply({"status": "refused", "reason": bad.code}, 422)
+        return _reply({"status": "malformed"}, 400)
+    return _reply({"received": tally.received, "lost": tally.lost}, 200)
