@@ -267,16 +267,20 @@
 
   function forgetQuestionnaires() { return cachePage(true); }
 
-  /* Online again after the hand-back: send everything, then the server's hand-back screen
-     (its PIN form has a fresh token). */
+  /* Online again after the hand-back: send what can be sent, then the server's hand-back
+     screen (its PIN form has a fresh token; anything not sent yet stays queued and the staff
+     screens say so). */
   function backOnline() {
     show("[data-screen=sending]", null, true);
-    Q.send().then(function (result) {
-      if (!result.failed) { window.location.replace("/kiosk/"); return; }
-      show("[data-screen=handback]", null, true);
-      wire();
-      connection();
-    });
+    Q.send().then(leave, leave);
+  }
+
+  /* If the browser was closed during the visit, it no longer holds the visit (a session
+     cookie): the answers are sent all the same, and staff log in with their password. */
+  function leave() {
+    fetch("/kiosk/", {credentials: "same-origin", cache: "no-store"}).then(function (response) {
+      window.location.replace(response.status === 404 ? "/login" : "/kiosk/");
+    }, function () { window.location.replace("/kiosk/"); });
   }
 
   function unlock() {

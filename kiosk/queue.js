@@ -285,7 +285,9 @@
       });
     };
     return exists().then(function (yes) {
-      if (!yes) { return {sent: 0, refused: 0, failed: false}; }
+      if (!yes) {  // nothing queued (or the browser emptied it): the counters still count
+        return report().then(function () { return {sent: 0, refused: 0, failed: false}; });
+      }
       if (!unlocked && root.navigator.locks) {
         return root.navigator.locks.request("surveyapp-offline-send", work);
       }

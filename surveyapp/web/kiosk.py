@@ -24,9 +24,9 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import force_locale, ngettext
 from flask_login import logout_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -34,8 +34,8 @@ from wtforms import HiddenField, PasswordField
 from wtforms.validators import InputRequired
 
 from surveyapp.enums import AssignmentStatus, Channel, KioskState, Role
-from surveyapp.instruments import ItemKind
 from surveyapp.forms.base import FlaskForm
+from surveyapp.instruments import ItemKind
 from surveyapp.models import Assignment, KioskSession
 from surveyapp.redirects import local_referrer
 from surveyapp.services import kiosk as kiosk_service
@@ -59,7 +59,10 @@ KIOSK_DIR = Path(__file__).resolve().parents[2] / "kiosk"
 GRANT = "kiosk_grant"
 STAFF_ROLES = (Role.COORDINATOR, Role.ADMIN)
 ALLOWED_OUTSIDE = {"static", "display.text_size", "offline.sync", "offline.status"}
-SHELL_FILES = {"kiosk.js", "queue.js", "offline.js", "staff-offline.js", "icon-192.png", "icon-512.png"}
+#: The kiosk's scripts and icons (the service worker, kiosk/sw.js, has a route of its own).
+SHELL_FILES = frozenset(
+    ("kiosk.js", "queue.js", "offline.js", "staff-offline.js", "icon-192.png", "icon-512.png")
+)
 STAFF_ENDPOINTS = {"kiosk.start_visit", "kiosk.set_pin", "kiosk.summary"}
 ID = re.compile(r"[0-9]{1,10}")  # ASCII digits: int() would also take "１２" or " 12"
 QUEUE = re.compile(r"[0-9]{1,10}(,[0-9]{1,10}){0,49}")  # the confirmed queue: assignment ids
@@ -510,8 +513,11 @@ def _offline_place(visit: KioskSession, position: int, assignment: Assignment) -
             if item.kind is ItemKind.INTEGER:
                 entry.update(min=item.min, max=item.max)
                 entry["message"] = str(
-                    _("Please write a whole number from %(low)s to %(high)s.", low=item.min,
-                      high=item.max)
+                    _(
+                        "Please write a whole number from %(low)s to %(high)s.",
+                        low=item.min,
+                        high=item.max,
+                    )
                 )
             else:
                 entry["message"] = str(_("Please choose an answer."))

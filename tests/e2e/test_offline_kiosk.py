@@ -1,0 +1,283 @@
+"""The offline kiosk in a real headless Chromium, the network cut with the browser's offline
+mode: a home visit with no signal loses nothing, every answer arrives exactly once, and the
+tablet never holds a readable answer (README "Offline kiosk")."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+from sqlalchemy import func, select
+
+from surveyapp.demo import DEMO_PIN
+from surveyapp.enums import AnswerState, AssignmentStatus, Respondent
+from surveyapp.models import Answer, Assignment, OfflineItem, Response, Score
+from tests.e2e.conftest import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    TABLET_PORTRAIT,
+    LiveServer,
+    assert_accessible,
+    citizen_due_today,
+    log_in,
+    screenshot,
+)
+
+HANDBACK = "Tak! Giv tabletten tilbage til medarbejderen"
+PAUSE = "Jeg vil holde pause / give tabletten tilbage"
+PIN_LABEL = "Til medarbejderen: kiosk-pinkode"
+#: What an answer looks like in plain text anywhere a browser could keep it: the encrypted
+#: payload's JSON, a form body, or a chosen option in a cached page.
+PLAIN_ANSWER = re.compile(
+    rb'"answer"\s*:|<input[^>]*\bchecked|(who5|whodas|start|sat)[a-z0-9_]*=[0-9]|%22answer%22'
+)
+
+
+@pytest.fixture
+def citizen(live_server: LiveServer) -> int:
+    return citizen_due_today(live_server, "Offline-borger")
+
+
+class Tablet:
+    """One kiosk tablet: a Chromium profile on disk that outlives its browser windows."""
+
+    def __init__(self, browser: Browser, profile: Path) -> None:
+        self.browser_type = browser.browser_type
+        self.profile = profile
+        self.context: BrowserContext | None = None
+
+    def open(self, offline: bool = False) -> Page:
+        self.context = self.browser_type.launch_persistent_context(
+            str(self.profile),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_FLAGS,
+            viewport=TABLET_PORTRAIT,
+            locale="da-DK",
+        )
+        self.context.set_offline(offline)
+        return self.context.pages[0] if self.context.pages else self.context.new_page()
+
+    def close(self) -> None:
+        if self.context is not None:
+            self.context.close()
+            self.context = None
+
+    def offline(self, yes: bool = True) -> None:
+        assert self.context is not None
+        self.context.set_offline(yes)
+
+
+@pytest.fixture
+def tablet(browser: Browser, tmp_path: Path) -> Iterator[Tablet]:
+    device = Tablet(browser, tmp_path / "profile")
+    yield device
+    device.close()
+
+
+def hand_over(page: Page, server: LiveServer, citizen_id: int) -> None:
+    """Log in, start the visit, and wait until the offline kiosk is ready."""
+    log_in(page, server, "koordinator")
+    page.goto(f"{server.url}/staff/citizens/{citizen_id}")
+    page.get_by_role("button", name="Start på denne tablet").click()
+    page.locator("form[action$='/kiosk/start'] button[type=submit]").click()
+    expect(page.locator("h1")).to_have_text("Giv tabletten til borgeren")
+    page.wait_for_selector("body[data-offline-ready='1']", timeout=15000)
+
+
+def choose(page: Page, index: int) -> tuple[str, str]:
+    """Answer the question on screen with its `index`th option (or the number `index`);
+    return (item id, value) as the server will store them."""
+    before = page.url
+    form = page.locator("form.question")
+    number = form.locator("input[type=number]")
+    if number.count():
+        item = (number.get_attribute("name") or "").split("-", 1)[-1]
+        number.fill(str(index))
+        form.locator("button.next").click()
+        value = str(index)
+    else:
+        option = form.locator("label.option").nth(index)
+        radio = option.locator("input")
+        item = (radio.get_attribute("name") or "").split("-", 1)[-1]
+        value = radio.get_attribute("value") or ""
+        option.click()
+    page.wait_for_function("url => window.location.href !== url", arg=before)
+    return item, value
+
+
+def answer_all(page: Page, given: dict[str, str], pattern: Callable[[int], int]) -> None:
+    """Answer every question left in the questionnaire on screen."""
+    total = int(re.sub(r".* af ", "", page.locator(".progress").inner_text()))
+    start = int(re.sub(r"Spørgsmål ([0-9]+) af.*", r"\1", page.locator(".progress").inner_text()))
+    for number in range(start, total + 1):
+        item, value = choose(page, pattern(number))
+        given[item] = value
+
+
+def dump_stores(page: Page) -> str:
+    """Everything the page's origin keeps in browser storage, as text: every record of every
+    IndexedDB database, every Cache Storage entry with its body, local/session storage and
+    the cookies scripts can read."""
+    return str(
+        page.evaluate(
+            """async () => {
+            const out = {idb: {}, caches: {}, local: {}, session: {}, cookies: document.cookie};
+            for (const info of await indexedDB.databases()) {
+              const db = await new Promise((ok, no) => {
+                const r = indexedDB.open(info.name); r.onsuccess = () => ok(r.result);
+                r.onerror = () => no(r.error); });
+              for (const name of db.objectStoreNames) {
+                out.idb[info.name + '/' + name] = await new Promise((ok) => {
+                  const r = db.transaction(name).objectStore(name).getAll();
+                  r.onsuccess = () => ok(r.result); });
+              }
+              db.close();
+            }
+            for (const key of await caches.keys()) {
+              const cache = await caches.open(key);
+              for (const request of await cache.keys()) {
+                out.caches[key + ' ' + request.url] = await (await cache.match(request)).text();
+              }
+            }
+            for (let i = 0; i < localStorage.length; i++) {
+              out.local[localStorage.key(i)] = localStorage.getItem(localStorage.key(i)); }
+            for (let i = 0; i < sessionStorage.length; i++) {
+              out.session[sessionStorage.key(i)] = sessionStorage.getItem(sessionStorage.key(i)); }
+            return JSON.stringify(out);
+        }"""
+        )
+    )
+
+
+def assert_no_plain_answer(page: Page, tablet: Tablet, given: dict[str, str]) -> None:
+    """No answer given is readable in any browser store, through the browser or on disk."""
+    stores = dump_stores(page)
+    assert not PLAIN_ANSWER.search(stores.encode()), PLAIN_ANSWER.search(stores.encode())
+    for item, value in given.items():
+        for text in (f'"{item}":{value}', f'"{item}":"{value}"', f"{item}={value}"):
+            assert text not in stores
+    found = []
+    for path in tablet.profile.rglob("*"):
+        if path.is_file() and "IndexedDB" in path.parts or "CacheStorage" in str(path):
+            if path.is_file() and PLAIN_ANSWER.search(path.read_bytes()):
+                found.append(str(path))
+    assert found == []
+
+
+def queued(page: Page) -> int:
+    return int(page.evaluate("SurveyappQueue.count()"))
+
+
+def citizen_answers(server: LiveServer, citizen_id: int, instrument: str) -> dict[str, str]:
+    with server.sessions() as session:
+        rows = session.execute(
+            select(Answer.item_id, Answer.state, Answer.value)
+            .join(Response, Answer.response_id == Response.id)
+            .join(Assignment, Response.assignment_id == Assignment.id)
+            .where(
+                Assignment.instrument_id == instrument,
+                Assignment.respondent == Respondent.CITIZEN,
+                Assignment.course.has(citizen_id=citizen_id),
+            )
+        ).all()
+    return {
+        item: (str(value) if state is AnswerState.ANSWERED else state.value)
+        for item, state, value in rows
+    }
+
+
+def status(server: LiveServer, citizen_id: int, instrument: str) -> AssignmentStatus:
+    with server.sessions() as session:
+        return session.scalars(
+            select(Assignment.status).where(
+                Assignment.instrument_id == instrument,
+                Assignment.respondent == Respondent.CITIZEN,
+                Assignment.timepoint_key == "baseline",
+                Assignment.course.has(citizen_id=citizen_id),
+            )
+        ).one()
+
+
+def test_a_visit_answered_offline_through_reloads_and_a_restart_arrives_once(
+    live_server: LiveServer, tablet: Tablet, citizen: int
+) -> None:
+    page = tablet.open()
+    hand_over(page, live_server, citizen)
+    tablet.offline()
+    page.get_by_role("button", name="Start").click()  # the hand-over's Start: no network
+    expect(page.locator("h1")).to_have_text("WHO-5 Trivselsindeks")
+    expect(page.locator("[data-connection]")).to_be_visible()
+    screenshot(page, "offline-1-instruction")
+    page.get_by_role("button", name="Start").click()
+    who5: dict[str, str] = {}
+    answer_all(page, who5, lambda n: n % 3)
+    expect(page.locator("h1")).to_have_text(re.compile("WHODAS 2.0"))
+    assert_no_plain_answer(page, tablet, who5)
+    page.get_by_role("button", name="Start").click()
+    whodas: dict[str, str] = {}
+    for _ in range(2):
+        item, value = choose(page, 1)
+        whodas[item] = value
+    # Back shows what was chosen in this sitting (page memory), then on again.
+    page.locator("nav.back a").click()
+    expect(page.locator(".progress")).to_have_text("Spørgsmål 2 af 15")
+    expect(page.locator("form.question input[type=radio]:checked")).to_have_count(1)
+    page.locator("form.question button.next").click()
+    expect(page.locator(".progress")).to_have_text("Spørgsmål 3 af 15")
+    screenshot(page, "offline-2-question")
+    assert_accessible(page)
+    for _ in range(2):
+        page.reload()
+        expect(page.locator(".progress")).to_have_text("Spørgsmål 3 af 15")
+    # Nothing chosen is shown from storage after a reload: page memory is gone.
+    page.locator("nav.back a").click()
+    expect(page.locator(".progress")).to_have_text("Spørgsmål 2 af 15")
+    expect(page.locator("form.question input[type=radio]:checked")).to_have_count(0)
+    assert_no_plain_answer(page, tablet, {**who5, **whodas})
+
+    tablet.close()  # the browser is closed, and opened again still without a connection
+    page = tablet.open(offline=True)
+    page.goto(f"{live_server.url}/kiosk/")
+    expect(page.locator(".progress")).to_have_text("Spørgsmål 3 af 15")
+    answer_all(page, whodas, lambda n: n % 2)
+    expect(page.locator("h1")).to_have_text(re.compile("Opstartsmøde|opstartsmødet"))
+    page.get_by_role("button", name=PAUSE).click()
+    expect(page.locator("h1")).to_have_text(HANDBACK)
+    # WHO-5's 5 answers and its "send", WHODAS's 15 (question 2 twice) and its "send", the pause
+    assert queued(page) == 5 + 1 + 16 + 1 + 1
+    assert_no_plain_answer(page, tablet, {**who5, **whodas})
+    # The PIN needs the server: the tablet stays on the hand-back screen.
+    page.get_by_label(PIN_LABEL).fill(DEMO_PIN)
+    page.get_by_role("button", name="Lås op").click()
+    expect(page.locator("#pin-offline")).to_be_visible()
+    screenshot(page, "offline-3-handback-without-connection")
+    assert citizen_answers(live_server, citizen, "who5") == {}  # nothing has reached the server
+
+    tablet.offline(False)
+    # The browser was closed during the visit, so it no longer holds the visit (a session
+    # cookie): the queue is sent all the same, and the login asks for the password.
+    page.wait_for_url(re.compile(r"/login$"))
+    assert queued(page) == 0
+    assert citizen_answers(live_server, citizen, "who5") == who5
+    assert citizen_answers(live_server, citizen, "whodas12") == whodas
+    assert status(live_server, citizen, "who5") is AssignmentStatus.COMPLETED
+    assert status(live_server, citizen, "whodas12") is AssignmentStatus.COMPLETED
+    with live_server.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OfflineItem)) == 24
+        keys = session.scalars(select(OfflineItem.key)).all()
+        assert len(keys) == len(set(keys))
+        scored = session.scalar(
+            select(func.count())
+            .select_from(Score)
+            .join(Response, Score.response_id == Response.id)
+            .join(Assignment, Response.assignment_id == Assignment.id)
+            .where(Assignment.course.has(citizen_id=citizen))
+        )
+        assert scored
+    log_in(page, live_server, "koordinator")
+    expect(page.locator("#offline-queue")).to_be_hidden()
