@@ -275,12 +275,27 @@
     Q.send().then(leave, leave);
   }
 
-  /* If the browser was closed during the visit, it no longer holds the visit (a session
-     cookie): the answers are sent all the same, and staff log in with their password. */
+  /* To the server's hand-back screen once the server has everything of this visit (it then
+     knows of the hand-back too). If the browser was closed during the visit, it no longer
+     holds the visit (a session cookie): staff log in with their password, and whatever is
+     still queued waits for the staff screens to send it. */
   function leave() {
-    fetch("/kiosk/", {credentials: "same-origin", cache: "no-store"}).then(function (response) {
-      window.location.replace(response.status === 404 ? "/login" : "/kiosk/");
-    }, function () { window.location.replace("/kiosk/"); });
+    Q.list().then(function (items) {
+      var unsent = items.filter(function (item) { return item.visit === data.visit; }).length;
+      return fetch("/kiosk/", {credentials: "same-origin", cache: "no-store"}).then(function (r) {
+        if (r.status === 404) { window.location.replace("/login"); return; }
+        if (!unsent) { window.location.replace("/kiosk/"); return; }
+        show("[data-screen=handback]", null, true);
+        wire();
+        var note = main.querySelector("[data-when-unsent]");
+        if (note) { note.hidden = false; }
+        window.setTimeout(backOnline, 10000);
+      });
+    }).catch(function () {
+      show("[data-screen=handback]", null, true);
+      wire();
+      connection();
+    });
   }
 
   function unlock() {

@@ -118,10 +118,11 @@
   /* Queue one item: `meta` is what may stay readable (kind, position, number, item id),
      `fields` what is encrypted with it (the answer). Resolves once it is stored. */
   function add(config, meta, fields) {
+    var counted = readCookie()[config.visit];  // if the browser emptied the queue, go on from here
     return transact([VISITS], "readwrite", function (stores) {
       return request(stores[VISITS].get(config.visit)).then(function (known) {
         var visit = known || {visit: config.visit, created: 0, credential: config.credential};
-        visit.created += 1;
+        visit.created = Math.max(visit.created, counted ? counted[0] : 0) + 1;
         visit.at = Date.now();
         stores[VISITS].put(visit);
         return visit.created;

@@ -50,6 +50,7 @@ class Tablet:
         self.browser_type = browser.browser_type
         self.profile = profile
         self.context: BrowserContext | None = None
+        self.init_script: str | None = None  # run in every page before its own scripts
 
     def open(self, offline: bool = False) -> Page:
         self.context = self.browser_type.launch_persistent_context(
@@ -60,6 +61,8 @@ class Tablet:
             locale="da-DK",
         )
         self.context.set_offline(offline)
+        if self.init_script:
+            self.context.add_init_script(self.init_script)
         return self.context.pages[0] if self.context.pages else self.context.new_page()
 
     def close(self) -> None:
@@ -173,6 +176,18 @@ def queued(page: Page) -> int:
     return int(page.evaluate("SurveyappQueue.count()"))
 
 
+def wait_until_queued(page: Page, test: Callable[[int], bool], seconds: float = 20) -> None:
+    """Wait until the number of queued items passes `test` (polled: the count is async)."""
+    for _ in range(int(seconds * 10)):
+        try:
+            if test(queued(page)):
+                return
+        except Exception:  # noqa: BLE001 - the page is navigating: ask again
+            pass
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the queue still holds {queued(page)} items")
+
+
 def citizen_answers(server: LiveServer, citizen_id: int, instrument: str) -> dict[str, str]:
     with server.sessions() as session:
         rows = session.execute(
@@ -281,3 +296,238 @@ def test_a_visit_answered_offline_through_reloads_and_a_restart_arrives_once(
         assert scored
     log_in(page, live_server, "koordinator")
     expect(page.locator("#offline-queue")).to_be_hidden()
+
+
+def start_offline_visit(page: Page, tablet: Tablet, server: LiveServer, citizen_id: int) -> None:
+    hand_over(page, server, citizen_id)
+    tablet.offline()
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("h1")).to_have_text("WHO-5 Trivselsindeks")
+    page.get_by_role("button", name="Start").click()
+
+
+def test_online_answers_then_the_connection_drops_mid_questionnaire(
+    live_server: LiveServer, tablet: Tablet, citizen: int
+) -> None:
+    """The answer sent as the connection drops is queued by the service worker, and the
+    questionnaire goes on from the next question; the answers given online stay known."""
+    page = tablet.open()
+    hand_over(page, live_server, citizen)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name="Start").click()
+    who5: dict[str, str] = {}
+    for _ in range(2):
+        item, value = choose(page, 5)  # online: the server's own pages
+        who5[item] = value
+    page.wait_for_timeout(500)  # the service worker refreshes the offline page (no answer)
+    tablet.offline()
+    item, value = choose(page, 2)  # the form is sent into a dead connection
+    who5[item] = value
+    expect(page.locator(".progress")).to_have_text("Spørgsmål 4 af 5")
+    page.reload()  # the offline page knows questions 1-3 have answers
+    expect(page.locator(".progress")).to_have_text("Spørgsmål 4 af 5")
+    page.goto(f"{live_server.url}/kiosk/")
+    expect(page.locator(".progress")).to_have_text("Spørgsmål 4 af 5")
+    answer_all(page, who5, lambda n: 1)
+    expect(page.locator("h1")).to_have_text(re.compile("WHODAS 2.0"))
+    assert_no_plain_answer(page, tablet, who5)
+    tablet.offline(False)
+    wait_until_queued(page, lambda n: n == 0)
+    assert citizen_answers(live_server, citizen, "who5") == who5
+    assert status(live_server, citizen, "who5") is AssignmentStatus.COMPLETED
+
+
+def test_a_retry_storm_and_a_lost_acknowledgement_store_each_answer_once(
+    live_server: LiveServer, tablet: Tablet, citizen: int
+) -> None:
+    page = tablet.open()
+    start_offline_visit(page, tablet, live_server, citizen)
+    who5: dict[str, str] = {}
+    answer_all(page, who5, lambda n: 4)
+    assert queued(page) == 6
+    # A lost acknowledgement: the server stores the first item, the reply never arrives.
+    lost: list[str] = []
+
+    def drop_reply(route: Route) -> None:
+        if not lost:
+            lost.append(_json(route)["key"])
+            route.fetch()  # the server commits ...
+            route.abort("connectionreset")  # ... and the connection drops before the reply
+            return
+        route.fallback()
+
+    page.route("**/kiosk/sync", drop_reply)
+    tablet.offline(False)
+    wait_until_queued(page, lambda n: n < 6)
+    page.unroute("**/kiosk/sync")
+    # A retry storm: what is left is sent three times at once, beside the tablet's own retry.
+    results = page.evaluate(
+        "Promise.all([1, 2, 3].map(() => SurveyappQueue.send({unlocked: true})))"
+    )
+    assert all(not r["failed"] for r in results), results
+    wait_until_queued(page, lambda n: n == 0)
+    assert citizen_answers(live_server, citizen, "who5") == who5
+    with live_server.sessions() as session:
+        visit_items = session.scalars(
+            select(OfflineItem.key).where(OfflineItem.assignment_id.in_(
+                select(Assignment.id).where(Assignment.course.has(citizen_id=citizen))
+            ))
+        ).all()
+        assert lost[0] in visit_items
+        assert len(visit_items) == len(set(visit_items)) == 6
+        answers = session.scalar(
+            select(func.count())
+            .select_from(Answer)
+            .join(Response, Answer.response_id == Response.id)
+            .join(Assignment, Response.assignment_id == Assignment.id)
+            .where(Assignment.course.has(citizen_id=citizen))
+        )
+        assert answers == 5
+        scores = session.scalar(
+            select(func.count())
+            .select_from(Score)
+            .join(Response, Score.response_id == Response.id)
+            .join(Assignment, Response.assignment_id == Assignment.id)
+            .where(Assignment.instrument_id == "who5", Assignment.course.has(citizen_id=citizen))
+        )
+        assert scores and scores == len({s for s in session.scalars(
+            select(Score.name)
+            .join(Response, Score.response_id == Response.id)
+            .join(Assignment, Response.assignment_id == Assignment.id)
+            .where(Assignment.instrument_id == "who5", Assignment.course.has(citizen_id=citizen))
+        )})  # one row per score: submitted once
+
+
+def test_after_an_offline_hand_back_the_next_person_sees_nothing(
+    live_server: LiveServer, tablet: Tablet, citizen: int
+) -> None:
+    page = tablet.open()
+    start_offline_visit(page, tablet, live_server, citizen)
+    given: dict[str, str] = {}
+    for _ in range(3):
+        item, value = choose(page, 3)
+        given[item] = value
+    page.get_by_role("button", name=PAUSE).click()
+    expect(page.locator("h1")).to_have_text(HANDBACK)
+    assert_accessible(page)
+    # The history, the addresses of the questions and a reload all lead to the hand-back.
+    page.go_back()
+    expect(page.locator("h1")).to_have_text(HANDBACK)
+    for path in ("/kiosk/1/1", "/kiosk/1/3", "/kiosk/2", "/kiosk/offline", "/kiosk/"):
+        page.goto(f"{live_server.url}{path}")
+        expect(page.locator("h1")).to_have_text(HANDBACK)
+        expect(page.locator("form.question")).to_have_count(0)
+        content = page.content()
+        assert "WHO-5" not in content and "Offline-borger" not in content
+        assert page.locator("template").count() == 1 + 1  # the hand-back and sending screens
+    assert_no_plain_answer(page, tablet, given)
+    # Back online, the answers arrive and the staff member's PIN ends the visit.
+    tablet.offline(False)
+    page.wait_for_function("() => !document.querySelector('#offline-data')", timeout=20000)
+    expect(page.locator("h1")).to_have_text(HANDBACK)
+    assert citizen_answers(live_server, citizen, "who5") == given
+    page.get_by_label(PIN_LABEL).fill(DEMO_PIN)
+    page.get_by_role("button", name="Lås op").click()
+    page.wait_for_url(re.compile(r"/kiosk/besog/[0-9]+$"))
+    assert queued(page) == 0
+
+
+def test_a_queue_the_browser_emptied_is_reported_on_the_citizen_page(
+    live_server: LiveServer, tablet: Tablet, citizen: int
+) -> None:
+    page = tablet.open()
+    start_offline_visit(page, tablet, live_server, citizen)
+    for _ in range(4):
+        choose(page, 2)
+    # The browser deletes the site's storage behind our back (as Safari does after 7 days).
+    page.evaluate(
+        """() => new Promise(ok => {
+            const r = indexedDB.deleteDatabase(SurveyappQueue.DB_NAME);
+            r.onsuccess = r.onerror = r.onblocked = () => ok(); })"""
+    )
+    page.reload()
+    page.get_by_role("button", name=PAUSE).click()
+    tablet.offline(False)
+    page.wait_for_function("() => !document.querySelector('#offline-data')", timeout=20000)
+    page.get_by_label(PIN_LABEL).fill(DEMO_PIN)
+    page.get_by_role("button", name="Lås op").click()
+    page.wait_for_url(re.compile(r"/kiosk/besog/[0-9]+$"))
+    page.goto(f"{live_server.url}/staff/citizens/{citizen}")
+    warning = page.locator(".offline-problem")
+    expect(warning).to_contain_text("4 svar fra tabletten")
+    screenshot(page, "offline-5-lost-answers-on-the-citizen-page")
+    assert_accessible(page)
+
+
+@pytest.mark.parametrize("persisted", [True, False])
+def test_staff_are_told_what_waits_and_warned_before_leaving_it(
+    live_server: LiveServer, tablet: Tablet, citizen: int, persisted: bool
+) -> None:
+    tablet.init_script = (
+        "navigator.storage.persist = () => Promise.resolve(%s);"
+        "navigator.storage.persisted = () => Promise.resolve(%s);"
+        % (str(persisted).lower(), str(persisted).lower())
+    )
+    page = tablet.open()
+    log_in(page, live_server, "koordinator")
+    page.goto(f"{live_server.url}/staff/citizens/{citizen}")
+    page.get_by_role("button", name="Start på denne tablet").click()
+    note = page.locator("[data-persist-refused]")
+    page.wait_for_selector("body[data-persist]")
+    if persisted:
+        expect(note).to_be_hidden()
+    else:
+        expect(note).to_be_visible()
+        screenshot(page, "offline-6-storage-refused")
+    page.locator("form[action$='/kiosk/start'] button[type=submit]").click()
+    page.wait_for_selector("body[data-offline-ready='1']", timeout=15000)
+    tablet.offline()
+    page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name="Start").click()
+    choose(page, 1)
+    choose(page, 1)
+    page.get_by_role("button", name=PAUSE).click()
+    expect(page.locator("h1")).to_have_text(HANDBACK)
+    # The browser is closed (the visit's cookie with it) and opened again online, but the
+    # server cannot take the answers just now (it answers 503): staff log in by password.
+    tablet.close()
+    page = tablet.open()
+    assert tablet.context is not None
+    tablet.context.route("**/kiosk/sync", lambda route: route.fulfill(status=503, body="{}"))
+    log_in(page, live_server, "koordinator")
+    banner = page.locator("#offline-queue")
+    expect(banner).to_contain_text("3 svar venter på at blive sendt.")
+    kept_note = banner.locator("[data-offline-persist]")
+    if persisted:
+        expect(kept_note).to_be_hidden()
+    else:
+        expect(kept_note).to_be_visible()
+    screenshot(page, f"offline-7-waiting-{'kept' if persisted else 'not-kept'}")
+    assert_accessible(page)
+    # Logging out asks first; cancelling stays.
+    page.get_by_role("button", name="Log ud").click()
+    dialog = page.get_by_role("dialog", name="Svar venter stadig på at blive sendt")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("3 svar fra et kioskbesøg er ikke sendt endnu")
+    screenshot(page, "offline-8-logout-warning")
+    dialog.get_by_role("button", name="Annuller").click()
+    expect(page.get_by_role("button", name="Log ud")).to_be_visible()
+    # So does starting another visit on this tablet.
+    other = citizen_due_today(live_server, "Næste-borger")
+    page.goto(f"{live_server.url}/staff/citizens/{other}")
+    page.get_by_role("button", name="Start på denne tablet").click()
+    page.locator("form[action$='/kiosk/start'] button[type=submit]").click()
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Annuller").click()
+    expect(page.locator("h1")).to_contain_text("Start et kioskbesøg")
+    # The server is back: "Send nu" empties the queue, and logging out no longer asks.
+    tablet.context.unroute("**/kiosk/sync")
+    banner.get_by_role("button", name="Send nu").click()
+    expect(banner).to_be_hidden()
+    assert queued(page) == 0
+    page.get_by_role("button", name="Log ud").click()
+    page.wait_for_url(re.compile(r"/login"))
+
+
+def _json(route: Route) -> Any:
+    return json.loads(route.request.post_data or "{}")
