@@ -187,9 +187,15 @@ def receive(
             details={"seq": envelope["seq"], "kind": plain["kind"]},
         )
         return Receipt("conflict")
-    row.outcome = _apply(
-        session, visit, plain, envelope, registry=registry, now=now, max_days=max_days
-    )
+    # A refused item changes nothing: what applying it began (a response opened before an
+    # answer was found invalid) is undone; only its row stays, saying why.
+    applying = session.begin_nested()
+    outcome = _apply(session, visit, plain, envelope, registry=registry, now=now, max_days=max_days)
+    if outcome == STORED:
+        applying.commit()
+    else:
+        applying.rollback()
+    row.outcome = outcome
     details: dict[str, Any] = {"visit": visit.id, "seq": row.seq}
     if row.outcome != STORED:
         audit.record(
