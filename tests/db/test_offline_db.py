@@ -135,3 +135,37 @@ def test_a_retry_storm_stores_an_answer_and_a_submit_once(
         assignment = session.get(Assignment, who5)
         assert assignment is not None and assignment.status is AssignmentStatus.COMPLETED
         assert assignment.response is not None and assignment.response.channel is Channel.KIOSK
+
+
+def test_erasing_the_citizen_deletes_the_items_of_their_visits(
+    app: Flask, factory: sessionmaker[Session]
+) -> None:
+    from surveyapp.models import Citizen
+    from surveyapp.services import audit, privacy
+    from surveyapp.services.offline import receive
+
+    visit_id, who5, _items = _visit(factory)
+    ring = app.extensions["surveyapp.offline_keys"]
+    plain = {
+        "v": 1,
+        "credential": credential_for(TEST_SECRET_KEY, visit_id),
+        "at": "2026-12-03T10:00:00+01:00",
+        "kind": "answer",
+        "assignment": who5,
+        "item": "who5_1",
+        "answer": 4,
+        "language": "da",
+    }
+    envelope = seal(ring.public_spki_b64, ring.current_kid, visit=visit_id, seq=1, plaintext=plain)
+    registry = app.extensions["surveyapp.registry"]
+    with factory.begin() as session:
+        receipt = receive(session, ring, TEST_SECRET_KEY, envelope, registry=registry)
+        assert (receipt.status, receipt.outcome) == ("stored", "stored")
+        visit = session.get(KioskSession, visit_id)
+        assert visit is not None
+        citizen_id, municipality_id = visit.citizen_id, visit.municipality_id
+    with factory.begin() as session:
+        privacy.erase_citizen(session, audit.SYSTEM, municipality_id, citizen_id)
+    with factory() as session:
+        assert session.get(Citizen, citizen_id) is None
+        assert session.scalar(select(func.count()).select_from(OfflineItem)) == 0
