@@ -31,9 +31,9 @@ def factory(app: Flask) -> sessionmaker[Session]:
     return app.extensions["surveyapp.sessions"]  # type: ignore[no-any-return]
 
 
-def _visit(factory: sessionmaker[Session]) -> tuple[int, int, list[str]]:
+def _visit(factory: sessionmaker[Session], **course: Any) -> tuple[int, int, list[str]]:
     with factory.begin() as session:
-        course = factories.course(session, start=today_in_denmark())
+        course = factories.course(session, **(course or {"start": today_in_denmark()}))
         who5 = factories.assignment(course, "who5")
         user_id = _coordinator(session, course.municipality_id)
         now = utcnow()
@@ -142,9 +142,42 @@ def test_erasing_the_citizen_deletes_the_items_of_their_visits(
 ) -> None:
     from surveyapp.models import Citizen
     from surveyapp.services import audit, privacy
-    from surveyapp.services.offline import receive
 
     visit_id, who5, _items = _visit(factory)
+    _receive(app, factory, visit_id, who5)
+    with factory() as session:
+        visit = session.get(KioskSession, visit_id)
+        assert visit is not None
+        citizen_id, municipality_id = visit.citizen_id, visit.municipality_id
+    with factory.begin() as session:
+        privacy.erase_citizen(session, audit.SYSTEM, municipality_id, citizen_id)
+    with factory() as session:
+        assert session.get(Citizen, citizen_id) is None
+        assert session.scalar(select(func.count()).select_from(OfflineItem)) == 0
+
+
+def test_retention_deletes_the_items_with_the_old_visits(
+    app: Flask, factory: sessionmaker[Session]
+) -> None:
+    from datetime import timedelta
+
+    from surveyapp.services import audit, privacy
+
+    today = today_in_denmark()
+    visit_id, who5, _items = _visit(
+        factory, start=today - timedelta(days=5 * 365), end=today - timedelta(days=4 * 365)
+    )
+    _receive(app, factory, visit_id, who5)
+    with factory.begin() as session:
+        summary = privacy.apply_retention(session, audit.SYSTEM, today=today, months=36)
+        assert summary.kiosk_visits_deleted == 1
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(OfflineItem)) == 0
+
+
+def _receive(app: Flask, factory: sessionmaker[Session], visit_id: int, who5: int) -> None:
+    from surveyapp.services.offline import receive
+
     ring = app.extensions["surveyapp.offline_keys"]
     plain = {
         "v": 1,
@@ -161,11 +194,3 @@ def test_erasing_the_citizen_deletes_the_items_of_their_visits(
     with factory.begin() as session:
         receipt = receive(session, ring, TEST_SECRET_KEY, envelope, registry=registry)
         assert (receipt.status, receipt.outcome) == ("stored", "stored")
-        visit = session.get(KioskSession, visit_id)
-        assert visit is not None
-        citizen_id, municipality_id = visit.citizen_id, visit.municipality_id
-    with factory.begin() as session:
-        privacy.erase_citizen(session, audit.SYSTEM, municipality_id, citizen_id)
-    with factory() as session:
-        assert session.get(Citizen, citizen_id) is None
-        assert session.scalar(select(func.count()).select_from(OfflineItem)) == 0
