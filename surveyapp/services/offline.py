@@ -23,7 +23,6 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from surveyapp.enums import ActorType, AnswerState, Channel, KioskState
@@ -129,7 +128,10 @@ def receive(
     max_days: int = DEFAULT_MAX_DAYS,
     ip_address: str | None = None,
 ) -> Receipt:
-    """Open, store once and apply one envelope, in the caller's transaction."""
+    """Open, store once and apply one envelope, in the caller's transaction.
+
+    A concurrent request that stored the same key first makes this one raise IntegrityError:
+    roll back and call again, which then answers "duplicate" (or "conflict")."""
     now = now or utcnow()
     actor = audit.Actor(ActorType.CITIZEN, ip_address=ip_address)
     try:
@@ -165,16 +167,12 @@ def receive(
         outcome="pending",
         received_at=now,
     )
+    # The row first: a retry sent while this one is still being applied waits for it on the
+    # unique key, then fails with IntegrityError; its caller rolls back and calls again
+    # (surveyapp.web.run_in_transaction), and then finds this row. (Not a SAVEPOINT: on SQLite
+    # a savepoint opened before any write is the transaction itself, and releasing it would
+    # commit the row before the item is applied.)
     earlier = _stored(session, envelope["key"])
-    if earlier is None:
-        try:
-            with session.begin_nested():  # a concurrent retry may insert the same key first
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            earlier = _stored(session, envelope["key"])
-            if earlier is None:
-                raise
     if earlier is not None:
         if earlier.digest == digest and earlier.visit_id == visit.id:
             return Receipt("duplicate", outcome=earlier.outcome)
@@ -187,9 +185,17 @@ def receive(
             details={"seq": envelope["seq"], "kind": plain["kind"]},
         )
         return Receipt("conflict")
-    row.outcome = _apply(
-        session, visit, plain, envelope, registry=registry, now=now, max_days=max_days
-    )
+    session.add(row)
+    session.flush()
+    # A refused item changes nothing: what applying it began (a response opened before an
+    # answer was found invalid) is undone; only its row stays, saying why.
+    applying = session.begin_nested()
+    outcome = _apply(session, visit, plain, envelope, registry=registry, now=now, max_days=max_days)
+    if outcome == STORED:
+        applying.commit()
+    else:
+        applying.rollback()
+    row.outcome = outcome
     details: dict[str, Any] = {"visit": visit.id, "seq": row.seq}
     if row.outcome != STORED:
         audit.record(

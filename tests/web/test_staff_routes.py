@@ -77,6 +77,9 @@ ROUTES = {
     "kiosk.thanks": RESPONDENT,
     "kiosk.manifest": PUBLIC,
     "kiosk.shell_file": PUBLIC,
+    # The offline queue's JSON endpoints: the signed credential is inside the sealed body.
+    "offline.sync": PUBLIC,
+    "offline.status": PUBLIC,
     "coordinator.home": LISTING,
     "coordinator.due_list": LISTING,
     "coordinator.citizens": LISTING,
