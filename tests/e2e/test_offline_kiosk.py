@@ -510,7 +510,7 @@ def test_staff_are_told_what_waits_and_warned_before_leaving_it(
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("3 svar fra et kioskbesøg er ikke sendt endnu")
     screenshot(page, "offline-8-logout-warning")
-    dialog.get_by_role("button", name="Annuller").click()
+    dialog.get_by_role("button", name="Annullér").click()
     expect(page.get_by_role("button", name="Log ud")).to_be_visible()
     # So does starting another visit on this tablet.
     other = citizen_due_today(live_server, "Næste-borger")
@@ -518,7 +518,7 @@ def test_staff_are_told_what_waits_and_warned_before_leaving_it(
     page.get_by_role("button", name="Start på denne tablet").click()
     page.locator("form[action$='/kiosk/start'] button[type=submit]").click()
     expect(dialog).to_be_visible()
-    dialog.get_by_role("button", name="Annuller").click()
+    dialog.get_by_role("button", name="Annullér").click()
     expect(page.locator("h1")).to_contain_text("Start et kioskbesøg")
     # The server is back: "Send nu" empties the queue, and logging out no longer asks.
     tablet.context.unroute("**/kiosk/sync")
