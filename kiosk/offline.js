@@ -40,6 +40,8 @@
     main.replaceChildren(t.content.cloneNode(true));
     main.lang = t.getAttribute("data-lang") || document.documentElement.lang;
     document.title = t.getAttribute("data-title") || document.title;
+    var bar = document.querySelector(".bar .title");
+    if (bar && t.hasAttribute("data-position")) { bar.textContent = t.getAttribute("data-title"); }
     if (path && path !== window.location.pathname + window.location.search) {
       window.history[replace ? "replaceState" : "pushState"]({offline: true}, "", path);
     }

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from surveyapp.enums import ActorType, AnswerState, Channel, KioskState
 from surveyapp.instruments import Registry
-from surveyapp.models import Assignment, KioskSession, OfflineItem, utcnow
+from surveyapp.models import Assignment, KioskSession, OfflineItem, Response, utcnow
 from surveyapp.offline_keys import (
     MAX_ID,
     KeyRing,
@@ -57,6 +57,8 @@ FIELDS = {
     "handback": _COMMON | {"reason"},
 }
 STORED = "stored"
+#: What `_apply` says when the item is already stored (sent online before the reply was lost).
+ALREADY = "already"
 #: Refusals before anything is stored (we cannot know or trust the content).
 UNSTORED_REFUSALS = ("malformed", "unknown_key", "undecryptable", "bad_credential")
 #: Outcomes of stored items the tablet drops as refused.
@@ -195,6 +197,10 @@ def receive(
         applying.commit()
     else:
         applying.rollback()
+    if outcome == ALREADY:  # nothing to change, and nothing refused
+        row.outcome = STORED
+        session.flush()
+        return Receipt(STORED, outcome=STORED)
     row.outcome = outcome
     details: dict[str, Any] = {"visit": visit.id, "seq": row.seq}
     if row.outcome != STORED:
@@ -309,17 +315,23 @@ def _apply(
             now=now,
         )
         if plain["kind"] == "answer":
+            answer = plain["answer"]
+            value = AnswerState(answer) if isinstance(answer, str) else answer
             if response.submitted_at is not None:
-                return "closed"
-            if plain["answer"] is not None:
-                answer = plain["answer"]
-                value = AnswerState(answer) if isinstance(answer, str) else answer
+                # The form sent online as the connection dropped may have arrived after all
+                # (the service worker queued it too): the same answer is already stored.
+                return ALREADY if _already(response, plain["item"], value) else "closed"
+            if value is not None:
                 answering.save_answer(
                     session, response, plain["item"], value, registry=registry, now=now
                 )
             return STORED
         if response.submitted_at is not None:
-            return "closed"
+            # Sent online by this visit's tablet (the reply was lost): sent once, as asked.
+            sent_here = response.channel is Channel.KIOSK and response.submitted_at >= (
+                visit.started_at
+            )
+            return ALREADY if sent_here else "closed"
         instrument = registry.get(response.instrument_id, response.instrument_version)
         if answering.missing_required(instrument, response):
             return "incomplete"
@@ -329,6 +341,16 @@ def _apply(
     except answering.AnswerRejected as rejected:
         return _REJECTION_OUTCOME.get(rejected.code, "invalid")
     return STORED
+
+
+def _already(response: Response, item_id: str, value: int | AnswerState | None) -> bool:
+    """Whether the sent response holds exactly this answer (None: no answer) to the item."""
+    stored = answering.answers_by_item(response).get(item_id)
+    if stored is None:
+        return value is None
+    if isinstance(value, AnswerState):
+        return stored.state is value
+    return stored.state is AnswerState.ANSWERED and stored.value == value
 
 
 # --- what the tablet says it holds -----------------------------------------------------------

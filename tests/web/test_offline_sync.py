@@ -248,20 +248,46 @@ def test_a_hand_back_from_the_queue_shows_the_hand_back_screen(
         assert row.hand_back_reason == "idle"
 
 
-def test_a_questionnaire_already_sent_online_is_closed(client: FlaskClient, visit: Visit) -> None:
+def _sent_already(visit: Visit, channel: Channel, value: int = 2) -> None:
     with visit.factory.begin() as session:
         assignment = session.get(Assignment, visit.who5)
         assert assignment is not None
         responses.record_complete_response(
             session,
             assignment,
-            dict.fromkeys(WHO5_ITEMS, 2),
-            channel=Channel.KIOSK,
+            dict.fromkeys(WHO5_ITEMS, value),
+            channel=channel,
             language="da",
             registry=visit.app.extensions["surveyapp.registry"],
             started_at=assignment.status_changed_at or _now(),
             submitted_at=_now(),
         )
+
+
+def test_what_the_tablet_sent_online_as_the_connection_dropped_is_not_refused(
+    client: FlaskClient, visit: Visit
+) -> None:
+    """The last answer's form reached the server (and sent the questionnaire) but its reply
+    was lost, so the service worker queued the answer and the "send" too: both are stored
+    already, so they are taken as stored, not reported as refused."""
+    _sent_already(visit, Channel.KIOSK, value=4)
+    before = _answers(visit.factory)
+    assert sync(client, visit.envelope(visit.plain(item="who5_5", answer=4))).json == {
+        "status": "stored",
+        "outcome": "stored",
+    }
+    assert sync(client, visit.envelope(visit.plain("submit"))).json["outcome"] == "stored"
+    assert _answers(visit.factory) == before
+    assert _actions(visit.factory) == []
+    # Another answer than the one sent is refused: the questionnaire is closed.
+    refused = sync(client, visit.envelope(visit.plain(item="who5_5", answer=1)))
+    assert refused.status_code == 422 and refused.json["reason"] == "closed"
+
+
+def test_a_questionnaire_already_sent_another_way_is_closed(
+    client: FlaskClient, visit: Visit
+) -> None:
+    _sent_already(visit, Channel.PAPER)
     before = _answers(visit.factory)
     answer = visit.envelope(visit.plain(answer=5))
     response = sync(client, answer)
