@@ -13,6 +13,48 @@
   var body = document.body;
   var state = body.getAttribute("data-kiosk");
   var Q = window.SurveyappQueue;
+
+  /* The idle timer of the answering screens (also the offline page's, kiosk/offline.js):
+     "Er du der stadig?" for the last minute, then `onIdle`; "Ja, jeg er her" calls `onHere`. */
+  function idle(onIdle, onHere) {
+    var seconds = parseInt(body.getAttribute("data-idle-seconds"), 10);
+    var dialog = document.getElementById("still-there");
+    var warnTimer = null;
+    var idleTimer = null;
+    var stopped = !seconds;
+    function restart() {
+      window.clearTimeout(warnTimer);
+      window.clearTimeout(idleTimer);
+      if (stopped) { return; }
+      var warnAfter = Math.max(seconds - 60, Math.floor(seconds * 0.5)) * 1000;
+      warnTimer = window.setTimeout(function () {
+        if (dialog && dialog.showModal && !dialog.open) { dialog.showModal(); }
+      }, warnAfter);
+      idleTimer = window.setTimeout(onIdle, seconds * 1000);
+    }
+    ["pointerdown", "keydown", "touchstart"].forEach(function (name) {
+      document.addEventListener(name, function () {
+        if (!dialog || !dialog.open) { restart(); }
+      }, {passive: true});
+    });
+    var here = document.querySelector("[data-still-here]");
+    if (here) {
+      here.addEventListener("click", function () {
+        dialog.close();
+        restart();
+        if (onHere) { onHere(); }
+      });
+    }
+    restart();
+    return {
+      stop: function () {
+        stopped = true;
+        restart();
+        if (dialog && dialog.open) { dialog.close(); }
+      }
+    };
+  }
+  window.SurveyappKiosk = {idle: idle};
   if (state === "offline") { return; }  // kiosk/offline.js runs that page
 
   var worker = "serviceWorker" in navigator && window.isSecureContext;
@@ -59,17 +101,16 @@
   connection();
 
   if (state === "handback" || state === "handover") {
-    var ready;
     if (state === "handover" && worker) {
       /* Ready before the door opens: the visit's offline page and assets are cached now. */
-      ready = navigator.serviceWorker.register(body.getAttribute("data-sw-url"), {scope: "/"})
+      navigator.serviceWorker.register(body.getAttribute("data-sw-url"), {scope: "/"})
         .then(function () { return tell("prepare"); })
         .then(function (ok) { body.setAttribute("data-offline-ready", ok ? "1" : "0"); },
               function () { body.setAttribute("data-offline-ready", "0"); });
       try { window.localStorage.clear(); window.sessionStorage.clear(); } catch (e) { /* blocked */ }
       Q.send().catch(function () {});
     } else {
-      ready = clearStorage().then(function () { body.setAttribute("data-offline-ready", "1"); });
+      clearStorage().then(function () { body.setAttribute("data-offline-ready", "1"); });
     }
     /* Replace history so that "back" stays on this screen. */
     window.history.replaceState(null, "", window.location.href);
@@ -96,14 +137,7 @@
   wake();
   document.addEventListener("visibilitychange", wake);
 
-  var seconds = parseInt(body.getAttribute("data-idle-seconds"), 10);
-  if (!seconds) { return; }
-  var warnAfter = Math.max(seconds - 60, Math.floor(seconds * 0.5)) * 1000;
-  var dialog = document.getElementById("still-there");
   var csrf = document.querySelector("meta[name=csrf-token]");
-  var warnTimer = null;
-  var idleTimer = null;
-
   function post(url) {
     var form = document.createElement("form");
     form.method = "post";
@@ -116,31 +150,10 @@
     document.body.appendChild(form);
     form.submit();
   }
-  function restart() {
-    window.clearTimeout(warnTimer);
-    window.clearTimeout(idleTimer);
-    warnTimer = window.setTimeout(function () {
-      if (dialog && dialog.showModal && !dialog.open) { dialog.showModal(); }
-    }, warnAfter);
-    idleTimer = window.setTimeout(function () {
-      post(body.getAttribute("data-idle-url"));
-    }, seconds * 1000);
-  }
-  ["pointerdown", "keydown", "touchstart"].forEach(function (name) {
-    document.addEventListener(name, function () {
-      if (!dialog || !dialog.open) { restart(); }
-    }, {passive: true});
+  idle(function () { post(body.getAttribute("data-idle-url")); }, function () {
+    window.fetch(body.getAttribute("data-ping-url"), {
+      method: "POST", credentials: "same-origin",
+      headers: {"X-CSRFToken": csrf ? csrf.content : ""}
+    }).catch(function () {});
   });
-  var here = document.querySelector("[data-still-here]");
-  if (here) {
-    here.addEventListener("click", function () {
-      dialog.close();
-      restart();
-      window.fetch(body.getAttribute("data-ping-url"), {
-        method: "POST", credentials: "same-origin",
-        headers: {"X-CSRFToken": csrf ? csrf.content : ""}
-      }).catch(function () {});
-    });
-  }
-  restart();
 })();

@@ -17,13 +17,14 @@
   var config = {visit: data.visit, credential: data.credential, kid: data.kid, spki: data.spki};
   var main = document.getElementById("offline-screen");
   var footer = document.querySelector(".kiosk-bar");
-  var dialog = document.getElementById("still-there");
   var CACHE = "surveyapp-kiosk-v1";
   var places = {};
   var chosen = {};   // position -> {item id: answer}: this sitting only, never stored
   var answered = {}; // position -> {item id: true}: which questions have an answer
   var handedBack = data.state !== "answering";
   var busy = false;
+  var bar = document.querySelector(".bar .title");
+  var heading = bar ? bar.textContent : "";  // the page's own; a questionnaire's while on screen
 
   data.places.forEach(function (place) {
     places[place.position] = place;
@@ -40,13 +41,14 @@
     main.replaceChildren(t.content.cloneNode(true));
     main.lang = t.getAttribute("data-lang") || document.documentElement.lang;
     document.title = t.getAttribute("data-title") || document.title;
-    var bar = document.querySelector(".bar .title");
-    if (bar && t.hasAttribute("data-position")) { bar.textContent = t.getAttribute("data-title"); }
+    if (bar) {
+      bar.textContent = t.hasAttribute("data-position") ? t.getAttribute("data-title") : heading;
+    }
     if (path && path !== window.location.pathname + window.location.search) {
       window.history[replace ? "replaceState" : "pushState"]({offline: true}, "", path);
     }
-    var heading = main.querySelector("h1");
-    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({preventScroll: true}); }
+    var h1 = main.querySelector("h1");
+    if (h1) { h1.setAttribute("tabindex", "-1"); h1.focus({preventScroll: true}); }
     window.scrollTo(0, 0);
     return true;
   }
@@ -95,7 +97,7 @@
     handedBack = true;
     chosen = {};
     if (footer) { footer.hidden = true; }
-    if (dialog && dialog.open) { dialog.close(); }
+    if (idle) { idle.stop(); }
     show("[data-screen=handback]", "/kiosk/", replace);
     wire();
     forgetQuestionnaires();
@@ -247,6 +249,8 @@
     }
     var screen = copy.querySelector("#offline-screen");
     if (screen) { screen.replaceChildren(); }
+    var title = copy.querySelector(".bar .title");
+    if (title) { title.textContent = heading; }
     var saved = {visit: data.visit, credential: data.credential, kid: data.kid, spki: data.spki,
                  state: handback ? "handback" : "answering", places: []};
     if (!handback) {
@@ -371,36 +375,12 @@
   }
 
   /* Idle: "Are you still there?" for the last minute, then the hand-back screen. */
-  var seconds = parseInt(document.body.getAttribute("data-idle-seconds"), 10);
-  var warnTimer = null;
-  var idleTimer = null;
-  function restart() {
-    window.clearTimeout(warnTimer);
-    window.clearTimeout(idleTimer);
-    if (!seconds || handedBack) { return; }
-    var warnAfter = Math.max(seconds - 60, Math.floor(seconds * 0.5)) * 1000;
-    warnTimer = window.setTimeout(function () {
-      if (dialog && dialog.showModal && !dialog.open && !handedBack) { dialog.showModal(); }
-    }, warnAfter);
-    idleTimer = window.setTimeout(function () {
-      if (handedBack) { return; }
-      queue({kind: "handback"}, {kind: "handback", reason: "idle"}).then(function () {
-        showHandback();
-      });
-    }, seconds * 1000);
-  }
-  ["pointerdown", "keydown", "touchstart"].forEach(function (name) {
-    document.addEventListener(name, function () {
-      if (!dialog || !dialog.open) { restart(); }
-    }, {passive: true});
-  });
-  var here = document.querySelector("[data-still-here]");
-  if (here) {
-    here.addEventListener("click", function () {
-      dialog.close();
-      restart();
+  var idle = window.SurveyappKiosk.idle(function () {
+    if (handedBack) { return; }
+    queue({kind: "handback"}, {kind: "handback", reason: "idle"}).then(function () {
+      showHandback();
     });
-  }
+  }, null);
 
   /* Which questions have an answer waiting in the queue (metadata only). */
   Q.list().then(function (items) {
@@ -414,7 +394,7 @@
   }).catch(function () {}).then(function () {
     Q.mirror();
     route();
-    restart();
+    if (handedBack) { idle.stop(); }
     connection();
     document.body.setAttribute("data-offline-ready", "1");
     if (navigator.onLine && !handedBack) { send(); }

@@ -151,11 +151,12 @@ function navigate(request) {
   });
 }
 
+/* The citizen's kiosk pages (not the staff's: starting a visit, the PIN setting, the summary). */
 function kioskPage(url) {
   var path = url.pathname;
   if (path === "/visning/tekst") { return true; }
-  return path.indexOf("/kiosk/") === 0 && path.indexOf("/kiosk/sync") !== 0 &&
-    path.indexOf("/kiosk/app/") !== 0;
+  return path.indexOf("/kiosk/") === 0 &&
+    !/^\/kiosk\/(sync|app\/|start$|pin-kode$|besog\/)/.test(path);
 }
 
 self.addEventListener("fetch", function (event) {
