@@ -37,6 +37,7 @@ from surveyapp.models import (
 )
 from surveyapp.security import new_token
 from surveyapp.web.letters import letters_document
+from tests.support.offline import session_key_dir
 from tests.support.qr import decode_html
 from tests.support.staff import Foreign, load_small_demo, login, post
 
@@ -425,6 +426,7 @@ def test_the_letters_command_counts_its_letters_and_reissues(
         "SURVEYAPP_ENV": "production",
         "SURVEYAPP_SECRET_KEY": "s" * 40,
         "SURVEYAPP_CPR_HMAC_KEY": "c" * 40,
+        "SURVEYAPP_OFFLINE_KEY_DIR": str(session_key_dir()),
         "PORT": "5000",
     }
     local = runner.invoke(main, ["letters", "--reissue", "--out", str(out)], env=production)

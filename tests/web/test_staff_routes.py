@@ -75,8 +75,10 @@ ROUTES = {
     "kiosk.question": RESPONDENT,
     "kiosk.answer": RESPONDENT,
     "kiosk.thanks": RESPONDENT,
+    "kiosk.offline_runner": RESPONDENT,  # the visit's offline page: the kiosk grant again
     "kiosk.manifest": PUBLIC,
     "kiosk.shell_file": PUBLIC,
+    "kiosk.service_worker": PUBLIC,
     # The offline queue's JSON endpoints: the signed credential is inside the sealed body.
     "offline.sync": PUBLIC,
     "offline.status": PUBLIC,
