@@ -203,16 +203,27 @@ def wait_until_queued(page: Page, test: Callable[[int], bool], seconds: float = 
     raise AssertionError(f"the queue still holds {queued(page)} items")
 
 
+def of_citizen(column: Any, citizen_id: int, instrument: str | None = None) -> Any:
+    """A select of an answer's or a score's `column` for the citizen's own questionnaires."""
+    statement = (
+        select(column)
+        .join(Response, column.class_.response_id == Response.id)
+        .join(Assignment, Response.assignment_id == Assignment.id)
+        .where(
+            Assignment.respondent == Respondent.CITIZEN,
+            Assignment.course.has(citizen_id=citizen_id),
+        )
+    )
+    return (
+        statement if instrument is None else statement.where(Assignment.instrument_id == instrument)
+    )
+
+
 def citizen_answers(server: LiveServer, citizen_id: int, instrument: str) -> dict[str, str]:
     with server.sessions() as session:
         rows = session.execute(
-            select(Answer.item_id, Answer.state, Answer.value)
-            .join(Response, Answer.response_id == Response.id)
-            .join(Assignment, Response.assignment_id == Assignment.id)
-            .where(
-                Assignment.instrument_id == instrument,
-                Assignment.respondent == Respondent.CITIZEN,
-                Assignment.course.has(citizen_id=citizen_id),
+            of_citizen(Answer.item_id, citizen_id, instrument).add_columns(
+                Answer.state, Answer.value
             )
         ).all()
     return {
@@ -301,14 +312,7 @@ def test_a_visit_answered_offline_through_reloads_and_a_restart_arrives_once(
         assert session.scalar(select(func.count()).select_from(OfflineItem)) == 24
         keys = session.scalars(select(OfflineItem.key)).all()
         assert len(keys) == len(set(keys))
-        scored = session.scalar(
-            select(func.count())
-            .select_from(Score)
-            .join(Response, Score.response_id == Response.id)
-            .join(Assignment, Response.assignment_id == Assignment.id)
-            .where(Assignment.course.has(citizen_id=citizen))
-        )
-        assert scored
+        assert session.scalars(of_citizen(Score.name, citizen)).all()  # scored
     log_in(page, live_server, "koordinator")
     expect(page.locator("#offline-queue")).to_be_hidden()
 
@@ -418,20 +422,8 @@ def test_a_retry_storm_and_a_lost_acknowledgement_store_each_answer_once(
         ).all()
         assert lost[0] in visit_items
         assert len(visit_items) == len(set(visit_items)) == 6
-        answers = session.scalar(
-            select(func.count())
-            .select_from(Answer)
-            .join(Response, Answer.response_id == Response.id)
-            .join(Assignment, Response.assignment_id == Assignment.id)
-            .where(Assignment.course.has(citizen_id=citizen))
-        )
-        assert answers == 5
-        names = session.scalars(
-            select(Score.name)
-            .join(Response, Score.response_id == Response.id)
-            .join(Assignment, Response.assignment_id == Assignment.id)
-            .where(Assignment.instrument_id == "who5", Assignment.course.has(citizen_id=citizen))
-        ).all()
+        assert len(session.scalars(of_citizen(Answer.id, citizen)).all()) == 5
+        names = session.scalars(of_citizen(Score.name, citizen, "who5")).all()
         assert names and len(names) == len(set(names))  # scored once: one row per score
 
 
