@@ -15,7 +15,9 @@ Kinds and their limits (the defaults; each is a Flask config setting, see web.au
 - "login_ip": failed logins per client address, 20 per 15 minutes;
 - "login_account": failed passwords per typed username, 5 per 15 minutes;
 - "login_code": wrong second-factor codes per user, 5 per 15 minutes;
-- "cpr_lookup": CPR look-ups per user, 30 per 15 minutes.
+- "cpr_lookup": CPR look-ups per user, 30 per 15 minutes;
+- "offline_refused": refused requests to the offline kiosk's sync endpoints per client
+  address, 200 per 15 minutes (surveyapp.web.offline).
 """
 
 from __future__ import annotations

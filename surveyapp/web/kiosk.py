@@ -434,9 +434,6 @@ def thanks(position: int) -> WerkzeugResponse:
     return redirect(url_for("kiosk.screen"), code=303)
 
 
-# --- the PWA shell ---------------------------------------------------------------------------
-
-
 # --- offline: the runner page and the service worker (see kiosk/offline.js) -------------------
 
 
@@ -460,7 +457,7 @@ def offline_runner() -> str:
     places = []
     if state in (KioskState.HANDOVER, KioskState.ANSWERING):
         for position, assignment in enumerate(kiosk_service.queue(db_session(), visit), start=1):
-            places.append(_offline_place(visit, position, assignment))
+            places.append(_offline_place(position, assignment))
     data = {
         "visit": visit.id,
         "credential": offline_service.credential_for(current_app.config["SECRET_KEY"], visit.id),
@@ -478,7 +475,7 @@ def offline_runner() -> str:
     )
 
 
-def _offline_place(visit: KioskSession, position: int, assignment: Assignment) -> dict[str, Any]:
+def _offline_place(position: int, assignment: Assignment) -> dict[str, Any]:
     """One queued questionnaire's screens (rendered in its language) and what the page needs."""
     instrument = registry().get(assignment.instrument_id)
     response = assignment.response
@@ -543,6 +540,9 @@ def service_worker() -> WerkzeugResponse:
     response.headers["Service-Worker-Allowed"] = "/"
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+# --- the PWA shell ---------------------------------------------------------------------------
 
 
 @bp.get("/manifest.webmanifest")

@@ -10,11 +10,18 @@ the content is bound to its visit by the signed credential inside the sealed pla
 Replies (JSON, never cached): 200 stored or duplicate; 409 conflict; 422 refused for good (the
 tablet drops the item); 503 without offline keys; any other failure is a plain 5xx, which the
 tablet retries with backoff.
+
+Both are public, so what a stranger can make them do is limited: refused, malformed and
+conflicting requests are counted per client address (surveyapp.services.throttle, "offline_
+refused": by default 200 per 15 minutes, `OFFLINE_REFUSALS_PER_WINDOW`), and past that the
+address gets 429 before anything is decrypted or written to the audit trail. A tablet's own
+items are refused rarely (a questionnaire sent on paper meanwhile), and 429 is retried later.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request
@@ -22,6 +29,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from surveyapp.offline_keys import KeyRing
 from surveyapp.services import offline as offline_service
+from surveyapp.services import throttle
 from surveyapp.web import db_session, origin, registry, respond, run_in_transaction
 from surveyapp.web.access import public
 
@@ -64,6 +72,20 @@ def _from_our_pages() -> None:
         abort(400)
 
 
+def _refusals() -> tuple[throttle.Limit, str]:
+    """The limit on refused requests, and this client's counter key."""
+    limit = throttle.Limit(
+        "offline_refused",
+        int(current_app.config.get("OFFLINE_REFUSALS_PER_WINDOW", 200)),
+        timedelta(minutes=15),
+    )
+    secret = current_app.extensions["surveyapp.settings"].secret_key
+    return limit, throttle.key_of(secret, limit.kind, request.remote_addr)
+
+
+TOO_MANY = object()
+
+
 @bp.post("")
 @public
 def sync() -> WerkzeugResponse:
@@ -74,9 +96,14 @@ def sync() -> WerkzeugResponse:
         return _reply({"status": "unavailable"}, 503)
     envelope = _body()
     settings = current_app.extensions["surveyapp.settings"]
-    receipt = run_in_transaction(
-        lambda: offline_service.receive(
-            db_session(),
+    limit, client = _refusals()
+
+    def action() -> offline_service.Receipt | object:
+        db = db_session()
+        if throttle.exceeded(db, limit, client):
+            return TOO_MANY
+        receipt = offline_service.receive(
+            db,
             keys,
             settings.secret_key,
             None if envelope is NOT_PARSED else envelope,
@@ -84,7 +111,14 @@ def sync() -> WerkzeugResponse:
             max_days=settings.offline_max_days,
             ip_address=request.remote_addr,
         )
-    )
+        if receipt.status == "conflict" or receipt.refusal is not None:
+            throttle.hit(db, limit, client)
+        return receipt
+
+    receipt = run_in_transaction(action)
+    if receipt is TOO_MANY:
+        return _reply({"status": "too_many"}, 429)
+    assert isinstance(receipt, offline_service.Receipt)
     if receipt.status == "conflict":
         return _reply({"status": "conflict"}, 409)
     refusal = receipt.refusal
@@ -99,17 +133,29 @@ def status() -> WerkzeugResponse:
     """What the tablet says it made and holds for a visit; what never arrived."""
     _from_our_pages()
     body = _body()
-    if body is NOT_PARSED:
-        return _reply({"status": "malformed"}, 400)
     settings = current_app.extensions["surveyapp.settings"]
-    try:
-        tally = run_in_transaction(
-            lambda: offline_service.report_status(
-                db_session(), settings.secret_key, body, ip_address=request.remote_addr
+    limit, client = _refusals()
+
+    def action() -> offline_service.Tally | offline_service.BadReport | object:
+        db = db_session()
+        if throttle.exceeded(db, limit, client):
+            return TOO_MANY
+        try:
+            if body is NOT_PARSED:
+                raise offline_service.BadReport("malformed")
+            return offline_service.report_status(
+                db, settings.secret_key, body, ip_address=request.remote_addr
             )
-        )
-    except offline_service.BadReport as bad:
-        if bad.code == "bad_credential":
-            return _reply({"status": "refused", "reason": bad.code}, 422)
+        except offline_service.BadReport as bad:
+            throttle.hit(db, limit, client)
+            return bad
+
+    found = run_in_transaction(action)
+    if found is TOO_MANY:
+        return _reply({"status": "too_many"}, 429)
+    if isinstance(found, offline_service.BadReport):
+        if found.code == "bad_credential":
+            return _reply({"status": "refused", "reason": found.code}, 422)
         return _reply({"status": "malformed"}, 400)
-    return _reply({"received": tally.received, "lost": tally.lost}, 200)
+    assert isinstance(found, offline_service.Tally)
+    return _reply({"received": found.received, "lost": found.lost}, 200)

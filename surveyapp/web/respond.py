@@ -152,7 +152,8 @@ class Flow:
         return {"unit": provider.unit_name, "municipality": provider.municipality.name}
 
 
-def _language(instrument: Instrument) -> str:
+def language_for(instrument: Instrument) -> str:
+    """The language a questionnaire not yet begun is shown in."""
     locale = str(get_locale())
     return locale if locale in instrument.languages else instrument.default_language
 
@@ -178,7 +179,7 @@ def show_start(flow: Flow) -> str | WerkzeugResponse:
     response = flow.assignment.response
     if response is not None and response.submitted_at is not None:
         return flow.go("thanks")
-    lang = response.language if response is not None else _language(flow.instrument)
+    lang = response.language if response is not None else language_for(flow.instrument)
     if flow.opens_on is not None:
         with force_locale(lang):
             opens = format_date(flow.opens_on, "long")
@@ -199,7 +200,7 @@ def begin_answering(flow: Flow) -> WerkzeugResponse:
     """Open the response in the chosen language and go to the first unanswered question."""
     if flow.opens_on is not None:
         return flow.go("start")
-    lang = _language(flow.instrument)
+    lang = language_for(flow.instrument)
 
     def action() -> int:
         response = answering.open_response(
@@ -227,11 +228,6 @@ def switch_language(flow: Flow) -> WerkzeugResponse:
                     lambda: answering.change_language(response, locale, registry=registry())
                 )
     return flow.go("start")
-
-
-def language_for(instrument: Instrument) -> str:
-    """The language a questionnaire not yet begun is shown in."""
-    return _language(instrument)
 
 
 def answered_items(response: Response | None) -> set[str]:
@@ -266,7 +262,7 @@ def question_screen(
 
 def _question_page(flow: Flow, number: int, form: Any, message: str | None = None) -> str:
     response = flow.assignment.response
-    lang = response.language if response else _language(flow.instrument)
+    lang = response.language if response else language_for(flow.instrument)
     return _page(flow, "question.html", lang, **question_screen(flow, number, lang, form, message))
 
 
@@ -539,7 +535,7 @@ def about() -> str:
     """About the survey: who asks, how the answers are used, privacy, whom to call."""
     flow = _link_flow()
     response = flow.assignment.response
-    lang = response.language if response is not None else _language(flow.instrument)
+    lang = response.language if response is not None else language_for(flow.instrument)
     return _page(flow, "about.html", lang, group_size=DEFAULT_THRESHOLD)
 
 

@@ -586,3 +586,24 @@ def test_the_citizen_page_says_what_never_arrived_or_was_refused(
         "been sent." in english
     )
     assert "1 answer from the tablet could not be used, because it did not fit" in english
+
+
+def test_a_client_refused_too_often_is_stopped_before_anything_is_opened_or_audited(
+    client: FlaskClient, visit: Visit
+) -> None:
+    """The endpoints are public: refused requests are counted per address, and past the
+    limit the address gets 429 without decryption or audit; other tablets go on."""
+    visit.app.config["OFFLINE_REFUSALS_PER_WINDOW"] = 3
+    for _ in range(2):
+        assert sync(client, {"key": "nonsense"}).status_code == 422
+    bad_report = client.post("/kiosk/sync/status", json={"visit": "x"}, headers=SAME_ORIGIN)
+    assert bad_report.status_code == 400  # the third refusal
+    audited = _actions(visit.factory)
+    assert len(audited) == 2
+    good = visit.envelope(visit.plain())
+    assert sync(client, good).status_code == 429  # even a good item from this address, now
+    assert status(client, visit).status_code == 429
+    assert _actions(visit.factory) == audited and _answers(visit.factory) == []
+    other = visit.app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "10.0.0.7"
+    assert sync(other, good).json == {"status": "stored", "outcome": "stored"}
