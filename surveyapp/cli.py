@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from surveyapp.cli_integrity import COMMANDS as INTEGRITY_COMMANDS
 from surveyapp.cli_offline import offline_keys_group
 from surveyapp.cli_privacy import COMMANDS as PRIVACY_COMMANDS
 from surveyapp.report_tables import REPORT_NAMES
@@ -526,6 +527,8 @@ def serve_command(host: str, port: int) -> None:
 for _command in PRIVACY_COMMANDS:  # audit-verify, db-grants, retention, access-request, ...
     main.add_command(_command)
 main.add_command(offline_keys_group)  # offline-keys generate, rotate, list
+for _command in INTEGRITY_COMMANDS:  # check, backup, restore
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

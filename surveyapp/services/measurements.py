@@ -180,12 +180,24 @@ def _rebuild(session: Session, instrument_id: str, names: Mapping[str, int]) -> 
     session.execute(delete(Measurement).where(Measurement.instrument_id == instrument_id))
     if not names:
         return
+    query = expected_rows(instrument_id, names)
+    columns = ["instrument_id", "course_id", "respondent", "response_id", "timepoint_id"]
+    columns += [f"v{position}" for position in names.values()]
+    session.execute(insert(Measurement).from_select(columns, query))
+
+
+def expected_rows(instrument_id: str, names: Mapping[str, int]) -> Any:
+    """The instrument's measurement rows as they follow from `score` (what `sync` writes).
+
+    Columns: instrument_id, course_id, respondent, response_id, timepoint_id and one value
+    column v<position> per stored position (`surveyapp check` compares the table with it).
+    """
     values = {
         f"v{position}": func.max(case((Score.name == name, Score.value), else_=None))
         for name, position in names.items()
     }
     score_names = list(names)
-    query = (
+    return (
         select(
             literal(instrument_id).label("instrument_id"),
             Assignment.course_id,
@@ -200,5 +212,3 @@ def _rebuild(session: Session, instrument_id: str, names: Mapping[str, int]) -> 
         .where(Response.instrument_id == instrument_id, Response.submitted_at.is_not(None))
         .group_by(Response.id, Assignment.course_id, Assignment.respondent, Assignment.timepoint_id)
     )
-    columns = ["instrument_id", "course_id", "respondent", "response_id", "timepoint_id", *values]
-    session.execute(insert(Measurement).from_select(columns, query))
