@@ -153,7 +153,7 @@ def orphan_rows(session: Session) -> integrity.CheckResult:
     result = integrity.CheckResult("orphan-rows")
     for table in Base.metadata.sorted_tables:
         pk = list(table.primary_key.columns)
-        for constraint in sorted(table.foreign_key_constraints, key=lambda c: c.column_keys):
+        for constraint in sorted(table.foreign_key_constraints, key=lambda c: tuple(c.column_keys)):
             pairs = [(element.parent, element.column) for element in constraint.elements]
             parent = pairs[0][1].table.alias("parent")
             present = and_(*(child.is_not(None) for child, _ in pairs))

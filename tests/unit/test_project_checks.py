@@ -27,6 +27,7 @@ PURE = [
     "surveyapp/redirects.py",
     "surveyapp/passwords.py",
     "surveyapp/offline_keys.py",
+    "surveyapp/integrity.py",
 ]
 
 

@@ -34,6 +34,7 @@ PURE_MODULES: dict[str, tuple[str, ...]] = {
     "surveyapp.redirects": (),
     "surveyapp.passwords": (),
     "surveyapp.offline_keys": ("cryptography",),
+    "surveyapp.integrity": (),
 }
 FORBIDDEN = ("flask", "flask_babel", "flask_wtf", "wtforms", "sqlalchemy", "alembic", "babel")
 
