@@ -18,6 +18,7 @@ from sqlalchemy import Engine, and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from surveyapp import integrity
+from surveyapp.enums import AssignmentStatus
 from surveyapp.instruments import Registry
 from surveyapp.models import (
     MEASUREMENT_VALUES,
@@ -118,6 +119,14 @@ def responses_scored(session: Session, registry: Registry) -> integrity.CheckRes
             .limit(_IDS)
         ).all()
         integrity.unknown_score_name(result, group, ids)
+    # The other way round: an assignment is completed only by submitting its response.
+    for (assignment_id,) in session.execute(
+        select(Assignment.id)
+        .outerjoin(Response, Response.assignment_id == Assignment.id)
+        .where(Assignment.status == AssignmentStatus.COMPLETED, Response.submitted_at.is_(None))
+        .order_by(Assignment.id)
+    ):
+        result.add(f"assignment {assignment_id}: completed without a submitted response")
     return result
 
 

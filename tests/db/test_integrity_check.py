@@ -46,6 +46,15 @@ def _assignment_reopened(conn: Connection) -> None:
     )
 
 
+def _completed_without_response(conn: Connection) -> None:
+    conn.execute(
+        text(
+            "UPDATE assignment SET status = 'completed' WHERE id = (SELECT min(a.id) FROM"
+            " assignment a LEFT JOIN response r ON r.assignment_id = a.id WHERE r.id IS NULL)"
+        )
+    )
+
+
 def _unsubmitted_with_scores(conn: Connection) -> None:
     conn.execute(
         text(
@@ -180,6 +189,10 @@ BREAKAGES: dict[str, tuple[str, Callable[[Connection], None]]] = {
     "unknown scoring version": ("responses-scored", _unknown_scoring_version),
     "assignment of a submitted response reopened": ("responses-scored", _assignment_reopened),
     "scores on an unsubmitted response": ("responses-scored", _unsubmitted_with_scores),
+    "assignment completed without a response": (
+        "responses-scored",
+        _completed_without_response,
+    ),
     "two responses to one assignment": (
         "one-response-per-assignment",
         _second_response_for_an_assignment,
