@@ -9,7 +9,8 @@ while the app goes on writing), the checksums taken from the copy; restored the 
 A table's checksum is its row count and a hash over every row in primary-key order,
 computed the same way on both sides: on PostgreSQL in SQL (md5 of each row's text, then md5
 of those in order, in a session with fixed text settings), on SQLite in Python. PostgreSQL's
-sequences are compared too (a restore that left one behind would refuse the next insert).
+sequences are outside snapshots; a restore checks that each is ahead of its table's ids
+(one left behind would refuse the next insert).
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class Manifest:
     revision: str | None
     created_at: str
     tables: dict[str, TableSum]
+    # PostgreSQL sequences already behind their column in the source (e.g. a one-row table
+    # whose row was inserted with its id): a restore is not blamed for these.
+    sequences_behind: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -70,7 +74,8 @@ class Manifest:
         if data.get("format") != FORMAT:
             raise BackupError(f"unknown checksum file format {data.get('format')!r}")
         tables = {name: TableSum(**value) for name, value in data["tables"].items()}
-        return cls(data["backend"], data["revision"], data["created_at"], tables)
+        behind = tuple(data.get("sequences_behind", ()))
+        return cls(data["backend"], data["revision"], data["created_at"], tables, behind)
 
 
 def manifest_path(backup_file: Path) -> Path:
@@ -81,7 +86,7 @@ def manifest_path(backup_file: Path) -> Path:
 
 
 def checksums(engine: Engine) -> dict[str, TableSum]:
-    """Every table's (and on PostgreSQL every sequence's) checksum, in one snapshot."""
+    """Every table's checksum, in one snapshot."""
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -123,17 +128,39 @@ def postgres_checksums(conn: Connection) -> dict[str, TableSum]:
             )
         ).one()
         found[table] = TableSum(int(rows), str(digest))
-    for (sequence,) in conn.execute(
+    return found
+
+
+def sequences_behind(conn: Connection) -> list[str]:
+    """PostgreSQL sequences that would hand out an id their table already holds.
+
+    Sequences are not part of a snapshot (pg_dump stores their value at the moment it reads
+    them), so they are not compared with the checksums: each must only be ahead of its column.
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    owned = conn.execute(
         text(
-            "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()"
-            " ORDER BY sequencename"
+            "SELECT s.relname, t.relname, a.attname FROM pg_class s"
+            " JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass"
+            " AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')"
+            " JOIN pg_class t ON t.oid = d.refobjid"
+            " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid"
+            " JOIN pg_namespace n ON n.oid = s.relnamespace"
+            " WHERE s.relkind = 'S' AND n.nspname = current_schema() ORDER BY s.relname"
         )
-    ):
+    ).all()
+    behind = []
+    for sequence, table, column in owned:
         last, called = conn.execute(
             text(f"SELECT last_value, is_called FROM {quote(sequence)}")  # noqa: S608
         ).one()
-        found[f"sequence:{sequence}"] = TableSum(int(last), "called" if called else "not called")
-    return found
+        highest = conn.execute(
+            text(f"SELECT max({quote(column)}) FROM {quote(table)}")  # noqa: S608
+        ).scalar()
+        handed_out = last if called else last - 1
+        if highest is not None and highest > handed_out:
+            behind.append(f"sequence {sequence}: behind {table}.{column} (next id is taken)")
+    return behind
 
 
 def _is_text(column_type: Any) -> bool:
@@ -248,14 +275,15 @@ def backup(url: str, out: Path) -> Manifest:
     try:
         partial.unlink(missing_ok=True)
         backend = parsed.get_backend_name()
+        behind: list[str] = []
         if backend == "sqlite":
             tables, revision = _backup_sqlite(parsed, partial)
         elif backend == "postgresql":
-            tables, revision = _backup_postgres(url, parsed, partial)
+            tables, revision, behind = _backup_postgres(url, parsed, partial)
         else:
             raise BackupError(f"no backup for {backend} databases")
         created = datetime.now(UTC).isoformat(timespec="seconds")
-        manifest = Manifest(backend, revision, created, tables)
+        manifest = Manifest(backend, revision, created, tables, tuple(behind))
         manifest_path(out).write_text(manifest.to_json(), encoding="utf-8")
         partial.replace(out)  # complete only once it is all there
         return manifest
@@ -308,6 +336,7 @@ def _backup_postgres(url: str, parsed: URL, target: Path) -> tuple[dict[str, Tab
             snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
             tables = postgres_checksums(conn)  # the snapshot pg_dump reads too
             revision = _alembic_revision(conn.connection.driver_connection)
+            behind = sequences_behind(conn)
             _run(
                 [
                     pg_tool("pg_dump"),
@@ -320,7 +349,7 @@ def _backup_postgres(url: str, parsed: URL, target: Path) -> tuple[dict[str, Tab
                 env,
             )
             conn.rollback()
-        return tables, revision
+        return tables, revision, behind
     finally:
         engine.dispose()
 
@@ -368,6 +397,11 @@ def restore(backup_file: Path, into: str) -> list[str]:
         )
     engine = make_engine(into)
     try:
-        return compare(manifest.tables, checksums(engine))
+        problems = compare(manifest.tables, checksums(engine))
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as conn:
+                already = set(manifest.sequences_behind)
+                problems += [p for p in sequences_behind(conn) if p not in already]
+        return problems
     finally:
         engine.dispose()

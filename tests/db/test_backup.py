@@ -1,11 +1,11 @@
 """`surveyapp backup` and `surveyapp restore`: the demo data backed up, restored into a fresh
 database, every table's checksum equal and `surveyapp check` passing on the copy; a restore
-with one row changed is caught. SQLite is backed up while a thread goes on answering.
+with one row changed is caught. Both backends are also backed up while a thread goes on
+answering (SQLite: the online backup API; PostgreSQL: pg_dump of one snapshot).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import stat
 import threading
 from pathlib import Path
@@ -103,9 +103,7 @@ def test_a_corrupted_restore_is_detected(
             demo_databases.drop(target)
 
 
-# The online backup API is SQLite's; PostgreSQL's dump reads one snapshot (tests above).
-@pytest.mark.parametrize("demo_databases", ["sqlite"], indirect=True)
-def test_sqlite_backup_while_a_thread_answers(
+def test_backup_while_the_app_writes(
     demo_databases: DemoDatabases, demo_url: str, tmp_path: Path
 ) -> None:
     registry = default_registry()
@@ -160,11 +158,38 @@ def test_sqlite_backup_while_a_thread_answers(
         engine.dispose()
     assert code == 0, output
     assert during > 0  # the app went on writing while the backup ran
-    target = f"sqlite:///{tmp_path / 'restored.sqlite3'}"
-    code, output = run_cli("restore", str(out), "--into", target)
-    assert code == 0, output
-    assert output.rstrip().endswith("all 8 checks hold")  # no half-written response
-    with sqlite3.connect(make_url(target).database) as conn:  # type: ignore[arg-type]
-        restored = conn.execute("SELECT count(*) FROM response").fetchone()[0]
-    assert before <= restored <= before + len(open_ids)
-    assert _checksums(demo_url) != _checksums(target)  # the source went on after the copy
+    target = _fresh_target(demo_databases, tmp_path)
+    try:
+        # The checksums were taken in the copy's own snapshot (SQLite: from the copy;
+        # PostgreSQL: in the transaction whose snapshot pg_dump read), so they match it.
+        code, output = run_cli("restore", str(out), "--into", target)
+        assert code == 0, output
+        assert output.rstrip().endswith("all 8 checks hold")  # no half-written response
+        engine = make_engine(target)
+        with engine.connect() as conn:
+            restored = conn.execute(text("SELECT count(*) FROM response")).scalar_one()
+        engine.dispose()
+        assert before <= restored <= before + len(open_ids)
+        assert _checksums(demo_url) != _checksums(target)  # the source went on after it
+    finally:
+        if demo_databases.backend == "postgresql":
+            demo_databases.drop(target)
+
+
+@pytest.mark.parametrize(
+    "demo_databases", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_sequence_left_behind_its_table_is_named(demo_url: str) -> None:
+    engine = make_engine(demo_url)
+    try:
+        with engine.begin() as conn:
+            already = backup.sequences_behind(conn)  # e.g. the chain head's one fixed row
+            conn.execute(text("SELECT setval('response_id_seq', 1)"))
+            found = backup.sequences_behind(conn)
+    finally:
+        engine.dispose()
+    assert "sequence response_id_seq: behind response.id (next id is taken)" in found
+    assert "sequence response_id_seq: behind response.id (next id is taken)" not in already
+    assert [line for line in found if line not in already] == [
+        "sequence response_id_seq: behind response.id (next id is taken)"
+    ]
