@@ -9,6 +9,7 @@ the tests use (`surveyapp.services.backup`).
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -23,10 +24,20 @@ DATABASE_URL_HELP = "The database to use [SURVEYAPP_DATABASE_URL]."
 
 
 def _settings_and_url(database_url: str | None) -> tuple[Settings, str]:
+    from surveyapp.config import ConfigError, Settings
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return settings, database_url or settings.database_url
+
+
+def _url_only(database_url: str | None) -> str:
+    """The database alone: a backup job needs no secrets (and is not refused without them)."""
     from surveyapp.config import Settings
 
-    settings = Settings.from_env()
-    return settings, database_url or settings.database_url
+    return database_url or os.environ.get("SURVEYAPP_DATABASE_URL") or Settings.database_url
 
 
 def run_check(settings: Settings, url: str) -> bool:
@@ -82,7 +93,7 @@ def backup_command(out: Path, database_url: str | None) -> None:
     """
     from surveyapp.services import backup
 
-    _settings, url = _settings_and_url(database_url)
+    url = _url_only(database_url)
     try:
         manifest = backup.backup(url, out)
     except backup.BackupError as exc:

@@ -327,7 +327,9 @@ def _copy_sqlite(source: Path, target: Path) -> None:
         src.close()
 
 
-def _backup_postgres(url: str, parsed: URL, target: Path) -> tuple[dict[str, TableSum], str | None]:
+def _backup_postgres(
+    url: str, parsed: URL, target: Path
+) -> tuple[dict[str, TableSum], str | None, list[str]]:
     args, env = _libpq(parsed)
     engine = make_engine(url)
     try:

@@ -11,9 +11,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
+from surveyapp.cli import main
 from surveyapp.db import make_engine, make_session_factory
 from surveyapp.enums import AssignmentStatus, Channel
 from surveyapp.instruments import default_registry
@@ -193,3 +195,22 @@ def test_a_sequence_left_behind_its_table_is_named(demo_url: str) -> None:
     assert [line for line in found if line not in already] == [
         "sequence response_id_seq: behind response.id (next id is taken)"
     ]
+
+
+def test_a_backup_job_needs_no_secrets(demo_url: str, tmp_path: Path) -> None:
+    """Production refuses to start without its secrets; a backup job is not refused."""
+    out = tmp_path / "job.backup"
+    result = CliRunner().invoke(
+        main,
+        ["backup", str(out)],
+        env={"SURVEYAPP_ENV": "production", "SURVEYAPP_DATABASE_URL": demo_url},
+    )
+    assert result.exit_code == 0, result.output
+    assert backup.Manifest.from_json(backup.manifest_path(out).read_text()).tables == (
+        _checksums(demo_url)
+    )
+    refused = CliRunner().invoke(
+        main, ["check", "--database-url", demo_url], env={"SURVEYAPP_ENV": "production"}
+    )
+    assert refused.exit_code == 1
+    assert "refusing to start in production" in refused.output  # a message, not a traceback
