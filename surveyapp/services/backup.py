@@ -373,7 +373,12 @@ def restore(backup_file: Path, into: str) -> list[str]:
         if target.exists() and target.stat().st_size > 0:
             raise BackupError(f"{target} exists: restore into a new file")
         target.parent.mkdir(parents=True, exist_ok=True)
-        _copy_sqlite(backup_file, target)
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            _copy_sqlite(backup_file, partial)
+            partial.replace(target)  # the database appears only once it is whole
+        finally:
+            partial.unlink(missing_ok=True)
     else:
         engine = make_engine(into)
         try:
