@@ -214,3 +214,15 @@ def test_a_backup_job_needs_no_secrets(demo_url: str, tmp_path: Path) -> None:
     )
     assert refused.exit_code == 1
     assert "refusing to start in production" in refused.output  # a message, not a traceback
+
+
+@pytest.mark.parametrize("demo_databases", ["sqlite"], indirect=True)
+def test_restore_refuses_what_it_cannot_verify(demo_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "a.backup"
+    assert run_cli("backup", str(out), "--database-url", demo_url)[0] == 0
+    code, output = run_cli("restore", str(out), "--into", "postgresql+psycopg://x@/y")
+    assert code == 1 and "a sqlite backup restores into sqlite only" in output
+    backup.manifest_path(out).unlink()
+    code, output = run_cli("restore", str(out), "--into", f"sqlite:///{tmp_path / 'r.sqlite3'}")
+    assert code == 1 and "no checksums beside the backup" in output
+    assert not (tmp_path / "r.sqlite3").exists()
