@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import re
+import shutil
+import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import pyotp
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
@@ -26,6 +31,7 @@ from surveyapp.models import (
     PlanTimepoint,
     StaffUser,
 )
+from surveyapp.scheduling import today_in_denmark
 from surveyapp.services.plans_admin import copy_plan
 from surveyapp.services.scope import Scope
 
@@ -46,10 +52,51 @@ class Foreign:
     timepoint_id: int
 
 
+#: Loaded SQLite demo databases, copied into later tests' empty databases (loading takes ~3 s;
+#: a copy some milliseconds): what was loaded with which keys and day -> (file, foreign ids).
+_LOADED: dict[tuple[object, ...], tuple[Path, Foreign]] = {}
+
+
 def load_small_demo(
     factory: sessionmaker[Session], settings: Settings, *, today: date | None = None
 ) -> Foreign:
-    """Demo data with 20 citizens (2 in Nabolund) and a Nabolund plan; the foreign ids."""
+    """Demo data with 20 citizens (2 in Nabolund) and a Nabolund plan; the foreign ids.
+
+    On SQLite the first load for a set of keys and a day is kept, and later empty databases
+    get a byte copy of it (SQLite's backup API): the same rows, ids and audit chain."""
+    engine = factory.kw["bind"]
+    sqlite = engine.url.get_backend_name() == "sqlite"
+    key = (
+        settings.secret_key,
+        settings.cpr_hmac_key,
+        tuple(settings.instruments_dirs),
+        today or today_in_denmark(),
+    )
+    if sqlite and key in _LOADED and _is_empty(factory):
+        source, foreign = _LOADED[key]
+        engine.dispose()
+        with sqlite3.connect(source) as src, sqlite3.connect(engine.url.database) as dst:
+            src.backup(dst)
+        return foreign
+    foreign = _load_small_demo(factory, settings, today=today)
+    if sqlite and key not in _LOADED:
+        copy = Path(tempfile.mkdtemp(prefix="surveyapp-demo-")) / "demo.sqlite3"
+        atexit.register(shutil.rmtree, copy.parent, ignore_errors=True)
+        engine.dispose()
+        with sqlite3.connect(engine.url.database) as src, sqlite3.connect(copy) as dst:
+            src.backup(dst)
+        _LOADED[key] = (copy, foreign)
+    return foreign
+
+
+def _is_empty(factory: sessionmaker[Session]) -> bool:
+    with factory() as session:
+        return not session.scalar(select(func.count()).select_from(Municipality))
+
+
+def _load_small_demo(
+    factory: sessionmaker[Session], settings: Settings, *, today: date | None = None
+) -> Foreign:
     load_demo_data(factory, settings, seed=11, citizens=20, today=today)
     with factory.begin() as session:
         nabolund = session.scalars(
