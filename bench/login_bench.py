@@ -8,8 +8,9 @@ Starts a throw-away PostgreSQL 15 (tests/support/pg.py) and real gunicorn with t
 gunicorn.conf.py (2 workers, production settings, one trusted proxy so that a burst can come
 from several addresses through X-Forwarded-For). `--answerers` clients answer complete WHO-5
 questionnaires by link (14 requests each) in three phases of `--seconds` each: alone, during a
-burst of wrong-password logins from `--attackers` clients (as fast as they are answered, new
-usernames every time, so only the per-address limit holds them), and alone again. It prints
+burst of wrong-password logins from `--attackers` clients (as fast as they are answered, or
+`--attack-rate` per second in all; a new username every time, so only the per-address limit
+holds them; `--attackers 0` measures answering alone), and alone again. It prints
 the completed questionnaires per second and the server's CPU seconds per phase, how many login
 attempts were made, and how many reached the argon2 hasher: the audit trail says it for each
 attempt (`login.failed`/`login.locked` come after the hasher; `login.throttled` and
@@ -146,18 +147,27 @@ class Phase:
     cpu: float = 0.0
     attempts: int = 0
     login_ms: list[float] = field(default_factory=list)
+    done_at: list[float] = field(default_factory=list)  # seconds into the phase
+    began: float = 0.0
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(gunicorn: Gunicorn) -> float:
+    """CPU time of gunicorn's master and every worker so far, also of workers replaced since
+    (max_requests): their time is in the master's cutime/cstime once it has reaped them."""
+    assert gunicorn.process is not None
+    master = _stat(gunicorn.process.pid)
+    total = sum(int(v) for v in master[11:15])  # utime, stime, cutime, cstime
+    for pid in gunicorn.worker_pids():
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(pid)
         except FileNotFoundError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -193,8 +203,9 @@ def run(args: argparse.Namespace) -> None:
             "--access-logfile",
             str(tmp / "access.log"),
         ).start()
-        pids = gunicorn.worker_pids()
         lock = threading.Lock()
+        names = itertools.count()
+        interval = args.attackers / args.attack_rate if args.attack_rate else 0.0
         phases: list[Phase] = []
         try:
             for name, attack in (("alone", False), ("burst", True), ("after", False)):
@@ -210,10 +221,9 @@ def run(args: argparse.Namespace) -> None:
                         with lock:
                             if ok:
                                 phase.completed += 1
+                                phase.done_at.append(time.perf_counter() - phase.began)
                             else:
                                 phase.failed += 1
-
-                names = itertools.count()
 
                 def attacker(number: int, phase: Phase = phase, stop: float = stop) -> None:
                     address = f"198.51.100.{number % args.addresses + 1}"
@@ -232,19 +242,21 @@ def run(args: argparse.Namespace) -> None:
                             phase.login_ms.append((time.perf_counter() - began) * 1000)
                         if reply.status == 400:
                             csrf = client.get("/login").csrf()
+                        time.sleep(max(0.0, interval - (time.perf_counter() - began)))
 
                 threads = [threading.Thread(target=answerer) for _ in range(args.answerers)]
                 if attack:
                     threads += [
                         threading.Thread(target=attacker, args=(n,)) for n in range(args.attackers)
                     ]
-                cpu_before, began = cpu_seconds(pids), time.perf_counter()
+                cpu_before, began = cpu_seconds(gunicorn), time.perf_counter()
+                phase.began = began
                 for thread in threads:
                     thread.start()
                 for thread in threads:
                     thread.join()
                 phase.seconds = time.perf_counter() - began
-                phase.cpu = cpu_seconds(pids) - cpu_before
+                phase.cpu = cpu_seconds(gunicorn) - cpu_before
         finally:
             gunicorn.stop()
         engine = make_engine(url)
@@ -273,7 +285,8 @@ def report(
     print(
         f"gunicorn {args.workers} workers ({args.worker_class}), PostgreSQL, {args.answerers} "
         f"answering clients, {args.attackers} attacking clients from {args.addresses} "
-        f"address(es), {args.seconds:.0f} s per phase, {date.today()}"
+        f"address(es) at {args.attack_rate or 'full'} attempts/s, {args.seconds:.0f} s per "
+        f"phase, {date.today()}"
     )
     print(f"{'phase':8} {'WHO-5/s':>8} {'done':>6} {'errors':>6} {'CPU s':>6} {'logins':>7}")
     for phase in phases:
@@ -297,8 +310,12 @@ def report(
         f"(20 per address and 15 minutes)"
     )
     alone = phases[0].completed / phases[0].seconds
+    first = sum(1 for t in burst.done_at if t < args.first)
+    rest = (len(burst.done_at) - first) / max(burst.seconds - args.first, 0.001)
     print(
-        f"answering during the burst: {burst.completed / burst.seconds / alone:.2f}x alone; "
+        f"answering during the burst: {burst.completed / burst.seconds / alone:.2f}x alone "
+        f"(first {args.first:.0f} s, while the first attempts are hashed: "
+        f"{first / args.first / alone:.2f}x; after that: {rest / alone:.2f}x); "
         f"completed responses stored: {stored}"
     )
 
@@ -309,9 +326,15 @@ def main() -> None:
     parser.add_argument("--answerers", type=int, default=4)
     parser.add_argument("--attackers", type=int, default=4)
     parser.add_argument("--addresses", type=int, default=1)
+    parser.add_argument(
+        "--attack-rate", type=float, default=0.0, help="attempts per second (0: flat out)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
     parser.add_argument("--links", type=int, default=2000)
+    parser.add_argument(
+        "--first", type=float, default=5.0, help="the burst's first seconds, reported apart"
+    )
     args = parser.parse_args()
     if not 1 <= args.seconds <= 120:
         parser.error("--seconds must be 1 to 120")
