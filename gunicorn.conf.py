@@ -7,9 +7,14 @@ WorkingDirectory= the checkout) both use this one file. Every value can be set f
 environment (names below); gunicorn's own command-line options override it.
 
 - WEB_CONCURRENCY: worker processes (default 2 per CPU core, at least 2).
-- GUNICORN_WORKER_CLASS / GUNICORN_THREADS: `sync` by default (measured on a 2-core machine,
-  see docs/drafts/deploy.md: sync served the answer path as well as gthread and the login
-  burst no worse); `gthread` with GUNICORN_THREADS threads per worker (default 4).
+- GUNICORN_WORKER_CLASS / GUNICORN_THREADS: `sync` by default; `gthread` with
+  GUNICORN_THREADS threads per worker (default 4). Measured on this 2-core machine with
+  PostgreSQL on the same host (bench/login_bench.py --attackers 0 --answerers 16, two
+  alternating rounds): both served about 9 complete WHO-5 questionnaires a second, sync at
+  100-120 ms of CPU per questionnaire, gthread at 115 ms; sync is the simpler model, and
+  nginx's buffering keeps slow clients from holding a worker. gthread kept answering better
+  during a flat-out login burst (0.44x against 0.32x of the rate without it) and suits a
+  database on another host (threads overlap the waits): set GUNICORN_WORKER_CLASS=gthread.
 - BIND, else PORT: the address (default 127.0.0.1:8000, only the local proxy reaches it).
 - SURVEYAPP_TRUSTED_PROXIES > 0: gunicorn believes X-Forwarded-Proto (https) only from the
   addresses in FORWARDED_ALLOW_IPS (default the loopback addresses, where nginx connects from);

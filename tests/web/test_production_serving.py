@@ -161,6 +161,8 @@ events {{ worker_connections 64; }}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
+    # What the site would log if it did not turn its access log off (checked for tokens).
+    access_log {directory / "access.log"};
 {temp}    include {directory / "site.conf"};
 }}
 """,
