@@ -24,6 +24,7 @@ ENV_FILE="${ENV_FILE:-/etc/surveyapp/surveyapp.env}"
 MIGRATE_ENV="${MIGRATE_ENV:-/etc/surveyapp/migrate.env}"
 APP_ROLE="${APP_ROLE:-surveyapp_app}"
 SERVICE="${SERVICE:-surveyapp}"
+SYSTEMCTL="${SYSTEMCTL:-systemctl}"
 HEALTH_URL="${HEALTH_URL:-http://127.0.0.1:8000/healthz}"
 VENV="$APP_DIR/.venv"
 
@@ -33,22 +34,34 @@ ref="${1:?usage: upgrade.sh [--stop] <release tag or commit>}"
 
 say() { printf 'upgrade: %s\n' "$*"; }
 
-install_checkout() {  # $1: a commit; the checkout and its virtualenv at that commit
-    git -C "$APP_DIR" checkout --quiet --detach "$1"
-    "$VENV/bin/pip" install --quiet -e "$APP_DIR"
+install_checkout() {  # $1 -> $2: the checkout at commit $2, its virtualenv and catalogues
+    git -C "$APP_DIR" checkout --quiet --detach "$2"
+    # The app is installed editable: new code needs no reinstall, new dependencies do.
+    if ! git -C "$APP_DIR" diff --quiet "$1" "$2" -- setup.cfg pyproject.toml; then
+        "$VENV/bin/pip" install --quiet -e "$APP_DIR"
+    fi
     "$VENV/bin/pybabel" -q compile -d "$APP_DIR/translations"
+}
+
+load_env() {  # NAME=value lines, as systemd's EnvironmentFile= reads them (not as shell)
+    local line key value
+    while IFS= read -r line; do
+        key="${line%%=*}"
+        value="${line#*=}"
+        case "$value" in
+            \"*\") value="${value:1:${#value}-2}" ;;
+            \'*\') value="${value:1:${#value}-2}" ;;
+        esac
+        export "$key=$value"
+    done < <(grep -E '^[A-Za-z_][A-Za-z0-9_]*=' "$1")
 }
 
 run_with_owner() {  # the app's settings, with the schema owner's database address
     (
-        set -a
-        # shellcheck disable=SC1090
-        . "$ENV_FILE"
-        # shellcheck disable=SC1090
-        . "$MIGRATE_ENV"
-        set +a
+        load_env "$ENV_FILE"
+        load_env "$MIGRATE_ENV"
         cd "$APP_DIR"
-        "$@"
+        PYTHONPATH="$APP_DIR" "$@"
     )
 }
 
@@ -59,15 +72,15 @@ say "from $(git -C "$APP_DIR" describe --always --tags "$previous") to $(git -C 
 
 if [ "$stop" = 1 ]; then
     say "stopping $SERVICE (kiosks keep answers offline meanwhile)"
-    systemctl stop "$SERVICE"
+    "$SYSTEMCTL" stop "$SERVICE"
 fi
 
-install_checkout "$target"
+install_checkout "$previous" "$target"
 
 if ! run_with_owner "$VENV/bin/surveyapp" migrate; then
     say "the migration failed: the database is unchanged; putting $previous back"
-    install_checkout "$previous"
-    if [ "$stop" = 1 ]; then systemctl start "$SERVICE"; fi
+    install_checkout "$target" "$previous"
+    if [ "$stop" = 1 ]; then "$SYSTEMCTL" start "$SERVICE"; fi
     exit 1
 fi
 run_with_owner "$VENV/bin/python" - "$APP_ROLE" <<'PY'
@@ -88,10 +101,10 @@ print(f"upgrade: GRANTs of {sys.argv[1]} renewed")
 PY
 
 if [ "$stop" = 1 ]; then
-    systemctl start "$SERVICE"
+    "$SYSTEMCTL" start "$SERVICE"
 else
     say "reloading $SERVICE (new workers on the new code; requests under way finish)"
-    systemctl reload "$SERVICE"
+    "$SYSTEMCTL" reload "$SERVICE"
 fi
 
 for _ in $(seq 30); do
