@@ -27,7 +27,8 @@ registry, offline RSA keys, the database engine and its connection pool): no poo
 connection is ever shared across a fork, and `kill -HUP` / `systemctl reload` starts new
 workers on the new code after an upgrade (a preloaded app would keep the old code until a full
 restart). What it costs: every worker builds the app once at boot (well under a second) and
-keeps its own copy in memory. If preload is turned on anyway (`--preload`), `post_fork` below
+keeps its own copy in memory. The master itself loads only gunicorn, this file and the logger
+class (surveyapp/logs/): a change there needs a restart, not a reload. If preload is turned on anyway (`--preload`), `post_fork` below
 throws away the pool inherited from the master, so no worker uses the master's connections.
 """
 
