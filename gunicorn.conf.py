@@ -27,9 +27,10 @@ registry, offline RSA keys, the database engine and its connection pool): no poo
 connection is ever shared across a fork, and `kill -HUP` / `systemctl reload` starts new
 workers on the new code after an upgrade (a preloaded app would keep the old code until a full
 restart). What it costs: every worker builds the app once at boot (well under a second) and
-keeps its own copy in memory. The master itself loads only gunicorn, this file and the logger
-class (surveyapp/logs/): a change there needs a restart, not a reload. If preload is turned on anyway (`--preload`), `post_fork` below
-throws away the pool inherited from the master, so no worker uses the master's connections.
+keeps its own copy in memory. The master loads only gunicorn and the logger class
+(surveyapp/logs/; this file it reads again on every reload): a change to those needs a
+restart. If preload is turned on anyway (`--preload`), `post_fork` below throws away the
+pool inherited from the master, so no worker uses the master's connections.
 """
 
 from __future__ import annotations
