@@ -42,9 +42,18 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 def _config(monkeypatch: pytest.MonkeyPatch, **environ: str) -> dict[str, object]:
-    for name in ("WEB_CONCURRENCY", "BIND", "PORT", "SURVEYAPP_TRUSTED_PROXIES"):
+    for name in (
+        "WEB_CONCURRENCY",
+        "BIND",
+        "PORT",
+        "SURVEYAPP_TRUSTED_PROXIES",
+        "FORWARDED_ALLOW_IPS",
+        "GUNICORN_WORKER_CLASS",
+        "GUNICORN_THREADS",
+        "GUNICORN_TIMEOUT",
+        "GUNICORN_LOGLEVEL",
+    ):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     values = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
