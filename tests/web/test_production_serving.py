@@ -93,6 +93,10 @@ def test_gunicorn_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> No
     )
     assert config["bind"] == ["127.0.0.1:7000"]
     assert config["forwarded_allow_ips"] == ["10.0.0.0/24"]
+    assert config["worker_class"] == "sync" and config["threads"] == 1
+    config = _config(monkeypatch, GUNICORN_WORKER_CLASS="gthread", GUNICORN_TIMEOUT="90")
+    assert config["worker_class"] == "gthread" and config["threads"] == 4
+    assert config["timeout"] == 90
 
 
 # --- nginx -----------------------------------------------------------------------------------
