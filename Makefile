@@ -11,7 +11,7 @@ export SURVEYAPP_DATABASE_URL ?= sqlite:///instance/surveyapp.sqlite3
 PO_FILES := $(wildcard translations/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: install run run-lan test test-fast lint typecheck i18n-check i18n-update bench system-packages clean
+.PHONY: install run run-lan serve test test-fast lint typecheck i18n-check i18n-update bench system-packages clean
 
 install: $(STAMP) $(MO_FILES)
 
@@ -33,7 +33,7 @@ node_modules/.installed-stamp: package.json package-lock.json
 
 # The kiosk's offline keys for `make run` and `make run-lan`, next to the SQLite file
 # (`make clean` removes them with instance/); generated once, on the first run.
-run run-lan: export SURVEYAPP_OFFLINE_KEY_DIR ?= instance/offline-keys
+run run-lan serve: export SURVEYAPP_OFFLINE_KEY_DIR ?= instance/offline-keys
 
 ## Set up, migrate the embedded SQLite database, load demo data if empty, and serve on this
 ## machine only (http://127.0.0.1:$(PORT)).
@@ -63,6 +63,19 @@ run-lan: install
 	$(BIN)/surveyapp demo-code
 	$(BIN)/surveyapp offline-keys generate --if-missing
 	PORT=$(PORT) $(BIN)/surveyapp serve --host 0.0.0.0
+
+## As `make run`, but served by gunicorn with gunicorn.conf.py (2 workers per core, the
+## redacting access log) on http://127.0.0.1:$(PORT): production-like serving, yet still the
+## development settings, demo data and plain HTTP on this machine only. Not production: see
+## the README's "Deployment".
+serve: install
+	bash scripts/system-packages.sh run || echo "PDF letters need Pango and HarfBuzz (see above); the app runs without them"
+	$(BIN)/surveyapp migrate
+	$(BIN)/surveyapp demo
+	PORT=$(PORT) $(BIN)/surveyapp demo-links
+	$(BIN)/surveyapp offline-keys generate --if-missing
+	@echo "gunicorn on http://127.0.0.1:$(PORT)/ (development settings, demo data; Ctrl-C stops)"
+	BIND=127.0.0.1:$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py surveyapp.wsgi:app
 
 ## Set up and run every test (SQLite and a real, temporary PostgreSQL).
 test: install system-packages node_modules/.installed-stamp

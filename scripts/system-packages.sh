@@ -7,8 +7,9 @@
 # PDF letters (WeasyPrint): Pango, HarfBuzz, fontconfig and the DejaVu fonts.
 # Tests also: the PostgreSQL server (database tests run against a real PostgreSQL), Chromium
 # (browser tests drive Debian's chromium through Playwright), Node.js/npm (axe-core for the
-# accessibility checks), poppler-utils (pdftoppm/pdfinfo turn letter PDFs into page images)
-# and cairo (cairosvg renders the QR code's SVG for decoding).
+# accessibility checks), poppler-utils (pdftoppm/pdfinfo turn letter PDFs into page images),
+# cairo (cairosvg renders the QR code's SVG for decoding), and nginx and systemd-analyze
+# (the deploy/ files are checked by the real programs).
 set -euo pipefail
 
 mode="${1:-test}"
@@ -28,6 +29,9 @@ if [ "$mode" != "run" ]; then
   command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
   command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
   has_lib 'libcairo.so.2' || need+=(libcairo2)
+  # nginx and systemd-analyze check deploy/ (tests/web/test_production_serving.py).
+  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+  command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 fi
 
 if [ "${#need[@]}" -eq 0 ]; then

@@ -165,8 +165,12 @@ def test_gunicorn_for_real_writes_no_token(tmp_path: Path, logger_class: bool) -
     token, _ = factories.link(make_session_factory(engine), "who5")
     engine.dispose()
     port, log = _free_port(), tmp_path / "access.log"
+    # An empty configuration: gunicorn would otherwise read the checkout's gunicorn.conf.py
+    # (which names the logger class; tests/web/test_production_serving.py runs with it).
+    (tmp_path / "empty.conf.py").write_text("", encoding="utf-8")
     command = [
-        *(sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}"),
+        *(sys.executable, "-m", "gunicorn", "--config", str(tmp_path / "empty.conf.py")),
+        *("--workers", "1", "--bind", f"127.0.0.1:{port}"),
         *("--access-logfile", str(log), "--error-logfile", str(tmp_path / "error.log")),
     ]
     if logger_class:

@@ -1,0 +1,345 @@
+"""Login cost under a burst of wrong passwords, while citizens go on answering.
+
+    .venv/bin/python bench/login_bench.py                  # sync workers, one attacking address
+    .venv/bin/python bench/login_bench.py --addresses 10   # the burst from 10 addresses
+    .venv/bin/python bench/login_bench.py --worker-class gthread
+
+Starts a throw-away PostgreSQL 15 (tests/support/pg.py) and real gunicorn with the project's
+gunicorn.conf.py (2 workers, production settings, one trusted proxy so that a burst can come
+from several addresses through X-Forwarded-For). `--answerers` clients answer complete WHO-5
+questionnaires by link (14 requests each) in three phases of `--seconds` each: alone, during a
+burst of wrong-password logins from `--attackers` clients (as fast as they are answered, or
+`--attack-rate` per second in all; a new username every time, so only the per-address limit
+holds them; `--attackers 0` measures answering alone), and alone again. It prints
+the completed questionnaires per second and the server's CPU seconds per phase, how many login
+attempts were made, and how many reached the argon2 hasher: the audit trail says it for each
+attempt (`login.failed`/`login.locked` come after the hasher; `login.throttled` and
+`login.refused_locked` are refused before it, surveyapp/services/auth.py). A figure, not a
+test: nothing passes or fails. Bounded: 3 phases of --seconds (default 15), then it stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select, text  # noqa: E402
+
+from surveyapp.db import make_engine, make_session_factory, upgrade  # noqa: E402
+from surveyapp.enums import ProviderKind, Respondent, Role, Sex  # noqa: E402
+from surveyapp.models import (  # noqa: E402
+    AuditEvent,
+    Citizen,
+    Municipality,
+    Provider,
+    StaffUser,
+    Team,
+)
+from surveyapp.scheduling import today_in_denmark  # noqa: E402
+from surveyapp.security import hash_secret  # noqa: E402
+from surveyapp.services.courses import create_course, default_plan  # noqa: E402
+from surveyapp.services.links import create_link  # noqa: E402
+from tests.support.offline import session_key_dir  # noqa: E402
+from tests.support.pg import TempPostgres  # noqa: E402
+from tests.support.serving import Client, Gunicorn  # noqa: E402
+
+PASSWORD = "the coordinator's real password"  # noqa: S105
+HASHED = ("login.failed", "login.locked")  # the hasher ran for these attempts
+UNHASHED = ("login.throttled", "login.refused_locked")
+
+
+def make_links(url: str, count: int) -> list[str]:
+    """`count` WHO-5 baseline links of citizens in one municipality, and a coordinator."""
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    today = today_in_denmark()
+    tokens: list[str] = []
+    with factory.begin() as session:
+        municipality = Municipality(code="990", name="Bench Kommune")
+        provider = Provider(
+            municipality=municipality,
+            name="Hjemmeplejen",
+            kind=ProviderKind.MUNICIPAL,
+            unit_name="Hjemmeplejen",
+        )
+        team = Team(provider=provider, name="Team Nord")
+        session.add_all([municipality, provider, team])
+        session.flush()
+        session.add(
+            StaffUser(
+                username="koordinator",
+                full_name="Bench Koordinator",
+                role=Role.COORDINATOR,
+                municipality_id=municipality.id,
+                password_hash=hash_secret(PASSWORD),
+            )
+        )
+        plan = default_plan(session)
+        for number in range(count):
+            citizen = Citizen(
+                municipality_id=municipality.id,
+                cpr_hmac=f"{number:064x}",
+                label=f"B{number}",
+                birth_year=1940,
+                sex=Sex.FEMALE,
+                lives_alone=True,
+            )
+            session.add(citizen)
+            session.flush()
+            course = create_course(
+                session,
+                citizen=citizen,
+                provider=provider,
+                team=team,
+                plan=plan,
+                start_date=today,
+                today=today,
+            )
+            target = next(
+                a
+                for a in course.assignments
+                if a.instrument_id == "who5"
+                and a.respondent is Respondent.CITIZEN
+                and a.timepoint_key == "baseline"
+            )
+            tokens.append(create_link(session, target))
+    engine.dispose()
+    return tokens
+
+
+def answer_one(port: int, token: str) -> bool:
+    """A whole WHO-5 by link: open, start, five questions answered, thanks (14 requests)."""
+    client = Client(port)
+    if client.get(f"/svar/{token}").status != 303:
+        return False
+    start = client.get("/svar/")
+    csrf = start.csrf()
+    location = client.post("/svar/start", {"csrf_token": csrf}).header("Location") or ""
+    for number in range(1, 6):
+        page = client.get(location)
+        if page.status != 200:
+            return False
+        sent = client.post(f"/svar/{number}", {"csrf_token": csrf, f"who5_{number}": "3"})
+        if sent.status != 303:
+            return False
+        location = sent.header("Location") or ""
+    return location.endswith("/svar/tak") and client.get(location).status == 200
+
+
+@dataclass
+class Phase:
+    name: str
+    seconds: float = 0.0
+    completed: int = 0
+    failed: int = 0
+    cpu: float = 0.0
+    attempts: int = 0
+    login_ms: list[float] = field(default_factory=list)
+    done_at: list[float] = field(default_factory=list)  # seconds into the phase
+    began: float = 0.0
+
+
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(gunicorn: Gunicorn) -> float:
+    """CPU time of gunicorn's master and every worker so far, also of workers replaced since
+    (max_requests): their time is in the master's cutime/cstime once it has reaped them."""
+    assert gunicorn.process is not None
+    master = _stat(gunicorn.process.pid)
+    total = sum(int(v) for v in master[11:15])  # utime, stime, cutime, cstime
+    for pid in gunicorn.worker_pids():
+        try:
+            fields = _stat(pid)
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def run(args: argparse.Namespace) -> None:
+    server_pg = TempPostgres()
+    server_pg.start()
+    tmp = Path(tempfile.mkdtemp(prefix="login-bench-"))
+    try:
+        from sqlalchemy import create_engine
+
+        admin = create_engine(server_pg.admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("CREATE DATABASE bench"))
+        admin.dispose()
+        url = server_pg.admin_url.replace("/postgres?", "/bench?")
+        upgrade(url)
+        started = time.perf_counter()
+        links = iter(make_links(url, args.links))
+        print(f"{args.links} links made in {time.perf_counter() - started:.1f} s")
+        gunicorn = Gunicorn(
+            {
+                "SURVEYAPP_ENV": "production",
+                "SURVEYAPP_DATABASE_URL": url,
+                "SURVEYAPP_SECRET_KEY": "bench-secret-key-" + "s" * 40,
+                "SURVEYAPP_CPR_HMAC_KEY": "bench-cpr-hmac-key-" + "c" * 40,
+                "SURVEYAPP_PUBLIC_URL": "https://surveyapp.example.dk",
+                "SURVEYAPP_OFFLINE_KEY_DIR": str(session_key_dir()),
+                "SURVEYAPP_TRUSTED_PROXIES": "1",
+                "WEB_CONCURRENCY": str(args.workers),
+                "GUNICORN_WORKER_CLASS": args.worker_class,
+                "GUNICORN_LOGLEVEL": "warning",
+            },
+            tmp / "gunicorn.log",
+            "--access-logfile",
+            str(tmp / "access.log"),
+        ).start()
+        lock = threading.Lock()
+        names = itertools.count()
+        interval = args.attackers / args.attack_rate if args.attack_rate else 0.0
+        phases: list[Phase] = []
+        try:
+            for name, attack in (("alone", False), ("burst", True), ("after", False)):
+                phase = Phase(name)
+                phases.append(phase)
+                stop = time.monotonic() + args.seconds
+
+                def answerer(phase: Phase = phase, stop: float = stop) -> None:
+                    while time.monotonic() < stop:
+                        with lock:
+                            token = next(links)
+                        ok = answer_one(gunicorn.port, token)
+                        with lock:
+                            if ok:
+                                phase.completed += 1
+                                phase.done_at.append(time.perf_counter() - phase.began)
+                            else:
+                                phase.failed += 1
+
+                def attacker(number: int, phase: Phase = phase, stop: float = stop) -> None:
+                    address = f"198.51.100.{number % args.addresses + 1}"
+                    client = Client(gunicorn.port, headers={"X-Forwarded-For": address})
+                    csrf = client.get("/login").csrf()
+                    while time.monotonic() < stop:
+                        with lock:
+                            username = f"guess{next(names)}"
+                        began = time.perf_counter()
+                        reply = client.post(
+                            "/login",
+                            {"username": username, "password": "wrong guess", "csrf_token": csrf},
+                        )
+                        with lock:
+                            phase.attempts += 1
+                            phase.login_ms.append((time.perf_counter() - began) * 1000)
+                        if reply.status == 400:
+                            csrf = client.get("/login").csrf()
+                        time.sleep(max(0.0, interval - (time.perf_counter() - began)))
+
+                threads = [threading.Thread(target=answerer) for _ in range(args.answerers)]
+                if attack:
+                    threads += [
+                        threading.Thread(target=attacker, args=(n,)) for n in range(args.attackers)
+                    ]
+                cpu_before, began = cpu_seconds(gunicorn), time.perf_counter()
+                phase.began = began
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                phase.seconds = time.perf_counter() - began
+                phase.cpu = cpu_seconds(gunicorn) - cpu_before
+        finally:
+            gunicorn.stop()
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            actions = Counter(
+                dict(
+                    conn.execute(
+                        select(AuditEvent.action, func.count())
+                        .where(AuditEvent.action.like("login%"))
+                        .group_by(AuditEvent.action)
+                    ).all()
+                )
+            )
+            stored = conn.scalar(
+                text("SELECT count(*) FROM response WHERE submitted_at IS NOT NULL")
+            )
+        engine.dispose()
+        report(args, phases, actions, stored)
+    finally:
+        server_pg.stop()
+
+
+def report(
+    args: argparse.Namespace, phases: list[Phase], actions: Counter[str], stored: int
+) -> None:
+    print(
+        f"gunicorn {args.workers} workers ({args.worker_class}), PostgreSQL, {args.answerers} "
+        f"answering clients, {args.attackers} attacking clients from {args.addresses} "
+        f"address(es) at {args.attack_rate or 'full'} attempts/s, {args.seconds:.0f} s per "
+        f"phase, {date.today()}"
+    )
+    print(f"{'phase':8} {'WHO-5/s':>8} {'done':>6} {'errors':>6} {'CPU s':>6} {'logins':>7}")
+    for phase in phases:
+        print(
+            f"{phase.name:8} {phase.completed / phase.seconds:8.1f} {phase.completed:6} "
+            f"{phase.failed:6} {phase.cpu:6.1f} {phase.attempts:7}"
+        )
+    burst = next(p for p in phases if p.name == "burst")
+    hashed = sum(actions[a] for a in HASHED)
+    unhashed = sum(actions[a] for a in UNHASHED)
+    if burst.login_ms:
+        ordered = sorted(burst.login_ms)
+        print(
+            f"login attempts: {burst.attempts} ({burst.attempts / burst.seconds:.0f}/s), "
+            f"answered in median {ordered[len(ordered) // 2]:.1f} ms, "
+            f"p95 {ordered[int(len(ordered) * 0.95)]:.1f} ms"
+        )
+    print(
+        f"reached the argon2 hasher: {hashed} (audit {', '.join(HASHED)}); refused before it: "
+        f"{unhashed} (audit {', '.join(UNHASHED)}); limit {20 * args.addresses} "
+        f"(20 per address and 15 minutes)"
+    )
+    alone = phases[0].completed / phases[0].seconds
+    first = sum(1 for t in burst.done_at if t < args.first)
+    rest = (len(burst.done_at) - first) / max(burst.seconds - args.first, 0.001)
+    print(
+        f"answering during the burst: {burst.completed / burst.seconds / alone:.2f}x alone "
+        f"(first {args.first:.0f} s, while the first attempts are hashed: "
+        f"{first / args.first / alone:.2f}x; after that: {rest / alone:.2f}x); "
+        f"completed responses stored: {stored}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--answerers", type=int, default=4)
+    parser.add_argument("--attackers", type=int, default=4)
+    parser.add_argument("--addresses", type=int, default=1)
+    parser.add_argument(
+        "--attack-rate", type=float, default=0.0, help="attempts per second (0: flat out)"
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
+    parser.add_argument("--links", type=int, default=2000)
+    parser.add_argument(
+        "--first", type=float, default=5.0, help="the burst's first seconds, reported apart"
+    )
+    args = parser.parse_args()
+    if not 1 <= args.seconds <= 120:
+        parser.error("--seconds must be 1 to 120")
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
