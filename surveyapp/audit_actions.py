@@ -23,6 +23,7 @@ ACTION_NAMES: dict[str, str] = {
     "login.refused_inactive": _l("Login refused: account deactivated"),
     "logout": _l("Logged out"),
     "user.create": _l("Staff user created"),
+    "organisation.update": _l("Organisation set up or changed by the operator"),
     "user.password_reset": _l("Password reset"),
     "user.activate": _l("Staff user reactivated"),
     "user.deactivate": _l("Staff user deactivated"),

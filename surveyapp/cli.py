@@ -11,6 +11,7 @@ import click
 from surveyapp.cli_integrity import COMMANDS as INTEGRITY_COMMANDS
 from surveyapp.cli_offline import offline_keys_group
 from surveyapp.cli_privacy import COMMANDS as PRIVACY_COMMANDS
+from surveyapp.cli_setup import SETUP_COMMANDS
 from surveyapp.report_tables import REPORT_NAMES
 
 
@@ -528,6 +529,8 @@ for _command in PRIVACY_COMMANDS:  # audit-verify, db-grants, retention, access-
     main.add_command(_command)
 main.add_command(offline_keys_group)  # offline-keys generate, rotate, list
 for _command in INTEGRITY_COMMANDS:  # check, backup, restore
+    main.add_command(_command)
+for _command in SETUP_COMMANDS:  # organisation, create-admin
     main.add_command(_command)
 
 

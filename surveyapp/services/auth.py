@@ -327,8 +327,11 @@ def check_password(password: str, username: str = "", context_words: tuple[str, 
         raise UserError("password", f"password_{found.value}")
 
 
-def create_user(session: Session, scope: Scope, new: NewUser) -> StaffUser:
-    """Create a staff user in the admin's municipality."""
+def create_user(
+    session: Session, scope: Scope, new: NewUser, *, actor: audit.Actor | None = None
+) -> StaffUser:
+    """Create a staff user in the admin's municipality (`actor`: who is audited, when not the
+    scope's own user, e.g. the operator's command that makes a municipality's first admin)."""
     require_admin(scope)
     username = new.username.strip().lower()
     if not USERNAME_RE.match(username):
@@ -358,7 +361,7 @@ def create_user(session: Session, scope: Scope, new: NewUser) -> StaffUser:
     session.flush()
     audit.record(
         session,
-        scope.actor,
+        actor or scope.actor,
         "user.create",
         object_type="staff_user",
         object_id=user.id,
