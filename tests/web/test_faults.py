@@ -14,25 +14,34 @@ killed while its COMMIT waits on a lock would still commit once the lock is rele
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from flask import Flask
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from surveyapp.app import create_app
 from surveyapp.config import ConfigError, Settings
 from surveyapp.db import make_engine, make_session_factory
 from surveyapp.enums import AssignmentStatus
 from surveyapp.instruments import load_registry
 from surveyapp.models import Answer, Assignment, Measurement, Response, Score
 from surveyapp.services import measurements
+from surveyapp.web.errors import RETRY_AFTER_SECONDS
 from tests.support import factories
 from tests.support.answering import answer, open_and_begin, question_form
-from tests.support.serving import ROOT, Client, Gunicorn
+from tests.support.databases import PostgresDatabases
+from tests.support.pg import TempPostgres
+from tests.support.serving import ROOT, Client, Gunicorn, Reply
 
 SECRET = "fault-test-secret-key-" + "f" * 40  # noqa: S105
 WHO5_ITEMS = 5
@@ -125,8 +134,6 @@ def test_the_fault_point_is_read_once_and_refused_in_production() -> None:
         cpr_hmac_key="c" * 40,
         database_url="sqlite://",
     )
-    from surveyapp.app import create_app
-
     monkey = pytest.MonkeyPatch()
     monkey.setenv("SURVEYAPP_FAULT_POINT", "before_commit")
     try:
@@ -224,3 +231,203 @@ def _workers_eventually_replaced(server: Gunicorn, before: list[int]) -> list[in
             return now
         time.sleep(0.1)
     return server.worker_pids()
+
+
+# --- the database out of reach: 503 with Retry-After -----------------------------------------
+
+GONE = "postgresql+psycopg://nobody@/none?host=/nonexistent-socket-dir&connect_timeout=2"
+
+
+@pytest.fixture
+def app_without_database(settings: Settings) -> Iterator[Flask]:
+    app = create_app(settings, WTF_CSRF_ENABLED=False)
+    app.extensions["surveyapp.engine"].dispose()
+    engine = create_engine(GONE)
+    app.extensions["surveyapp.engine"] = engine
+    app.extensions["surveyapp.sessions"] = make_session_factory(engine)
+    yield app
+    engine.dispose()
+
+
+def test_a_respondent_page_answers_503_with_retry_after(app_without_database: Flask) -> None:
+    client = app_without_database.test_client()
+    with client.session_transaction() as session:
+        session["respondent_link"] = {"link": 1, "until": time.time() + 3600}
+    for method, path in (("GET", "/svar/"), ("GET", "/svar/1"), ("POST", "/svar/1")):
+        page = client.open(path, method=method, data={"who5_1": "3"})
+        assert page.status_code == 503, (path, page.status_code)
+        assert page.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+        assert page.headers["Cache-Control"] == "no-store"
+        assert "Tjenesten er midlertidigt utilgængelig" in page.text
+        assert "Prøv igen om lidt. Det, der allerede er gemt, er bevaret." in page.text
+        assert 'href="/login"' not in page.text  # the respondent's layout, no staff menu
+    english = app_without_database.test_client()
+    english.set_cookie("locale", "en")
+    with english.session_transaction() as session:
+        session["locale"] = "en"
+        session["respondent_link"] = {"link": 1, "until": time.time() + 3600}
+    page = english.get("/svar/")
+    assert page.status_code == 503
+    assert "The service is temporarily unavailable" in page.text
+
+
+def test_a_staff_login_answers_503_with_retry_after(app_without_database: Flask) -> None:
+    client = app_without_database.test_client()
+    page = client.post("/login", data={"username": "koordinator", "password": "x" * 12})
+    assert page.status_code == 503
+    assert page.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert "Tjenesten er midlertidigt utilgængelig" in page.text
+
+
+def test_healthz_says_the_database_is_down(app_without_database: Flask) -> None:
+    response = app_without_database.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json == {"status": "error", "database": "down"}
+    assert response.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+
+
+# --- PostgreSQL stopped and started again while clients answer --------------------------------
+
+
+@dataclass
+class Respondent:
+    """One browser answering one WHO-5 by link, retrying a step it was refused with 503."""
+
+    token: str
+    assignment_id: int
+    choice: int
+    acknowledged: dict[int, str] = field(default_factory=dict)  # item number -> value
+    submitted: bool = False
+    statuses: list[int] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def step(self, action: Callable[[], Reply]) -> Reply:
+        deadline = time.monotonic() + 45
+        while True:
+            try:
+                reply = action()
+            except OSError as exc:  # the app must answer, even while the database is down
+                self.problems.append(f"no reply: {exc!r}")
+                raise
+            self.statuses.append(reply.status)
+            if reply.status != 503:
+                return reply
+            if reply.header("Retry-After") != str(RETRY_AFTER_SECONDS):
+                self.problems.append(f"503 without Retry-After: {reply.headers}")
+            if time.monotonic() > deadline:
+                raise AssertionError("still 503 after 45 s")
+            time.sleep(0.2)  # a real browser waits Retry-After; the test has no time for that
+
+    def run(self, port: int) -> None:
+        client = Client(port, timeout=30)
+        try:
+            exchange = self.step(lambda: client.get(f"/svar/{self.token}"))
+            assert exchange.status == 303, exchange.status
+            start = self.step(lambda: client.get("/svar/"))
+            begun = self.step(lambda: client.post("/svar/start", {"csrf_token": start.csrf()}))
+            assert begun.status == 303, begun.status
+            for number in range(1, WHO5_ITEMS + 1):
+                page = self.step(lambda n=number: client.get(f"/svar/{n}"))
+                form = question_form(page, (self.choice + number) % 6)
+                reply = self.step(lambda n=number, f=form: client.post(f"/svar/{n}", f))
+                if reply.status != 303:
+                    self.problems.append(f"answer {number}: {reply.status}")
+                    return
+                self.acknowledged[number] = form[f"who5_{number}"]
+                time.sleep(0.15)  # a person reads the next question
+            self.submitted = reply.header("Location") == "/svar/tak"
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            self.problems.append(repr(exc))
+
+
+def _connections(admin: Engine, database: str) -> list[tuple[str, str | None]]:
+    with admin.connect() as conn:
+        return [
+            (str(state), query)
+            for state, query in conn.execute(
+                text("SELECT state, query FROM pg_stat_activity WHERE datname = :name"),
+                {"name": database},
+            )
+        ]
+
+
+@pytest.mark.postgres
+def test_postgresql_stopped_and_restarted_under_load(tmp_path: Path) -> None:
+    """Clients answer through gunicorn's 2 workers; PostgreSQL is stopped as in a crash and
+    started again: meanwhile every request gets 503 with Retry-After (never a 500, never a
+    cut connection) and /healthz says the database is down; afterwards the app works again
+    without a restart, every acknowledged answer is stored, no connection is leaked and
+    `surveyapp check` passes."""
+    server = TempPostgres(durable=True)
+    server.start()
+    try:
+        databases = PostgresDatabases(server.admin_url)
+        url = databases.new()
+        engine, factory = migrated(url)
+        respondents = [Respondent(*factories.link(factory, "who5"), choice=n) for n in range(6)]
+        log = tmp_path / "gunicorn.log"
+        app = Gunicorn(app_environment(url, WEB_CONCURRENCY="2"), log).start()
+        health = Client(app.port)
+        try:
+            threads = [
+                threading.Thread(target=r.run, args=(app.port,), daemon=True) for r in respondents
+            ]
+            for thread in threads:
+                thread.start()
+            _until(lambda: sum(len(r.acknowledged) for r in respondents) >= 6)
+            engine.dispose()
+            databases.admin.dispose()
+            server.pause("immediate")
+            down = health.get("/healthz")
+            assert down.status == 503 and json.loads(down.body)["database"] == "down"
+            assert down.header("Retry-After") == str(RETRY_AFTER_SECONDS)
+            _until(lambda: sum(r.statuses.count(503) for r in respondents) >= 6)
+            time.sleep(1)
+            server.resume()
+            for thread in threads:
+                thread.join(timeout=60)
+            assert not any(thread.is_alive() for thread in threads)
+            assert health.get("/healthz").status == 200
+            for r in respondents:
+                assert r.problems == [], r.problems
+                assert r.submitted, r.statuses
+                assert 500 not in r.statuses
+            assert sum(r.statuses.count(503) for r in respondents) >= 6
+
+            # Every acknowledged answer is there, and each questionnaire is scored once.
+            with factory() as session:
+                for r in respondents:
+                    response = session.scalars(
+                        select(Response).where(Response.assignment_id == r.assignment_id)
+                    ).one()
+                    assert response.submitted_at is not None and response.scoring_version
+                    given = {a.item_id: str(a.value) for a in response.answers}
+                    assert given == {f"who5_{n}": v for n, v in r.acknowledged.items()}
+                    names = [s.name for s in response.scores]
+                    assert names and len(names) == len(set(names))
+
+            # No leaked connection: at most the two workers' pools (5 each), none left in
+            # a transaction.
+            connections = _connections(databases.admin, make_url(url).database or "")
+            assert len(connections) <= 2 * 5, connections
+            assert not [c for c in connections if c[0].startswith("idle in transaction")]
+        finally:
+            app.stop()
+            engine.dispose()
+        written = log.read_text(encoding="utf-8")
+        assert "Traceback" not in written or "OperationalError" in written
+        # Once the app has stopped, its connections end (a backend may take a moment to go).
+        _until(lambda: _connections(databases.admin, make_url(url).database or "") == [], 10)
+        checked = surveyapp_check(url)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        databases.drop(url)
+        databases.close()
+    finally:
+        server.stop()
+
+
+def _until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
