@@ -274,5 +274,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _handle)
     app.register_error_handler(NotFound, not_found_page)
     app.register_error_handler(InternalServerError, server_error_page)
-    for kind in (OperationalError, InterfaceError, PoolTimeout, DBAPIError):
+    # Any other DBAPIError reaches server_error_page, which still answers 503 for a cut
+    # connection (`connection_invalidated`).
+    for kind in (OperationalError, InterfaceError, PoolTimeout):
         app.register_error_handler(kind, unavailable_page)
