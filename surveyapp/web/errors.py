@@ -40,6 +40,8 @@ from werkzeug.routing import IntegerConverter
 MAX_ID = 2**31 - 1
 #: How long a client is asked to wait while the database cannot be reached (Retry-After).
 RETRY_AFTER_SECONDS = 10
+#: SQLite's messages for a database that is busy or cannot be opened (not a bad query).
+SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk i/o error")
 #: A pasted tab survives in a single-line input; no other control character can be typed.
 FORM_WHITESPACE = frozenset("\t")
 
@@ -218,6 +220,10 @@ def database_unavailable(error: BaseException) -> bool:
     """True for an error that means the database cannot be reached or used just now: it is
     down or restarting, a connection was cut, the pool has no free connection, or (SQLite)
     the file is locked. Not for errors of the request itself (a constraint, bad SQL)."""
+    if isinstance(error, OperationalError) and type(error.orig).__module__ == "sqlite3":
+        # SQLite says OperationalError for a missing table too: only a busy or missing file.
+        message = str(error.orig).lower()
+        return any(sign in message for sign in SQLITE_UNAVAILABLE)
     if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
         return True
     return isinstance(error, DBAPIError) and error.connection_invalidated

@@ -436,3 +436,25 @@ def _until(condition: Callable[[], bool], timeout: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_only_a_database_out_of_reach_is_503() -> None:
+    """A busy or missing SQLite file and a cut connection are 503; a bad query stays a 500."""
+    import sqlite3
+
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    from surveyapp.web.errors import database_unavailable
+
+    def operational(orig: Exception) -> OperationalError:
+        return OperationalError("SELECT 1", {}, orig)
+
+    assert database_unavailable(operational(sqlite3.OperationalError("database is locked")))
+    assert database_unavailable(operational(sqlite3.OperationalError("unable to open database")))
+    assert not database_unavailable(operational(sqlite3.OperationalError("no such table: x")))
+    assert database_unavailable(operational(OSError("server closed the connection")))
+    cut = ProgrammingError("SELECT 1", {}, Exception("gone"), connection_invalidated=True)
+    assert database_unavailable(cut)
+    assert not database_unavailable(ProgrammingError("SELECT 1", {}, Exception("syntax")))
+    assert not database_unavailable(IntegrityError("INSERT", {}, Exception("unique")))
+    assert not database_unavailable(ValueError("not a database error"))
