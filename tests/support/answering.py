@@ -1,4 +1,5 @@
-"""A respondent answering a link's questionnaire over HTTP (tests/support/serving.Client).
+"""A respondent answering a link's questionnaire over HTTP (tests/support/serving.Client),
+and the app's environment and database for gunicorn on PostgreSQL.
 
 Used by the two-process and fault tests (tests/web/test_processes.py, tests/web/test_faults.py):
 each step is one real request, so consecutive steps may go to different app processes.
@@ -6,9 +7,55 @@ each step is one real request, so consecutive steps may go to different app proc
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from html.parser import HTMLParser
+from pathlib import Path
 
-from tests.support.serving import Client, Reply
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from surveyapp.db import make_engine, make_session_factory
+from surveyapp.instruments import load_registry
+from surveyapp.services import measurements
+from tests.support.serving import ROOT, Client, Reply
+
+SECRET = "fault-test-secret-key-" + "f" * 40  # noqa: S105
+WHO5_ITEMS = 5
+
+
+def app_environment(url: str, **extra: str) -> dict[str, str]:
+    """gunicorn's environment for the app on `url` (1 worker unless `extra` says more)."""
+    return {
+        "SURVEYAPP_ENV": "development",
+        "SURVEYAPP_DATABASE_URL": url,
+        "SURVEYAPP_SECRET_KEY": SECRET,
+        "WEB_CONCURRENCY": "1",
+        "SURVEYAPP_FAULT_POINT": "",
+        **extra,
+    }
+
+
+def migrated(url: str) -> tuple[Engine, sessionmaker[Session]]:
+    """The engine and sessions of a new database, as `surveyapp migrate` leaves it (the
+    measurement columns of every instrument handed out)."""
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    with factory.begin() as session:
+        measurements.sync(session, load_registry(()))
+    return engine, factory
+
+
+def surveyapp_check(url: str) -> subprocess.CompletedProcess[str]:
+    """`surveyapp check` on the database, as an operator runs it."""
+    return subprocess.run(  # noqa: S603 - our own command
+        [str(Path(sys.executable).parent / "surveyapp"), "check", "--database-url", url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "SURVEYAPP_SECRET_KEY": SECRET},
+    )
 
 
 class _Form(HTMLParser):

@@ -15,8 +15,6 @@ killed while its COMMIT waits on a lock would still commit once the lock is rele
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,53 +29,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from surveyapp.app import create_app
 from surveyapp.config import ConfigError, Settings
-from surveyapp.db import make_engine, make_session_factory
+from surveyapp.db import make_session_factory
 from surveyapp.enums import AssignmentStatus
-from surveyapp.instruments import load_registry
 from surveyapp.models import Answer, Assignment, Measurement, Response, Score
-from surveyapp.services import measurements
 from surveyapp.web.errors import RETRY_AFTER_SECONDS
 from tests.support import factories
-from tests.support.answering import answer, open_and_begin, question_form
+from tests.support.answering import (
+    WHO5_ITEMS,
+    answer,
+    app_environment,
+    migrated,
+    open_and_begin,
+    question_form,
+    surveyapp_check,
+)
 from tests.support.databases import PostgresDatabases
 from tests.support.pg import TempPostgres
-from tests.support.serving import ROOT, Client, Gunicorn, Reply
-
-SECRET = "fault-test-secret-key-" + "f" * 40  # noqa: S105
-WHO5_ITEMS = 5
-
-
-def app_environment(url: str, **extra: str) -> dict[str, str]:
-    return {
-        "SURVEYAPP_ENV": "development",
-        "SURVEYAPP_DATABASE_URL": url,
-        "SURVEYAPP_SECRET_KEY": SECRET,
-        "WEB_CONCURRENCY": "1",
-        "SURVEYAPP_FAULT_POINT": "",
-        **extra,
-    }
-
-
-def migrated(url: str) -> tuple[Engine, sessionmaker[Session]]:
-    """The engine and sessions of a new database, as `surveyapp migrate` leaves it (the
-    measurement columns of every instrument handed out)."""
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
-    with factory.begin() as session:
-        measurements.sync(session, load_registry(()))
-    return engine, factory
-
-
-def surveyapp_check(url: str) -> subprocess.CompletedProcess[str]:
-    """`surveyapp check` on the database, as an operator runs it."""
-    return subprocess.run(  # noqa: S603 - our own command
-        [str(Path(sys.executable).parent / "surveyapp"), "check", "--database-url", url],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "SURVEYAPP_SECRET_KEY": SECRET},
-    )
+from tests.support.serving import Client, Gunicorn, Reply
 
 
 @dataclass

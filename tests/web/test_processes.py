@@ -21,9 +21,8 @@ from surveyapp.instruments import load_registry
 from surveyapp.models import Answer, AuditEvent, Measurement, Response, StaffSession, StaffUser
 from surveyapp.security import hash_secret
 from tests.support import factories
-from tests.support.answering import question_form
+from tests.support.answering import app_environment, migrated, question_form, surveyapp_check
 from tests.support.serving import Client, Gunicorn, Reply
-from tests.web.test_faults import app_environment, migrated, surveyapp_check
 
 PASSWORD = "a long and honest test password"  # noqa: S105
 WHODAS_PROXY_ITEMS = len(load_registry(()).get("whodas12_proxy").items)
