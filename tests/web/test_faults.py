@@ -426,3 +426,43 @@ def test_only_a_database_out_of_reach_is_503() -> None:
     assert not database_unavailable(ProgrammingError("SELECT 1", {}, Exception("syntax")))
     assert not database_unavailable(IntegrityError("INSERT", {}, Exception("unique")))
     assert not database_unavailable(ValueError("not a database error"))
+
+
+def test_a_logged_in_staff_user_gets_503_when_the_database_goes(settings: Settings) -> None:
+    """The staff session is checked in the database on every request: with the database
+    gone that check answers 503 with Retry-After too (never a 500, never a logout)."""
+    from surveyapp.enums import Role
+    from surveyapp.models import StaffUser
+    from surveyapp.security import hash_secret
+
+    app = create_app(settings, WTF_CSRF_ENABLED=False)
+    factory = app.extensions["surveyapp.sessions"]
+    with factory.begin() as session:
+        _citizen, provider, _team = factories.organisation(session)
+        session.add(
+            StaffUser(
+                username="koordinator",
+                full_name="Karen Koordinator",
+                role=Role.COORDINATOR,
+                municipality_id=provider.municipality_id,
+                password_hash=hash_secret("a long and honest test password"),
+            )
+        )
+    client = app.test_client()
+    done = client.post(
+        "/login", data={"username": "koordinator", "password": "a long and honest test password"}
+    )
+    assert done.status_code == 302
+    assert client.get("/staff/citizens").status_code == 200
+    app.extensions["surveyapp.engine"].dispose()
+    gone = create_engine(GONE)
+    app.extensions["surveyapp.engine"] = gone
+    app.extensions["surveyapp.sessions"] = make_session_factory(gone)
+    try:
+        page = client.get("/staff/citizens")
+        assert page.status_code == 503
+        assert page.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+        assert "Tjenesten er midlertidigt utilgængelig" in page.text
+        assert client.get_cookie("session") is not None  # kept: not logged out
+    finally:
+        gone.dispose()
