@@ -466,3 +466,19 @@ def test_a_logged_in_staff_user_gets_503_when_the_database_goes(settings: Settin
         assert client.get_cookie("session") is not None  # kept: not logged out
     finally:
         gone.dispose()
+
+
+def test_a_database_without_its_tables_is_still_a_500(tmp_path: Path) -> None:
+    """SQLite calls a missing table an OperationalError too: that is a fault of the
+    installation, not a database out of reach, so it stays a 500 (and is logged as one)."""
+    settings = Settings(env="test", database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    app = create_app(settings, PROPAGATE_EXCEPTIONS=False)
+    try:
+        client = app.test_client()
+        with client.session_transaction() as session:
+            session["respondent_link"] = {"link": 1, "until": time.time() + 3600}
+        page = client.get("/svar/")
+        assert page.status_code == 500
+        assert "Retry-After" not in page.headers
+    finally:
+        app.extensions["surveyapp.engine"].dispose()
