@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from flask_babel import Babel, get_locale
 from flask_wtf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from surveyapp import faults
 from surveyapp.config import ConfigError, Settings
 from surveyapp.db import make_engine, make_session_factory
 from surveyapp.instruments import load_registry
@@ -72,6 +74,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Create the app; settings default to the environment (see surveyapp.config)."""
     settings = settings or Settings.from_env()
     settings.check()  # production refuses demo secrets, however the settings were made
+    # Tests only (tests/web/test_faults.py), read once here; refused in production.
+    fault_point = faults.configured(os.environ, production=settings.is_production)
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -113,6 +117,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     # Loaded once at start: a malformed definition file stops the app with a clear message.
     app.extensions["surveyapp.registry"] = load_registry(settings.instruments_dirs)
     app.extensions["surveyapp.offline_keys"] = _offline_keys(settings)
+    app.extensions["surveyapp.fault_point"] = fault_point
 
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale

@@ -26,16 +26,22 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from flask import Flask, render_template, request, session, url_for
+from flask import Flask, current_app, make_response, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, NotFound
 from werkzeug.routing import IntegerConverter
 
 #: The largest id a route accepts: PostgreSQL's and SQLite's integer columns both hold it.
 MAX_ID = 2**31 - 1
+#: How long a client is asked to wait while the database cannot be reached (Retry-After).
+RETRY_AFTER_SECONDS = 10
+#: SQLite's messages for a database that is busy or cannot be opened (not a bad query).
+SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk i/o error")
 #: A pasted tab survives in a single-line input; no other control character can be typed.
 FORM_WHITESPACE = frozenset("\t")
 
@@ -62,6 +68,11 @@ SERVER_ERROR_TITLE = _l("Something went wrong")
 SERVER_ERROR = _l(
     "Something went wrong on our side, and nothing was saved from this step. Please try again "
     "in a little while."
+)
+UNAVAILABLE_TITLE = _l("The service is temporarily unavailable")
+UNAVAILABLE = _l(
+    "The service cannot be used right now. Please try again in a little while. What was "
+    "saved before is kept."
 )
 EXPIRED_FORM = _l(
     "The page was open for a long time, so what you sent was not saved. Go back, reload the "
@@ -190,13 +201,58 @@ def not_found_page(error: NotFound) -> tuple[str, int]:
     return error_page(error)
 
 
-def server_error_page(_error: Exception) -> tuple[str, int]:
-    """The last resort: a calm page without details (the traceback goes to the log only)."""
+def server_error_page(error: Exception) -> Any:
+    """The last resort: a calm page without details (the traceback goes to the log only).
+
+    A database out of reach outside a view (e.g. while the session is opened) is still 503.
+    """
+    original = getattr(error, "original_exception", None)
+    if original is not None and database_unavailable(original):
+        return unavailable_page(original)
     try:
         body = render_error(500, SERVER_ERROR_TITLE, SERVER_ERROR)
     except Exception:  # the page itself cannot be made (e.g. the database is gone)
         body = "<!doctype html><title>500</title><p>Internal error / Intern fejl</p>"
     return body, 500
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """True for an error that means the database cannot be reached or used just now: it is
+    down or restarting, a connection was cut, the pool has no free connection, or (SQLite)
+    the file is locked. Not for errors of the request itself (a constraint, bad SQL)."""
+    if isinstance(error, OperationalError) and type(error.orig).__module__ == "sqlite3":
+        # SQLite says OperationalError for a missing table too: only a busy or missing file.
+        message = str(error.orig).lower()
+        return any(sign in message for sign in SQLITE_UNAVAILABLE)
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def unavailable_page(error: Exception) -> Any:
+    """503 with Retry-After while the database is out of reach, in the visitor's layout.
+
+    The request's transaction is gone with its connection (the pool checks connections
+    before use and replaces cut ones, so the app recovers by itself once the database is
+    back); the client tries the same step again, which the app stores once.
+    """
+    if not database_unavailable(error):
+        raise error
+    original = getattr(error, "orig", None) or error
+    first_line = (str(original).splitlines() or [""])[0][:200]
+    # The class and the first line only: the SQL and its parameters stay out of the log.
+    current_app.logger.warning("database unavailable (%s): %s", type(original).__name__, first_line)
+    try:
+        body = render_error(503, UNAVAILABLE_TITLE, UNAVAILABLE)
+    except Exception:  # noqa: BLE001 - the page itself cannot be made
+        body = (
+            "<!doctype html><title>503</title><p>The service is temporarily unavailable / "
+            "Tjenesten er midlertidigt utilg\u00e6ngelig</p>"
+        )
+    response = make_response(body, 503)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _handle(error: HTTPException) -> Any:
@@ -224,3 +280,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _handle)
     app.register_error_handler(NotFound, not_found_page)
     app.register_error_handler(InternalServerError, server_error_page)
+    # Any other DBAPIError reaches server_error_page, which still answers 503 for a cut
+    # connection (`connection_invalidated`).
+    for kind in (OperationalError, InterfaceError, PoolTimeout):
+        app.register_error_handler(kind, unavailable_page)

@@ -9,6 +9,7 @@ from surveyapp.app import SUPPORTED_LOCALES
 from surveyapp.db import database_ok
 from surveyapp.redirects import local_path, local_referrer
 from surveyapp.web.access import public
+from surveyapp.web.errors import RETRY_AFTER_SECONDS
 
 bp = Blueprint("public", __name__)
 
@@ -23,11 +24,13 @@ def index() -> str:
 @bp.get("/healthz")
 @public
 def healthz() -> tuple[Response, int]:
-    """Answer 200 when the app and its database work, 503 otherwise."""
+    """Answer 200 when the app and its database work, else 503 saying the database is down."""
     ok = database_ok(current_app.extensions["surveyapp.engine"])
-    body = {"status": "ok" if ok else "error", "database": "ok" if ok else "error"}
+    body = {"status": "ok" if ok else "error", "database": "ok" if ok else "down"}
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
+    if not ok:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response, 200 if ok else 503
 
 

@@ -42,6 +42,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms.validators import ValidationError
 
+from surveyapp import faults
 from surveyapp.app import SUPPORTED_LOCALES
 from surveyapp.enums import AssignmentStatus, Channel, Respondent
 from surveyapp.forms.questionnaire import answer_from_field, field_data, item_form_class
@@ -287,6 +288,11 @@ def show_question(flow: Flow, number: int) -> str | WerkzeugResponse:
     return _question_page(flow, number, form_class(formdata=None, data={item.id: data}))
 
 
+def fault(point: str) -> None:
+    """A fault point of the submission (surveyapp.faults; tests only, never in production)."""
+    faults.reach(current_app.extensions["surveyapp.fault_point"], point)
+
+
 def token_valid() -> bool:
     try:
         validate_csrf(request.form.get("csrf_token"))
@@ -327,6 +333,8 @@ def take_answer(flow: Flow, number: int) -> str | WerkzeugResponse | tuple[str, 
     last = number == len(instrument.items)
 
     def action() -> bool:
+        if last:
+            fault("before_insert")
         db = db_session()
         current = answering.open_response(
             db,
@@ -343,6 +351,7 @@ def take_answer(flow: Flow, number: int) -> str | WerkzeugResponse | tuple[str, 
             answering.submit_response(
                 db, current, registry=registry(), submission_key=request.form.get("submission_key")
             )
+            fault("before_commit")
             return True
         return False
 
@@ -355,6 +364,7 @@ def take_answer(flow: Flow, number: int) -> str | WerkzeugResponse | tuple[str, 
             flow, number, form, _("That answer cannot be used. Please choose one of the options.")
         )
     if sent:
+        fault("after_commit")
         return flow.go("thanks")
     next_number = number + 1 if not last else answering.resume_position(instrument, response)
     return flow.go("question", number=next_number)

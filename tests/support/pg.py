@@ -54,7 +54,10 @@ def _free_port() -> int:
 class TempPostgres:
     """Start with `start()`, stop with `stop()`; `admin_url` is a SQLAlchemy URL."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        # durable: every COMMIT waits for its WAL to be written (synchronous_commit=on), so a
+        # server stopped with "immediate" (as in a crash) keeps everything it acknowledged.
+        self.durable = durable
         self.bin_dir = find_bin_dir()
         self.run_as_postgres = os.geteuid() == 0
         self.base = Path(tempfile.mkdtemp(prefix="surveyapp-pg-"))
@@ -91,9 +94,14 @@ class TempPostgres:
             "--no-locale",
             "--no-instructions",
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the (initialised) server again, on the same port and socket."""
         options = (
             f"-p {self.port} -k {self.base} -c listen_addresses='' -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+            f"-c synchronous_commit={'on' if self.durable else 'off'} -c full_page_writes=off "
+            "-c max_connections=100"
         )
         self._run(
             "pg_ctl",
@@ -109,6 +117,12 @@ class TempPostgres:
             "start",
         )
         self.started = True
+
+    def pause(self, mode: str = "immediate") -> None:
+        """Stop the server, keeping its data (`resume` starts it again). "immediate" is a
+        crash as far as the clients see it: every connection is cut at once."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+        self.started = False
 
     @property
     def admin_url(self) -> str:

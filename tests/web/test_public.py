@@ -60,7 +60,7 @@ def test_healthz_503_when_the_database_is_gone(app: Flask, settings: Settings) -
     )
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
-    assert response.json == {"status": "error", "database": "error"}
+    assert response.json == {"status": "error", "database": "down"}
 
 
 def test_login_link_target_exists(client: FlaskClient) -> None:
