@@ -84,7 +84,7 @@ DEMO_TOTP_USERS = ("admin", "analytiker")
 DEMO_CPRS = ("120134-1111", "230338-2222", "050541-3333")
 
 # (provider name, kind, unit name in the start-meeting questions, teams)
-DEMO_PROVIDERS = {
+DEMO_PROVIDERS: dict[str, list[tuple[str, ProviderKind, str, tuple[str, ...]]]] = {
     "990": [
         (
             "Sølvstrand Hjemmepleje",
@@ -282,7 +282,7 @@ class _DemoBuilder:
         for model in _BULK:
             rows = self.rows[model.__tablename__]
             if rows:
-                connection.execute(insert(model.__table__), rows)
+                connection.execute(insert(Base.metadata.tables[model.__tablename__]), rows)
         if connection.dialect.name == "postgresql":
             for table in self.next_id:
                 connection.execute(
@@ -536,8 +536,8 @@ class _DemoBuilder:
                 given[item_id] = value
         result = score(instrument, {item_id: given.get(item_id) for item_id in instrument.item_ids})
         scores = {name: None if v is None else float(v) for name, v in result.scores.items()}
-        for name, value in scores.items():
-            self._add(Score, {"response_id": response["id"], "name": name, "value": value})
+        for name, score_value in scores.items():
+            self._add(Score, {"response_id": response["id"], "name": name, "value": score_value})
         every = self._layout(instrument)
         if every:  # an instrument that reports no score (a staff form) has no measurement row
             self._add(

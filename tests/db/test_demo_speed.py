@@ -32,11 +32,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from surveyapp import security
 from surveyapp.config import Settings
-from surveyapp.demo import DEMO_USERS, load_demo_data
+from surveyapp.demo import DEMO_HASHES, DEMO_PIN, DEMO_USERS, load_demo_data
+from surveyapp.enums import Channel, Sex
 from surveyapp.instruments import default_registry
-from surveyapp.models import Base
+from surveyapp.models import Base, Citizen, Course, StaffUser
 from surveyapp.services import audit
+from surveyapp.services.backup import sequences_behind
+from surveyapp.services.courses import create_course
 from surveyapp.services.integrity import run_checks
+from surveyapp.services.responses import record_complete_response
 
 TODAY = date(2026, 11, 23)
 #: After every time the demo itself makes (answers are given on or before its day).
@@ -205,3 +209,75 @@ def test_the_demo_secrets_are_not_hashed_again(
     with session_factory() as session:
         digests, _counts = table_digests(session)  # every hash verifies with its demo secret
     assert digests["staff_user"] == SMALL["staff_user"]
+
+
+def test_rows_added_after_the_demo_get_fresh_ids(
+    session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """The ids were assigned by the loader: PostgreSQL's sequences must have moved past them."""
+    load_demo_data(session_factory, settings, seed=3, citizens=4, today=TODAY)
+    with session_factory.begin() as session:
+        engine_name = session.get_bind().dialect.name
+        if engine_name == "postgresql":
+            # (the chain head's one row is inserted with its id by the migration: not ours)
+            behind = sequences_behind(session.connection())
+            assert [b for b in behind if not b.startswith("sequence audit_chain_head_")] == []
+        course = session.scalars(select(Course).order_by(Course.id)).first()
+        assert course is not None
+        citizen = Citizen(
+            municipality_id=course.municipality_id,
+            cpr_hmac="0" * 64,
+            label="Ny borger",
+            birth_year=1950,
+            sex=Sex.FEMALE,
+        )
+        session.add(citizen)
+        session.flush()
+        new = create_course(
+            session,
+            citizen=citizen,
+            provider=course.provider,
+            team=course.team,
+            plan=course.plan,
+            start_date=TODAY,
+            today=TODAY,
+        )
+        record_complete_response(
+            session,
+            next(a for a in new.assignments if a.instrument_id == "who5"),
+            {f"who5_{i}": 3 for i in range(1, 6)},
+            channel=Channel.KIOSK,
+            language="da",
+            registry=default_registry(),
+            started_at=datetime(2026, 11, 23, 9, tzinfo=UTC),
+            submitted_at=datetime(2026, 11, 23, 9, 5, tzinfo=UTC),
+        )
+        assert (citizen.id, new.id) == (5, 5)
+
+
+def test_a_precomputed_hash_of_weaker_parameters_is_not_used(
+    session_factory: sessionmaker[Session], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the library's profile grows stronger, each distinct demo secret is hashed anew."""
+    stronger = argon2.PasswordHasher(time_cost=argon2.DEFAULT_TIME_COST + 1)
+    monkeypatch.setattr(security, "_hasher", stronger)
+    hashed: list[str] = []
+    original = argon2.PasswordHasher.hash
+
+    def counted(hasher: argon2.PasswordHasher, secret: str | bytes, **kw: Any) -> str:
+        hashed.append(str(secret))
+        return original(hasher, secret, **kw)
+
+    monkeypatch.setattr(argon2.PasswordHasher, "hash", counted)
+    load_demo_data(session_factory, settings, seed=3, citizens=2, today=TODAY)
+    assert sorted(hashed) == sorted({u.password for u in DEMO_USERS} | {DEMO_PIN})
+    with session_factory() as session:
+        users = session.scalars(select(StaffUser)).all()
+        assert all(not security.needs_rehash(u.password_hash) for u in users)
+        assert all(f"t={argon2.DEFAULT_TIME_COST + 1}," in u.password_hash for u in users)
+
+
+@pytest.mark.parametrize("secret", sorted(DEMO_HASHES))
+def test_every_precomputed_hash_verifies_with_its_secret(secret: str) -> None:
+    assert security.verify_secret(DEMO_HASHES[secret], secret)
+    assert not security.needs_rehash(DEMO_HASHES[secret])
