@@ -150,8 +150,9 @@ def load_demo_data(
 
     The organisations and users go through the ORM (a few rows); the citizens, courses,
     measurements, responses, answers, scores and measurement rows are built as plain rows
-    with their ids assigned here and written with one bulk INSERT per table (about a second
-    for the default 300 citizens, where row-by-row ORM flushes took 10 to 50).
+    with their ids assigned here and written with one bulk INSERT per table: under a second
+    of CPU for the default 300 citizens, where the ORM's row-by-row flushes took 10 (15-55 s
+    on a loaded machine). tests/db/test_demo_speed.py keeps the rows those flushes made.
     """
     if settings.is_production:
         raise RuntimeError("demo data is never loaded in production")
