@@ -8,10 +8,12 @@ an empty database, never in production. Every demo login is listed in DEMO_USERS
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from surveyapp.config import Settings
@@ -21,29 +23,36 @@ from surveyapp.enums import (
     Channel,
     CourseStatus,
     DropoutReason,
+    LegalBasis,
     ProviderKind,
     Respondent,
     Role,
     Sex,
 )
-from surveyapp.instruments import Registry, default_registry
+from surveyapp.instruments import Instrument, Registry, default_registry, score
 from surveyapp.models import (
+    MEASUREMENT_VALUES,
+    Answer,
     Assignment,
+    Base,
     Citizen,
     Course,
+    Measurement,
+    MeasurementPlan,
     Municipality,
     Provider,
+    Response,
+    Score,
     StaffUser,
     Team,
     utcnow,
 )
 from surveyapp.pseudonym import read_cpr
 from surveyapp.scheduling import today_in_denmark
-from surveyapp.security import hash_secret
-from surveyapp.services import audit
-from surveyapp.services.courses import create_course as _create_course
-from surveyapp.services.courses import default_plan
-from surveyapp.services.responses import record_complete_response
+from surveyapp.security import hash_secret, needs_rehash
+from surveyapp.services import audit, measurements
+from surveyapp.services.courses import default_plan, planned_assignments
+from surveyapp.services.responses import CLOSED_STATUSES, AnswerRejected, check_answer
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ DEMO_TOTP_USERS = ("admin", "analytiker")
 DEMO_CPRS = ("120134-1111", "230338-2222", "050541-3333")
 
 # (provider name, kind, unit name in the start-meeting questions, teams)
-DEMO_PROVIDERS = {
+DEMO_PROVIDERS: dict[str, list[tuple[str, ProviderKind, str, tuple[str, ...]]]] = {
     "990": [
         (
             "Sølvstrand Hjemmepleje",
@@ -137,7 +146,14 @@ def load_demo_data(
     today: date | None = None,
     registry: Registry | None = None,
 ) -> str:
-    """Fill an empty database with demo data and say what was made (or that nothing was)."""
+    """Fill an empty database with demo data and say what was made (or that nothing was).
+
+    The organisations and users go through the ORM (a few rows); the citizens, courses,
+    measurements, responses, answers, scores and measurement rows are built as plain rows
+    with their ids assigned here and written with one bulk INSERT per table: under a second
+    of CPU for the default 300 citizens, where the ORM's row-by-row flushes took 10 (15-55 s
+    on a loaded machine). tests/db/test_demo_speed.py keeps the rows those flushes made.
+    """
     if settings.is_production:
         raise RuntimeError("demo data is never loaded in production")
     today = today or today_in_denmark()
@@ -149,10 +165,47 @@ def load_demo_data(
         builder.organisations()
         builder.users()
         builder.citizens_and_courses(citizens)
+        builder.write()
         audit.record(
             session, audit.SYSTEM, "demo.load", details={"seed": seed, "citizens": citizens}
         )
         return builder.summary()
+
+
+# The argon2id hashes of the demo passwords and PIN (public demo values, like the secrets
+# themselves), made once with the library's default profile: hashing them on every load took
+# 0.16 s each. A hash made with weaker parameters than the current ones is not used; then each
+# distinct secret is hashed once (tests/db/test_demo_speed.py checks that every one verifies).
+_DEMO_PROFILE = "$argon2id$v=19$m=65536,t=3,p=4$"  # argon2-cffi 25.1 default parameters
+DEMO_HASHES = {
+    "2468": _DEMO_PROFILE + "6K9yWDSUcueM5n/OfQEquQ$2xErt5fCDMPeXIW4js5c1/684tINrIM8wHGawmqjaOI",
+    "demo-admin": _DEMO_PROFILE
+    + "kvFEngj/lFrkSRLQTbT/wg$RVWzDPnO/R+7i74lfo50tywDdvlGGARkznXoalCuZl4",
+    "demo-analytiker": _DEMO_PROFILE
+    + "CZr2U/R+1hAdBWWAjnIhEQ$TlSRDGnVTqr1wToVni16OLFyP/zWHWq+4dC+DEjMlA4",
+    "demo-koordinator": _DEMO_PROFILE
+    + "IytwYFJjDPQh2/Na5Nd67g$Sa/BIMvIRpeCJ1BbInXK/nTv3RawVY3173LMhhs0WAU",
+    "demo-leverandoer": _DEMO_PROFILE
+    + "fXRYUeUMHirNmfTpPo67xw$JkTazggzn04IJjodZX9IeUx4HLBo7yvjZv1CWcjnXjE",
+    "demo-nabo": _DEMO_PROFILE
+    + "MdhHY0IjOD0J4hpTkee8OA$rBhwEC1z/yJmmegnuc63Ytxui8qN4Me61bO3oyBB/c8",
+    "demo-terapeut": _DEMO_PROFILE
+    + "mdlT4oANqeOZq+NsxVtgHg$Q393FMTzkU5090k+vAcUYbpEI5YqdPSms/JaaLTAWzs",
+}
+
+
+def demo_hashes(secrets: Iterable[str]) -> dict[str, str]:
+    """An argon2id hash of each demo secret: the precomputed one if current, else one made."""
+    hashes = {}
+    for secret in secrets:
+        known = DEMO_HASHES.get(secret)
+        hashes[secret] = known if known and not needs_rehash(known) else hash_secret(secret)
+    return hashes
+
+
+Row = dict[str, Any]
+# The tables written in bulk, parents before children (the order of the INSERTs).
+_BULK = (Citizen, Course, Assignment, Response, Answer, Score, Measurement)
 
 
 class _DemoBuilder:
@@ -166,10 +219,14 @@ class _DemoBuilder:
     ) -> None:
         self.session, self.settings, self.rng, self.today = session, settings, rng, today
         self.registry = registry
+        self.now = utcnow()  # the clock time of every created_at of the load
         self.municipalities: dict[str, Municipality] = {}
         self.providers: dict[str, Provider] = {}
         self.teams: dict[str, Team] = {}
         self.counts = {"citizens": 0, "courses": 0, "responses": 0, "dropouts": 0}
+        self.rows: dict[str, list[Row]] = {model.__tablename__: [] for model in _BULK}
+        self.next_id: dict[str, int] = {}
+        self.layouts: dict[tuple[str, str], dict[str, int]] = {}
 
     def organisations(self) -> None:
         for code, name in (DEMO_MUNICIPALITY, NEIGHBOUR_MUNICIPALITY):
@@ -189,6 +246,8 @@ class _DemoBuilder:
         self.session.flush()
 
     def users(self) -> None:
+        pins = {u.kiosk_pin for u in DEMO_USERS if u.kiosk_pin}
+        hashes = demo_hashes(dict.fromkeys([*(u.password for u in DEMO_USERS), *pins]))
         for user in DEMO_USERS:
             self.session.add(
                 StaffUser(
@@ -198,13 +257,52 @@ class _DemoBuilder:
                     municipality=self.municipalities[user.municipality],
                     provider=self.providers[user.provider] if user.provider else None,
                     team=self.teams[user.team] if user.team else None,
-                    password_hash=hash_secret(user.password),
-                    kiosk_pin_hash=hash_secret(user.kiosk_pin) if user.kiosk_pin else None,
+                    password_hash=hashes[user.password],
+                    kiosk_pin_hash=hashes[user.kiosk_pin] if user.kiosk_pin else None,
                     totp_secret=DEMO_TOTP_SECRET if user.username in DEMO_TOTP_USERS else None,
-                    totp_enrolled_at=utcnow() if user.username in DEMO_TOTP_USERS else None,
+                    totp_enrolled_at=self.now if user.username in DEMO_TOTP_USERS else None,
                 )
             )
         self.session.flush()
+
+    def _add(self, model: type[Base], row: Row) -> Row:
+        """Keep a row for the bulk INSERT of its table, its id assigned now if it has one."""
+        table = model.__tablename__
+        if "id" in model.__table__.c:
+            if table not in self.next_id:
+                highest = self.session.scalar(select(func.max(model.__table__.c.id)))
+                self.next_id[table] = (highest or 0) + 1
+            row["id"] = self.next_id[table]
+            self.next_id[table] += 1
+        self.rows[table].append(row)
+        return row
+
+    def write(self) -> None:
+        """One executemany INSERT per table, then PostgreSQL's id sequences past the ids used."""
+        connection = self.session.connection()
+        for model in _BULK:
+            rows = self.rows[model.__tablename__]
+            if rows:
+                connection.execute(insert(Base.metadata.tables[model.__tablename__]), rows)
+        if connection.dialect.name == "postgresql":
+            for table in self.next_id:
+                connection.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
+
+    def _layout(self, instrument: Instrument) -> dict[str, int]:
+        """The instrument's measurement layout, read (or handed out) once per load.
+
+        A version seen for the first time may hand out positions, which every version's rows
+        then fill: the layouts kept for the instrument's other versions are read again."""
+        if instrument.key not in self.layouts:
+            for key in [k for k in self.layouts if k[0] == instrument.id]:
+                del self.layouts[key]
+            self.layouts[instrument.key] = measurements.stored_layout(self.session, instrument)
+        return self.layouts[instrument.key]
 
     def _fake_cpr(self) -> str:
         born = date(1926, 1, 1) + timedelta(days=self.rng.randrange(0, 365 * 30))
@@ -226,57 +324,83 @@ class _DemoBuilder:
             seen.add(facts.pseudonym)
             municipality = neighbour if self.counts["citizens"] % 10 == 9 else home
             label = f"{self.rng.choice(names)} {self.rng.choice(LAST_INITIALS)}."
-            citizen = Citizen(
-                municipality=municipality,
-                municipality_id=municipality.id,
-                cpr_hmac=facts.pseudonym,
-                label=label,
-                birth_year=facts.birth_year,
-                sex=facts.sex,
-                lives_alone=self.rng.random() < (0.62 if facts.sex is Sex.FEMALE else 0.45),
+            citizen = self._add(
+                Citizen,
+                {
+                    "municipality_id": municipality.id,
+                    "cpr_hmac": facts.pseudonym,
+                    "label": label,
+                    "birth_year": facts.birth_year,
+                    "sex": facts.sex,
+                    "lives_alone": self.rng.random() < (0.62 if facts.sex is Sex.FEMALE else 0.45),
+                    "created_at": self.now,
+                    "created_by_id": None,
+                    "anonymised_at": None,
+                },
             )
-            self.session.add(citizen)
             self.counts["citizens"] += 1
-            self._course(citizen, plan)
-        self.session.flush()
+            self._course(citizen, municipality, plan)
 
-    def _course(self, citizen: Citizen, plan: object) -> None:
-        providers = [p for p in self.providers.values() if p.municipality is citizen.municipality]
+    def _course(self, citizen: Row, municipality: Municipality, plan: MeasurementPlan) -> None:
+        providers = [p for p in self.providers.values() if p.municipality is municipality]
         provider = self.rng.choices(providers, weights=[3, 1][: len(providers)])[0]
         team = self.rng.choice([t for t in self.teams.values() if t.provider is provider])
         start = self.today - timedelta(days=self.rng.randrange(0, 730))
         end = start + timedelta(weeks=self.rng.randint(6, 12))
         known_end = end if end <= self.today + timedelta(weeks=2) else None
-        course = _create_course(
-            self.session,
-            citizen=citizen,
-            provider=provider,
-            team=team,
-            plan=plan,
-            start_date=start,
-            end_date=known_end,  # type: ignore[arg-type]
-            today=self.today,
-        )
+        # As services.courses.create_course makes it.
         if known_end is not None and known_end < self.today:
-            course.status = CourseStatus.ENDED
+            status = CourseStatus.ENDED
+        else:
+            status = CourseStatus.ACTIVE if start <= self.today else CourseStatus.PLANNED
+        course = self._add(
+            Course,
+            {
+                "citizen_id": citizen["id"],
+                "municipality_id": municipality.id,
+                "provider_id": provider.id,
+                "team_id": team.id,
+                "plan_id": plan.id,
+                "legal_basis": LegalBasis.SEL_83A,
+                "start_date": start,
+                "end_date": known_end,
+                "status": status,
+                "created_at": self.now,
+                "created_by_id": None,
+            },
+        )
+        assignments = [
+            self._add(
+                Assignment,
+                row
+                | {
+                    "course_id": course["id"],
+                    "channel": None,
+                    "dropout_reason": None,
+                    "status_changed_at": self.now,
+                    "created_at": self.now,
+                },
+            )
+            for row in planned_assignments(plan, start, known_end, today=self.today)
+        ]
         self.counts["courses"] += 1
-        self._answers(course)
+        self._answers(assignments)
 
-    def _answers(self, course: Course) -> None:
+    def _answers(self, assignments: list[Row]) -> None:
         rng = self.rng
         wellbeing = min(95.0, max(8.0, rng.gauss(46, 17)))  # WHO-5 percentage at baseline
         disability = min(90.0, max(2.0, rng.gauss(36, 15)))  # WHODAS-12 percentage at baseline
         gain = rng.gauss(9, 13)
         dropout: DropoutReason | None = None
-        for assignment in sorted(course.assignments, key=lambda a: a.due_date or date.max):
-            if assignment.window_start is None or assignment.window_start > self.today:
+        for assignment in sorted(assignments, key=lambda a: a["due_date"] or date.max):
+            if assignment["window_start"] is None or assignment["window_start"] > self.today:
                 continue
-            key = assignment.timepoint_key
+            key = assignment["timepoint_key"]
             if dropout is not None and key != "baseline":
                 self._decline(assignment, dropout)
                 continue
             if (
-                assignment.respondent is Respondent.CITIZEN
+                assignment["respondent"] is Respondent.CITIZEN
                 and key != "baseline"
                 and rng.random() < 0.04
             ):
@@ -285,7 +409,7 @@ class _DemoBuilder:
                 continue
             share = (
                 RELATIVE_COMPLETION
-                if assignment.respondent is Respondent.RELATIVE
+                if assignment["respondent"] is Respondent.RELATIVE
                 else COMPLETION.get(key, 0.6)
             )
             if rng.random() > share:
@@ -296,15 +420,15 @@ class _DemoBuilder:
             )
             self._respond(assignment, values)
 
-    def _decline(self, assignment: Assignment, reason: DropoutReason) -> None:
-        assignment.status = AssignmentStatus.DECLINED
-        assignment.dropout_reason = reason
+    def _decline(self, assignment: Row, reason: DropoutReason) -> None:
+        assignment["status"] = AssignmentStatus.DECLINED
+        assignment["dropout_reason"] = reason
         self.counts["dropouts"] += 1
 
     def _values(
-        self, assignment: Assignment, wellbeing: float, disability: float, key: str
+        self, assignment: Row, wellbeing: float, disability: float, key: str
     ) -> dict[str, int | AnswerState]:
-        rng, instrument = self.rng, assignment.instrument_id
+        rng, instrument = self.rng, assignment["instrument_id"]
         answers: dict[str, int | AnswerState] = {}
         if instrument == "who5":
             for i in range(1, 6):
@@ -344,10 +468,10 @@ class _DemoBuilder:
             "co_pre_contact": rng.choices((1, 2, 3), weights=(57, 10, 33))[0],
         }
 
-    def _respond(self, assignment: Assignment, values: dict[str, int | AnswerState]) -> None:
-        window_end = min(assignment.window_end or self.today, self.today)
-        span = max(0, (window_end - assignment.window_start).days)  # type: ignore[operator]
-        day = assignment.window_start + timedelta(days=self.rng.randint(0, span))  # type: ignore[operator]
+    def _respond(self, assignment: Row, values: dict[str, int | AnswerState]) -> None:
+        window_end = min(assignment["window_end"] or self.today, self.today)
+        span = max(0, (window_end - assignment["window_start"]).days)
+        day = assignment["window_start"] + timedelta(days=self.rng.randint(0, span))
         submitted = datetime.combine(day, time(9, 0), tzinfo=UTC) + timedelta(
             minutes=self.rng.randrange(0, 8 * 60)
         )
@@ -355,20 +479,85 @@ class _DemoBuilder:
             Respondent.CITIZEN: Channel.KIOSK if self.rng.random() < 0.8 else Channel.PAPER,
             Respondent.RELATIVE: Channel.LINK,
             Respondent.STAFF: Channel.STAFF,
-        }[assignment.respondent]
+        }[assignment["respondent"]]
         language = "en" if self.rng.random() < 0.03 else "da"
-        record_complete_response(
-            self.session,
-            assignment,
-            values,
-            channel=channel,
-            language=language,
-            started_at=submitted - timedelta(minutes=self.rng.randint(3, 15)),
-            submitted_at=submitted,
-            registry=self.registry,
-            flush=False,  # flushed with the next course
-        )
+        started = submitted - timedelta(minutes=self.rng.randint(3, 15))
+        self._complete(assignment, values, channel, language, started, submitted)
         self.counts["responses"] += 1
+
+    def _complete(
+        self,
+        assignment: Row,
+        values: dict[str, int | AnswerState],
+        channel: Channel,
+        language: str,
+        started: datetime,
+        submitted: datetime,
+    ) -> None:
+        """The rows of a whole response, as services.responses.record_complete_response makes
+        them: opened at `started`, every answer given and the response scored at `submitted`."""
+        if assignment["status"] in CLOSED_STATUSES:
+            raise AnswerRejected("closed", "this questionnaire is closed")
+        instrument = self.registry.get(assignment["instrument_id"])
+        info = instrument.languages[language]
+        response = self._add(
+            Response,
+            {
+                "assignment_id": assignment["id"],
+                "instrument_id": instrument.id,
+                "instrument_version": instrument.version,
+                "language": language,
+                "text_version": info.text_version,
+                "text_verified": info.verified,
+                "channel": channel,
+                "respondent": assignment["respondent"],
+                "entered_by_id": None,
+                "started_at": started,
+                "last_answer_at": submitted if values else None,
+                "submitted_at": submitted,
+                "submission_key": None,
+            },
+        )
+        given: dict[str, int | None] = {}
+        for item_id, answer in values.items():
+            check_answer(instrument.item(item_id), answer)
+            state = answer if isinstance(answer, AnswerState) else AnswerState.ANSWERED
+            value = None if isinstance(answer, AnswerState) else answer
+            self._add(
+                Answer,
+                {
+                    "response_id": response["id"],
+                    "item_id": item_id,
+                    "state": state,
+                    "value": value,
+                    "answered_at": submitted,
+                },
+            )
+            if state is AnswerState.ANSWERED:
+                given[item_id] = value
+        result = score(instrument, {item_id: given.get(item_id) for item_id in instrument.item_ids})
+        scores = {name: None if v is None else float(v) for name, v in result.scores.items()}
+        for name, score_value in scores.items():
+            self._add(Score, {"response_id": response["id"], "name": name, "value": score_value})
+        every = self._layout(instrument)
+        if every:  # an instrument that reports no score (a staff form) has no measurement row
+            self._add(
+                Measurement,
+                {
+                    "instrument_id": instrument.id,
+                    "course_id": assignment["course_id"],
+                    "respondent": assignment["respondent"],
+                    "response_id": response["id"],
+                    "timepoint_id": assignment["timepoint_id"],
+                }
+                | {f"v{position}": None for position in range(MEASUREMENT_VALUES)}
+                | measurements.row_values(every, scores),
+            )
+        response["scoring_version"] = result.scoring_version
+        response["score_notes"] = list(result.notes)
+        assignment["channel"] = channel
+        assignment["status"] = AssignmentStatus.COMPLETED
+        assignment["status_changed_at"] = submitted
 
     def summary(self) -> str:
         c = self.counts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -126,22 +127,37 @@ def create_course(
         created_by_id=created_by_id,
     )
     session.add(course)
+    for row in planned_assignments(plan, start_date, end_date, today=today):
+        course.assignments.append(Assignment(**row))
+    session.flush()
+    return course
+
+
+def planned_assignments(
+    plan: MeasurementPlan, start_date: date, end_date: date | None, *, today: date
+) -> list[dict[str, Any]]:
+    """The column values of the assignments a course with these dates gets from its plan.
+
+    In the plan's order, without the course; `create_course` makes them, bulk loaders
+    (the demo) insert them as they are.
+    """
+    rows = []
     for timepoint in plan.timepoints:
         window = window_for(rule_of(timepoint), start_date, end_date)
         for item in timepoint.items:
-            assignment = Assignment(
-                timepoint_id=timepoint.id,
-                timepoint_key=timepoint.key,
-                instrument_id=item.instrument_id,
-                respondent=item.respondent,
-                due_date=window.due if window else None,
-                window_start=window.start if window else None,
-                window_end=window.end if window else None,
-                status=status_on(AssignmentStatus.SCHEDULED, window, today),
+            rows.append(
+                {
+                    "timepoint_id": timepoint.id,
+                    "timepoint_key": timepoint.key,
+                    "instrument_id": item.instrument_id,
+                    "respondent": item.respondent,
+                    "due_date": window.due if window else None,
+                    "window_start": window.start if window else None,
+                    "window_end": window.end if window else None,
+                    "status": status_on(AssignmentStatus.SCHEDULED, window, today),
+                }
             )
-            course.assignments.append(assignment)
-    session.flush()
-    return course
+    return rows
 
 
 def set_end_date(session: Session, course: Course, end_date: date, *, today: date) -> None:

@@ -123,11 +123,10 @@ def record(
     Every stored position is filled from the response's scores (as `sync` does), so a row
     written here and a row rebuilt later are the same.
     """
-    positions(session, instrument)
-    every = _cache(session).get(instrument.id) or layout(session, instrument.id)
+    every = stored_layout(session, instrument)
     if not every:
         return  # an instrument that reports no score (a staff form) has no measurement rows
-    values = {f"v{position}": scores.get(name) for name, position in every.items()}
+    values = row_values(every, scores)
     response.measurement = Measurement(
         instrument_id=response.instrument_id,
         course_id=assignment.course_id,
@@ -135,6 +134,20 @@ def record(
         timepoint_id=assignment.timepoint_id,
         **values,
     )
+
+
+def stored_layout(session: Session, instrument: Instrument) -> dict[str, int]:
+    """Score name -> position of every stored value of the instrument (all its versions'),
+    first handing out positions to this version's reported scores: what a row fills."""
+    positions(session, instrument)
+    return _cache(session).get(instrument.id) or layout(session, instrument.id)
+
+
+def row_values(
+    every: Mapping[str, int], scores: Mapping[str, float | None]
+) -> dict[str, float | None]:
+    """A submitted response's value columns (v<position> -> score) for a `stored_layout`."""
+    return {f"v{position}": scores.get(name) for name, position in every.items()}
 
 
 @dataclass(frozen=True)
