@@ -52,8 +52,8 @@ class Foreign:
     timepoint_id: int
 
 
-#: Loaded SQLite demo databases, copied into later tests' empty databases (loading takes ~3 s;
-#: a copy some milliseconds): what was loaded with which keys and day -> (file, foreign ids).
+#: Loaded SQLite demo databases, copied into later tests' empty databases (a copy takes some
+#: milliseconds, a load about 0.15 s): what was loaded with which keys and day -> (file, foreign ids).
 _LOADED: dict[tuple[object, ...], tuple[Path, Foreign]] = {}
 
 
