@@ -52,8 +52,9 @@ class Foreign:
     timepoint_id: int
 
 
-#: Loaded SQLite demo databases, copied into later tests' empty databases (a copy takes some
-#: milliseconds, a load about 0.15 s): what was loaded with which keys and day -> (file, foreign ids).
+#: Loaded SQLite demo databases, copied into later tests' empty databases (a copy takes
+#: milliseconds, a load with the Nabolund plan a few tenths of a second): what was loaded with
+#: which keys and day -> (file, foreign ids).
 _LOADED: dict[tuple[object, ...], tuple[Path, Foreign]] = {}
 
 
