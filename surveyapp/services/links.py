@@ -20,11 +20,20 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from surveyapp.enums import ActorType, AssignmentStatus, Respondent
 from surveyapp.linkcodes import code_hash, new_code, normalise_code
-from surveyapp.models import Assignment, Course, LinkAttempt, LinkToken, PlanTimepoint, utcnow
+from surveyapp.models import (
+    Assignment,
+    Course,
+    LinkAttempt,
+    LinkToken,
+    PlanTimepoint,
+    Provider,
+    Response,
+    utcnow,
+)
 from surveyapp.scheduling import DENMARK
 from surveyapp.security import new_token, token_hash
 from surveyapp.services import audit
@@ -194,8 +203,27 @@ def resolve_link(session: Session, token: str, *, now: datetime | None = None) -
 
 
 def live_link(session: Session, link_id: int, *, now: datetime | None = None) -> LinkToken:
-    """A link by id (from the respondent's cookie), if still live; else LinkInvalid."""
-    return _live(session.get(LinkToken, link_id), now or utcnow())
+    """A link by id (from the respondent's cookie), if still live; else LinkInvalid.
+
+    Every page of the link's questionnaire needs the link, its assignment, the response and
+    its answers, and the course's provider and municipality (who asks): one statement loads
+    them all, instead of one lazy load each."""
+    assignment = joinedload(LinkToken.assignment)
+    link = (
+        session.scalars(
+            select(LinkToken)
+            .where(LinkToken.id == link_id)
+            .options(
+                assignment.joinedload(Assignment.response).joinedload(Response.answers),
+                assignment.joinedload(Assignment.course)
+                .joinedload(Course.provider)
+                .joinedload(Provider.municipality),
+            )
+        )
+        .unique()
+        .one_or_none()
+    )
+    return _live(link, now or utcnow())
 
 
 def mark_opened(link: LinkToken, *, now: datetime | None = None) -> None:
