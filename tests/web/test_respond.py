@@ -4,12 +4,14 @@ double submit, bad input, expired CSRF token, language, skips and "don't know"."
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from surveyapp.enums import AnswerState, AssignmentStatus, Channel, Respondent
@@ -362,3 +364,40 @@ def test_text_size_switch_has_three_steps_and_stays_on_the_page(
     )
     assert origin.status_code == 303
     assert 'class="size-1"' in client.get("/svar/").text
+
+
+# --- the answer path's SQL statements (issue 13: at most 3 for a question page, 4 for an answer)
+
+
+@contextmanager
+def counted(app: Flask) -> Iterator[list[str]]:
+    statements: list[str] = []
+    engine = app.extensions["surveyapp.engine"]
+
+    def note(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def test_a_question_page_and_an_answer_run_few_statements(
+    client: FlaskClient, factory: sessionmaker[Session], app: Flask
+) -> None:
+    token, _ = factories.link(factory, "who5")
+    _begin(client, token)
+    with counted(app) as statements:
+        page = client.get("/svar/1")
+    assert page.status_code == 200 and "Spørgsmål 1 af 5" in page.text
+    assert len(statements) <= 3, statements
+    with counted(app) as statements:
+        sent = client.post("/svar/1", data={"csrf_token": _csrf(page.text), "who5_1": "3"})
+    assert sent.status_code == 303 and sent.location.endswith("/svar/2")
+    assert len(statements) <= 4, statements
+    # The answer is stored, and shown again when the page is opened again.
+    again = client.get("/svar/1")
+    chosen = re.findall(r"<input[^>]*\bchecked\b[^>]*>", again.text)
+    assert len(chosen) == 1 and 'value="3"' in chosen[0], chosen
