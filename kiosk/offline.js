@@ -14,7 +14,7 @@
   "use strict";
   var Q = window.SurveyappQueue;
   var data = JSON.parse(document.getElementById("offline-data").textContent);
-  var config = {visit: data.visit, credential: data.credential, kid: data.kid, spki: data.spki};
+  var config = Q.configOf(data);
   var main = document.getElementById("offline-screen");
   var footer = document.querySelector(".kiosk-bar");
   var CACHE = "surveyapp-kiosk-v1";
@@ -167,23 +167,14 @@
     var place = places[Number(match[1])];
     var number = Number(match[2]);
     var item = place.items[number - 1];
-    var value = null;
-    if (!(skip && item.optional)) {
-      var radio = form.querySelector("input[type=radio]:checked");
-      var input = form.querySelector("input[type=number]");
-      var raw = radio ? radio.value : input ? input.value.trim() : "";
-      if (raw === "dont_know" || raw === "not_applicable") {
-        value = raw;
-      } else if (/^[0-9]{1,4}$/.test(raw) &&
-                 (item.min === undefined || (+raw >= item.min && +raw <= item.max))) {
-        value = parseInt(raw, 10);
-      } else if (raw === "" && item.optional) {
-        value = null;
-      } else {
-        message(form, item.message);
-        return;
-      }
+    var radio = form.querySelector("input[type=radio]:checked");
+    var input = form.querySelector("input[type=number]");
+    var answer = Q.answerOf(item, radio ? radio.value : input ? input.value : "", skip);
+    if (answer === null) {
+      message(form, item.message);
+      return;
     }
+    var value = answer.value;
     busy = true;
     chosen[place.position][item.id] = value;
     queue({kind: "answer", position: place.position, number: number, item: item.id},

@@ -115,6 +115,25 @@
       .map(function (g) { return g.join(""); }).join("-");
   }
 
+  /* What the sealing needs of the offline page's data (#offline-data). */
+  function configOf(data) {
+    return {visit: data.visit, credential: data.credential, kid: data.kid, spki: data.spki};
+  }
+
+  /* The answer a form's raw value stands for, checked as the server will check it:
+     {value} (null: an optional question skipped) or null when there is none to send. */
+  function answerOf(item, raw, skip) {
+    var text = raw === null || raw === undefined ? "" : String(raw).trim();
+    if (skip && item.optional) { return {value: null}; }
+    if (text === "dont_know" || text === "not_applicable") { return {value: text}; }
+    if (/^[0-9]{1,4}$/.test(text) &&
+        (item.min === undefined || (+text >= item.min && +text <= item.max))) {
+      return {value: parseInt(text, 10)};
+    }
+    if (text === "" && item.optional) { return {value: null}; }
+    return null;
+  }
+
   /* Queue one item: `meta` is what may stay readable (kind, position, number, item id),
      `fields` what is encrypted with it (the answer). Resolves once it is stored. */
   function add(config, meta, fields) {
@@ -191,17 +210,20 @@
       secure;
   }
 
+  /* The cookie's counters with the stored ones merged in (the higher count wins). */
+  function counted(rows) {
+    var cookie = readCookie();
+    rows.forEach(function (row) {
+      var old = cookie[row.visit];
+      if (!old || old[0] < row.created) { cookie[row.visit] = [row.created, row.credential, row.at]; }
+    });
+    return cookie;
+  }
+
   /* Copy the counters into the cookie (the service worker cannot write cookies). */
   function mirror() {
     if (typeof document === "undefined") { return Promise.resolve(); }
-    return visits().then(function (rows) {
-      var cookie = readCookie();
-      rows.forEach(function (row) {
-        var old = cookie[row.visit];
-        if (!old || old[0] < row.created) { cookie[row.visit] = [row.created, row.credential, row.at]; }
-      });
-      writeCookie(cookie);
-    });
+    return visits().then(function (rows) { writeCookie(counted(rows)); });
   }
 
   function post(url, body) {
@@ -240,11 +262,7 @@
   function report() {
     if (typeof document === "undefined") { return Promise.resolve(); }
     return Promise.all([visits(), list()]).then(function (found) {
-      var cookie = readCookie();
-      found[0].forEach(function (row) {
-        var old = cookie[row.visit];
-        if (!old || old[0] < row.created) { cookie[row.visit] = [row.created, row.credential, row.at]; }
-      });
+      var cookie = counted(found[0]);
       var pending = {};
       found[1].forEach(function (item) { pending[item.visit] = (pending[item.visit] || 0) + 1; });
       return Promise.all(Object.keys(cookie).map(function (visit) {
@@ -329,6 +347,7 @@
 
   root.SurveyappQueue = {
     add: add, list: list, count: count, send: send, report: report, mirror: mirror,
-    onChange: onChange, exists: exists, dropIfEmpty: dropIfEmpty, DB_NAME: DB_NAME
+    onChange: onChange, exists: exists, dropIfEmpty: dropIfEmpty, configOf: configOf,
+    answerOf: answerOf, DB_NAME: DB_NAME
   };
 })(typeof self !== "undefined" ? self : this);

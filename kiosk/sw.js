@@ -92,21 +92,14 @@ function queueAnswer(data, position, number, form) {
     return redirect("/kiosk/");
   }
   var item = place.items[number - 1];
-  var raw = form.get(item.id);
-  var answer;
-  if (form.get("skip") === "1" && item.optional) {
-    answer = null;
-  } else if (raw === "dont_know" || raw === "not_applicable") {
-    answer = raw;
-  } else if (raw !== null && /^[0-9]{1,4}$/.test(String(raw).trim())) {
-    answer = parseInt(raw, 10);
-  } else {
-    return redirect("/kiosk/" + position + "/" + number); // nothing chosen: ask again
+  var answer = SurveyappQueue.answerOf(item, form.get(item.id), form.get("skip") === "1");
+  if (answer === null) {
+    return redirect("/kiosk/" + position + "/" + number); // nothing usable chosen: ask again
   }
-  var config = {visit: data.visit, credential: data.credential, kid: data.kid, spki: data.spki};
+  var config = SurveyappQueue.configOf(data);
   var meta = {kind: "answer", position: position, number: number, item: item.id};
-  var fields = {kind: "answer", assignment: place.assignment, item: item.id, answer: answer,
-                language: place.language};
+  var fields = {kind: "answer", assignment: place.assignment, item: item.id,
+                answer: answer.value, language: place.language};
   return SurveyappQueue.add(config, meta, fields).then(function () {
     if (number < place.items.length) { return redirect("/kiosk/" + position + "/" + (number + 1)); }
     return SurveyappQueue.add(config, {kind: "submit", position: position},
@@ -129,7 +122,7 @@ function offlinePost(request) {
     match = path.match(/^\/kiosk\/([0-9]{1,3})\/start$/);
     if (match) { return redirect("/kiosk/?begin=" + match[1]); }
     if ((path === "/kiosk/pause" || path === "/kiosk/idle") && data.state === "answering") {
-      var config = {visit: data.visit, credential: data.credential, kid: data.kid, spki: data.spki};
+      var config = SurveyappQueue.configOf(data);
       var reason = path === "/kiosk/idle" ? "idle" : "pause";
       return SurveyappQueue.add(config, {kind: "handback"}, {kind: "handback", reason: reason})
         .then(function () { return redirect("/kiosk/?handback=" + reason); });
