@@ -38,6 +38,15 @@ def special_choices(instrument: Instrument, item: Item, lang: str) -> list[tuple
     return choices
 
 
+def missing_answer_message(item: Item) -> Any:
+    """What a question says when it has no usable answer (the form's and the offline kiosk's)."""
+    if item.kind is ItemKind.INTEGER:
+        return _l(
+            "Please write a whole number from %(low)s to %(high)s.", low=item.min, high=item.max
+        )
+    return _l("Please choose an answer.")
+
+
 def _choice_validators(item: Item, choices: list[tuple[str, str]]) -> list[Any]:
     allowed = AnyOf(
         [value for value, _label in choices],
@@ -45,7 +54,7 @@ def _choice_validators(item: Item, choices: list[tuple[str, str]]) -> list[Any]:
     )
     if item.optional:
         return [Optional(), allowed]
-    return [InputRequired(message=_l("Please choose an answer.")), allowed]
+    return [InputRequired(message=missing_answer_message(item)), allowed]
 
 
 def _radio(
@@ -81,9 +90,7 @@ def _scale(
 def _integer(
     instrument: Instrument, item: Item, lang: str, params: Mapping[str, str]
 ) -> UnboundField:
-    message = _l(
-        "Please write a whole number from %(low)s to %(high)s.", low=item.min, high=item.max
-    )
+    message = missing_answer_message(item)
     return IntegerField(
         instrument.text(item.id, lang, params),
         validators=[
@@ -154,5 +161,6 @@ __all__ = [
     "field_data",
     "instrument_form_class",
     "item_form_class",
+    "missing_answer_message",
     "special_choices",
 ]

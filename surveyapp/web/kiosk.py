@@ -35,6 +35,7 @@ from wtforms.validators import InputRequired
 
 from surveyapp.enums import AssignmentStatus, Channel, KioskState, Role
 from surveyapp.forms.base import FlaskForm
+from surveyapp.forms.questionnaire import missing_answer_message
 from surveyapp.instruments import ItemKind
 from surveyapp.models import Assignment, KioskSession
 from surveyapp.redirects import local_referrer
@@ -506,18 +507,14 @@ def _offline_place(position: int, assignment: Assignment) -> dict[str, Any]:
             resumed=bool(answered),
         )
         for number, item in enumerate(instrument.items, start=1):
-            entry: dict[str, Any] = {"id": item.id, "number": number, "optional": item.optional}
+            entry: dict[str, Any] = {
+                "id": item.id,
+                "number": number,
+                "optional": item.optional,
+                "message": str(missing_answer_message(item)),
+            }
             if item.kind is ItemKind.INTEGER:
                 entry.update(min=item.min, max=item.max)
-                entry["message"] = str(
-                    _(
-                        "Please write a whole number from %(low)s to %(high)s.",
-                        low=item.min,
-                        high=item.max,
-                    )
-                )
-            else:
-                entry["message"] = str(_("Please choose an answer."))
             items.append(entry)
     return {
         "screens": Markup(screens),  # noqa: S704 - our own template's output
