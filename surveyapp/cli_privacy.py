@@ -20,7 +20,8 @@ from surveyapp.enums import ActorType
 
 
 @contextmanager
-def _database() -> Iterator[tuple[Any, Any]]:
+def database() -> Iterator[tuple[Any, Any]]:
+    """The settings and a session factory of the configured database (its engine disposed)."""
     from surveyapp.config import Settings
     from surveyapp.db import make_engine, make_session_factory
 
@@ -80,7 +81,7 @@ def audit_verify_command(expect: str | None) -> None:
                 "give SEQ:HASH as printed by audit-verify", param_hint="--expect"
             )
         checkpoint = auditchain.Head(int(seq), digest)
-    with _database() as (settings, factory), factory() as session:
+    with database() as (settings, factory), factory() as session:
         kept_since = utcnow() - timedelta(days=settings.audit_ip_retention_days)
         report = verify_chain(session, expect=checkpoint, ips_kept_since=kept_since)
     if report.problem is not None:
@@ -117,7 +118,7 @@ def retention_command(dry_run: bool) -> None:
     from surveyapp.scheduling import today_in_denmark
     from surveyapp.services import privacy
 
-    with _database() as (settings, factory):
+    with database() as (settings, factory):
         session = factory()
         try:
             summary = privacy.apply_retention(
@@ -157,7 +158,7 @@ def _with_citizen(
     from surveyapp.services.scope import OutOfScope
 
     cpr = _read_cpr()
-    with _database() as (settings, factory):
+    with database() as (settings, factory):
         with factory() as session:
             place = _municipality(session, municipality)
         actor = _system_actor(place.id)

@@ -16,19 +16,14 @@ from pathlib import Path
 import click
 from sqlalchemy.orm import Session
 
+from surveyapp.cli_privacy import database
+
 
 @contextmanager
 def _transaction() -> Iterator[Session]:
     """One transaction on the configured database (committed unless an error escapes)."""
-    from surveyapp.config import Settings
-    from surveyapp.db import make_engine, make_session_factory
-
-    engine = make_engine(Settings.from_env().database_url)
-    try:
-        with make_session_factory(engine).begin() as session:
-            yield session
-    finally:
-        engine.dispose()
+    with database() as (_settings, factory), factory.begin() as session:
+        yield session
 
 
 @click.command("organisation")
