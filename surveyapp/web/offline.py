@@ -21,10 +21,12 @@ items are refused rarely (a questionnaire sent on paper meanwhile), and 429 is r
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, abort, current_app, jsonify, request
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from surveyapp.offline_keys import KeyRing
@@ -36,6 +38,7 @@ from surveyapp.web.access import public
 bp = Blueprint("offline", __name__, url_prefix="/kiosk/sync")
 bp.after_request(respond.never_cache)
 MAX_BODY = 64 * 1024
+T = TypeVar("T")
 NOT_PARSED = object()
 
 
@@ -72,18 +75,30 @@ def _from_our_pages() -> None:
         abort(400)
 
 
-def _refusals() -> tuple[throttle.Limit, str]:
-    """The limit on refused requests, and this client's counter key."""
+TOO_MANY = object()
+
+
+def _limited(work: Callable[[Session], tuple[T, bool]]) -> T | object:
+    """Run `work(session)` in a transaction unless this client was refused too often lately
+    (TOO_MANY, before anything is decrypted or audited); `work` says whether it refused."""
     limit = throttle.Limit(
         "offline_refused",
         int(current_app.config.get("OFFLINE_REFUSALS_PER_WINDOW", 200)),
         timedelta(minutes=15),
     )
     secret = current_app.extensions["surveyapp.settings"].secret_key
-    return limit, throttle.key_of(secret, limit.kind, request.remote_addr)
+    client = throttle.key_of(secret, limit.kind, request.remote_addr)
 
+    def action() -> T | object:
+        db = db_session()
+        if throttle.exceeded(db, limit, client):
+            return TOO_MANY
+        result, refused = work(db)
+        if refused:
+            throttle.hit(db, limit, client)
+        return result
 
-TOO_MANY = object()
+    return run_in_transaction(action)
 
 
 @bp.post("")
@@ -96,12 +111,8 @@ def sync() -> WerkzeugResponse:
         return _reply({"status": "unavailable"}, 503)
     envelope = _body()
     settings = current_app.extensions["surveyapp.settings"]
-    limit, client = _refusals()
 
-    def action() -> offline_service.Receipt | object:
-        db = db_session()
-        if throttle.exceeded(db, limit, client):
-            return TOO_MANY
+    def work(db: Session) -> tuple[offline_service.Receipt, bool]:
         receipt = offline_service.receive(
             db,
             keys,
@@ -111,11 +122,9 @@ def sync() -> WerkzeugResponse:
             max_days=settings.offline_max_days,
             ip_address=request.remote_addr,
         )
-        if receipt.status == "conflict" or receipt.refusal is not None:
-            throttle.hit(db, limit, client)
-        return receipt
+        return receipt, receipt.status == "conflict" or receipt.refusal is not None
 
-    receipt = run_in_transaction(action)
+    receipt = _limited(work)
     if receipt is TOO_MANY:
         return _reply({"status": "too_many"}, 429)
     assert isinstance(receipt, offline_service.Receipt)
@@ -134,23 +143,19 @@ def status() -> WerkzeugResponse:
     _from_our_pages()
     body = _body()
     settings = current_app.extensions["surveyapp.settings"]
-    limit, client = _refusals()
 
-    def action() -> offline_service.Tally | offline_service.BadReport | object:
-        db = db_session()
-        if throttle.exceeded(db, limit, client):
-            return TOO_MANY
+    def work(db: Session) -> tuple[offline_service.Tally | offline_service.BadReport, bool]:
         try:
             if body is NOT_PARSED:
                 raise offline_service.BadReport("malformed")
-            return offline_service.report_status(
+            tally = offline_service.report_status(
                 db, settings.secret_key, body, ip_address=request.remote_addr
             )
         except offline_service.BadReport as bad:
-            throttle.hit(db, limit, client)
-            return bad
+            return bad, True
+        return tally, False
 
-    found = run_in_transaction(action)
+    found = _limited(work)
     if found is TOO_MANY:
         return _reply({"status": "too_many"}, 429)
     if isinstance(found, offline_service.BadReport):
