@@ -165,6 +165,24 @@ def citizen_due_today(server: LiveServer, label: str = "Kiosk-borger") -> int:
         return citizen.id
 
 
+def baseline_assignment(server: LiveServer, course_id: int, instrument_id: str) -> int:
+    """The id of the citizen's own baseline measurement of `instrument_id` in the course."""
+    from sqlalchemy import select
+
+    from surveyapp.enums import Respondent
+    from surveyapp.models import Assignment
+
+    with server.sessions() as session:
+        return session.scalars(
+            select(Assignment.id).where(
+                Assignment.course_id == course_id,
+                Assignment.instrument_id == instrument_id,
+                Assignment.timepoint_key == "baseline",
+                Assignment.respondent == Respondent.CITIZEN,
+            )
+        ).one()
+
+
 def log_in(page: Page, server: LiveServer, username: str) -> None:
     """Log a demo user in through the login form (and the second factor, if it asks)."""
     from types import SimpleNamespace

@@ -14,7 +14,14 @@ from surveyapp.enums import AnswerState, AssignmentStatus, Channel, Respondent
 from surveyapp.instruments.loader import default_registry
 from surveyapp.models import Answer, Assignment, Response
 from surveyapp.scheduling import today_in_denmark
-from tests.e2e.conftest import SIZES, LiveServer, assert_accessible, log_in, screenshot
+from tests.e2e.conftest import (
+    SIZES,
+    LiveServer,
+    assert_accessible,
+    baseline_assignment,
+    log_in,
+    screenshot,
+)
 
 NEW_CPR = "160346-4320"
 LOCALES = {"da": "da-DK", "en": "en-GB"}
@@ -53,18 +60,6 @@ def _start_response(server: LiveServer, assignment_id: int) -> None:
         session.add(response)
 
 
-def _assignment_id(server: LiveServer, course_id: int, instrument_id: str) -> int:
-    with server.sessions() as session:
-        return session.scalars(
-            select(Assignment.id).where(
-                Assignment.course_id == course_id,
-                Assignment.instrument_id == instrument_id,
-                Assignment.timepoint_key == "baseline",
-                Assignment.respondent == Respondent.CITIZEN,
-            )
-        ).one()
-
-
 def test_the_coordinators_data_and_the_citizen_page_at_every_size(
     live_server: LiveServer, new_page: Callable[..., Page]
 ) -> None:
@@ -91,14 +86,14 @@ def test_the_coordinators_data_and_the_citizen_page_at_every_size(
     page.wait_for_url(re.compile(r".*/staff/citizens/\d+#course-\d+$"))
     course_id = int(page.url.rsplit("#course-", 1)[1])
     assert _in_view(page, f"#course-{course_id} .notice.success")
-    who5 = _assignment_id(live_server, course_id, "who5")
+    who5 = baseline_assignment(live_server, course_id, "who5")
     page.goto(f"{live_server.url}/staff/assignments/{who5}/answers")
     for n in range(1, 6):
         page.locator(f'input[name="who5_{n}"][value="3"]').check()
     page.locator("#submit").click()
     page.wait_for_url(re.compile(r".*#course-\d+$"))
     assert _in_view(page, f"#course-{course_id} .notice.success")
-    whodas = _assignment_id(live_server, course_id, "whodas12")
+    whodas = baseline_assignment(live_server, course_id, "whodas12")
     page.goto(f"{live_server.url}/staff/assignments/{whodas}/answers")
     for n in range(1, 13):
         page.locator(f'input[name="S{n}"][value="2"]').check()
@@ -106,7 +101,7 @@ def test_the_coordinators_data_and_the_citizen_page_at_every_size(
     page.locator("#submit").click()
     page.wait_for_url(re.compile(r".*#course-\d+$"))
     assert _in_view(page, f"#course-{course_id} .notice.success")
-    start_meeting = _assignment_id(live_server, course_id, "start_meeting")
+    start_meeting = baseline_assignment(live_server, course_id, "start_meeting")
     _start_response(live_server, start_meeting)
     outcome = None
     with live_server.sessions() as session:

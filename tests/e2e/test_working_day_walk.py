@@ -15,13 +15,17 @@ from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
 from surveyapp.demo import DEMO_PIN
-from surveyapp.enums import Respondent
-from surveyapp.models import Assignment
 from surveyapp.scheduling import today_in_denmark
-from tests.e2e.conftest import SIZES, LiveServer, assert_accessible, log_in, screenshot
+from tests.e2e.conftest import (
+    SIZES,
+    LiveServer,
+    assert_accessible,
+    baseline_assignment,
+    log_in,
+    screenshot,
+)
 
 LOCALES = {"da": "da-DK", "en": "en-GB"}
 WORDS = {
@@ -36,18 +40,6 @@ def _check(page: Page, name: str) -> None:
     screenshot(page, name)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
     assert_accessible(page)
-
-
-def _baseline(server: LiveServer, course_id: int, instrument_id: str) -> int:
-    with server.sessions() as session:
-        return session.scalars(
-            select(Assignment.id).where(
-                Assignment.course_id == course_id,
-                Assignment.instrument_id == instrument_id,
-                Assignment.timepoint_key == "baseline",
-                Assignment.respondent == Respondent.CITIZEN,
-            )
-        ).one()
 
 
 @pytest.mark.parametrize("lang", list(LOCALES))
@@ -115,7 +107,7 @@ def test_the_working_day_walk(
     page.wait_for_url(re.compile(rf".*/staff/citizens/{citizen_id}(#.*)?$"))
 
     # Paper answers for the WHODAS-12 the visit did not reach.
-    whodas = _baseline(live_server, course_id, "whodas12")
+    whodas = baseline_assignment(live_server, course_id, "whodas12")
     page.locator(f"a[href='/staff/assignments/{whodas}/answers']").first.click()
     for n in range(1, 13):
         page.locator(f'input[name="S{n}"][value="2"]').check()
@@ -126,7 +118,7 @@ def test_the_working_day_walk(
     expect(page.locator(f"#course-{course_id} .notice.success")).to_be_visible()
 
     # Drop-out of the start meeting, then undone while its window is open.
-    meeting = _baseline(live_server, course_id, "start_meeting")
+    meeting = baseline_assignment(live_server, course_id, "start_meeting")
     page.goto(f"{live_server.url}/staff/assignments/{meeting}/dropout")
     page.locator('input[name="reason"][value="declined"]').check()
     _check(page, f"{name}-10-dropout")
