@@ -147,7 +147,9 @@ function navigate(request) {
 /* The citizen's kiosk pages (not the staff's: starting a visit, the PIN setting, the summary). */
 function kioskPage(url) {
   var path = url.pathname;
-  if (path === "/visning/tekst") { return true; }
+  /* The text size: the browser's own request while online (the offline page sets the size
+     itself); only a server page whose connection is gone needs the way back. */
+  if (path === "/visning/tekst") { return !self.navigator.onLine; }
   return path.indexOf("/kiosk/") === 0 &&
     !/^\/kiosk\/(sync|app\/|start$|pin-kode$|besog\/)/.test(path);
 }
