@@ -8,14 +8,18 @@ answer states, never as values.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from wtforms import Field, IntegerField, RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.fields.core import UnboundField
 from wtforms.validators import AnyOf, InputRequired, NumberRange, Optional, ValidationError
+from wtforms.widgets import RadioInput
 
 from surveyapp.enums import AnswerState
 from surveyapp.forms.base import FlaskForm
@@ -57,6 +61,28 @@ def _choice_validators(item: Item, choices: list[tuple[str, str]]) -> list[Any]:
     return [InputRequired(message=missing_answer_message(item)), allowed]
 
 
+class KeptRadioInput(RadioInput):
+    """A radio button whose markup is made once per option, attributes and checked state.
+
+    Everything in the markup comes from the definition (name, id, value, the validators'
+    flags) and the template's attributes, never from the respondent, so a question page
+    re-uses the strings instead of building each button's attributes on every view.
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[object, ...], Markup] = {}
+
+    def __call__(self, field: Field, **kwargs: Any) -> Markup:
+        try:
+            key = (field.name, field.id, field._value(), field.checked, *sorted(kwargs.items()))
+            made = self._made.get(key)
+        except TypeError:  # an attribute that cannot be a key: made as usual
+            return super().__call__(field, **kwargs)  # type: ignore[no-any-return]
+        if made is None:
+            made = self._made[key] = super().__call__(field, **kwargs)
+        return made
+
+
 def _radio(
     instrument: Instrument,
     item: Item,
@@ -70,6 +96,7 @@ def _radio(
         choices=[SelectChoice(value, label) for value, label in choices],
         validators=_choice_validators(item, choices),
         validate_choice=False,  # AnyOf above says it in the respondent's language
+        option_widget=KeptRadioInput(),
     )
 
 
@@ -123,11 +150,35 @@ def instrument_form_class(
     return type(f"{instrument.id}_{lang}_form", (FlaskForm,), fields)
 
 
+#: Form classes of one question, built once per instrument, item, language and text
+#: parameters (the organisation's names), not on every page view: (instrument, class) by key.
+_FormKey = tuple[int, str, str, tuple[tuple[str, str], ...]]
+_ITEM_FORMS: OrderedDict[_FormKey, tuple[Instrument, type[FlaskForm]]] = OrderedDict()
+_ITEM_FORMS_LOCK = threading.Lock()  # threaded workers share it
+ITEM_FORMS_KEPT = 2048
+
+
 def item_form_class(
     instrument: Instrument, item: Item, lang: str, params: Mapping[str, str] | None = None
 ) -> type[FlaskForm]:
-    """A new form class for one question on its own screen."""
-    return instrument_form_class(instrument, lang, params, items=[item])
+    """The form class for one question on its own screen (built once, then kept).
+
+    A class holds only what the definition, the language and the parameters say; the answer
+    and the CSRF token belong to each instance. The key holds the instrument object's identity
+    and the entry the object itself, so another registry's instrument never gets this class.
+    """
+    key = (id(instrument), item.id, lang, tuple(sorted((params or {}).items())))
+    with _ITEM_FORMS_LOCK:
+        kept = _ITEM_FORMS.get(key)
+        if kept is not None and kept[0] is instrument:
+            _ITEM_FORMS.move_to_end(key)
+            return kept[1]
+    form_class = instrument_form_class(instrument, lang, params, items=[item])
+    with _ITEM_FORMS_LOCK:
+        _ITEM_FORMS[key] = (instrument, form_class)
+        if len(_ITEM_FORMS) > ITEM_FORMS_KEPT:
+            _ITEM_FORMS.popitem(last=False)
+    return form_class
 
 
 def answer_from_field(item: Item, raw: Any) -> int | AnswerState | None:

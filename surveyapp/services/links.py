@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, bindparam, delete, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from surveyapp.enums import ActorType, AssignmentStatus, Respondent
@@ -202,27 +202,31 @@ def resolve_link(session: Session, token: str, *, now: datetime | None = None) -
     return resolve_token(session, token, now=now).assignment
 
 
+def _live_link_statement() -> Select[tuple[LinkToken]]:
+    assignment = joinedload(LinkToken.assignment)
+    return (
+        select(LinkToken)
+        .where(LinkToken.id == bindparam("link_id"))
+        .options(
+            assignment.joinedload(Assignment.response).joinedload(Response.answers),
+            assignment.joinedload(Assignment.course)
+            .joinedload(Course.provider)
+            .joinedload(Provider.municipality),
+        )
+    )
+
+
+#: Built once: the loader options cost more to build than the statement costs to run.
+_LIVE_LINK = _live_link_statement()
+
+
 def live_link(session: Session, link_id: int, *, now: datetime | None = None) -> LinkToken:
     """A link by id (from the respondent's cookie), if still live; else LinkInvalid.
 
     Every page of the link's questionnaire needs the link, its assignment, the response and
     its answers, and the course's provider and municipality (who asks): one statement loads
     them all, instead of one lazy load each."""
-    assignment = joinedload(LinkToken.assignment)
-    link = (
-        session.scalars(
-            select(LinkToken)
-            .where(LinkToken.id == link_id)
-            .options(
-                assignment.joinedload(Assignment.response).joinedload(Response.answers),
-                assignment.joinedload(Assignment.course)
-                .joinedload(Course.provider)
-                .joinedload(Provider.municipality),
-            )
-        )
-        .unique()
-        .one_or_none()
-    )
+    link = session.scalars(_LIVE_LINK, {"link_id": link_id}).unique().one_or_none()
     return _live(link, now or utcnow())
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from surveyapp.enums import AnswerState, AssignmentStatus, Channel
 from surveyapp.instruments import Instrument, Registry, score
@@ -96,12 +98,18 @@ def save_answer(
     *,
     registry: Registry,
     now: datetime | None = None,
+    flush: bool = True,
 ) -> Answer:
-    """Store (or change) one item's answer of an unsubmitted response."""
+    """Store (or change) one item's answer of an unsubmitted response.
+
+    With flush=False the change is sent with the caller's next flush (the last answer goes out
+    with the submission's own statements).
+    """
     answer_row = _apply_answer(
         response, _instrument(registry, response), item_id, answer, now or utcnow()
     )
-    session.flush()
+    if flush:
+        session.flush()
     return answer_row
 
 
@@ -144,13 +152,28 @@ def submit_response(
     result = score(instrument, {item_id: values.get(item_id) for item_id in instrument.item_ids})
     now = now or utcnow()
     scores = {name: None if v is None else float(v) for name, v in result.scores.items()}
-    response.scores = [Score(name=name, value=value) for name, value in scores.items()]
-    measurements.record(session, response, response.assignment, instrument, scores)
+    stored = response.id is not None
+    if stored:
+        # An unsubmitted response has no measurement row (it is written only here, once):
+        # say so, rather than have the ORM load the nothing it would replace.
+        set_committed_value(response, "measurement", None)
+    else:  # not in the database yet: the scores go in with it, by the unit of work
+        response.scores = [Score(name=name, value=value) for name, value in scores.items()]
+    with session.no_autoflush:  # a look-up of the measurement layout flushes nothing early
+        measurements.record(session, response, response.assignment, instrument, scores)
     response.scoring_version = result.scoring_version
     response.score_notes = list(result.notes)
     response.submitted_at = now
     response.submission_key = submission_key
     _set_status(response.assignment, AssignmentStatus.COMPLETED, now)
+    if stored:
+        # Nor has it a score yet: all of them in one statement (after the one flush of the
+        # response, its last answer, the assignment and the measurement that it sets off).
+        session.execute(
+            insert(Score),
+            [{"response_id": response.id, "name": n, "value": v} for n, v in scores.items()],
+        )
+        session.expire(response, ["scores"])
     if flush:
         session.flush()
     return response

@@ -346,7 +346,7 @@ def take_answer(flow: Flow, number: int) -> str | WerkzeugResponse | tuple[str, 
         if current.submitted_at is not None:
             return True
         if given is not None:
-            answering.save_answer(db, current, item.id, given, registry=registry())
+            answering.save_answer(db, current, item.id, given, registry=registry(), flush=not last)
         if last and not answering.missing_required(instrument, current):
             answering.submit_response(
                 db, current, registry=registry(), submission_key=request.form.get("submission_key")

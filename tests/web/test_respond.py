@@ -401,3 +401,28 @@ def test_a_question_page_and_an_answer_run_few_statements(
     again = client.get("/svar/1")
     chosen = re.findall(r"<input[^>]*\bchecked\b[^>]*>", again.text)
     assert len(chosen) == 1 and 'value="3"' in chosen[0], chosen
+
+
+def test_the_last_answer_writes_the_scores_in_one_statement(
+    client: FlaskClient, factory: sessionmaker[Session], app: Flask
+) -> None:
+    token, assignment_id = factories.link(factory, "who5")
+    _begin(client, token)
+    for number, value in enumerate(WHO5[:-1], start=1):
+        assert _answer(client, number, f"who5_{number}", str(value))[0] == 303
+    page = client.get("/svar/5")
+    with counted(app) as statements:
+        sent = client.post("/svar/5", data={"csrf_token": _csrf(page.text), "who5_5": "1"})
+    assert sent.status_code == 303 and sent.location.endswith("/svar/tak")
+    # The link (1), the response's one UPDATE, the assignment's, the last answer, the
+    # measurement row and every score in one INSERT; nothing loaded lazily. (The layout of the
+    # measurement table is read once per connection, written once: left out of the count.)
+    shown = [s.split("(")[0][:60] for s in statements if "measurement_column" not in s]
+    assert len(shown) <= 6, shown
+    assert sum(s.startswith("INSERT INTO score") for s in shown) == 1, shown
+    assert not any(s.startswith("SELECT") for s in shown[1:]), shown
+    assert sum(s.startswith("UPDATE response") for s in shown) == 1, shown
+    stored = _response(factory, assignment_id)
+    assert stored is not None and stored.submitted_at is not None
+    scores = {s.name: s.value for s in stored.scores}
+    assert scores["who5_raw"] == sum(WHO5) and scores["who5_percent"] == sum(WHO5) * 4, scores
