@@ -16,7 +16,7 @@ from surveyapp.config import ConfigError, Settings
 from surveyapp.db import make_engine, make_session_factory
 from surveyapp.instruments import load_registry
 from surveyapp.logs import install as keep_tokens_out_of_logs
-from surveyapp.web import errors, origin
+from surveyapp.web import errors, guard_writes, origin
 from surveyapp.web.access import check_every_view_has_a_rule
 
 SUPPORTED_LOCALES = ("da", "en")
@@ -114,6 +114,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.extensions["surveyapp.settings"] = settings
     app.extensions["surveyapp.engine"] = engine
     app.extensions["surveyapp.sessions"] = make_session_factory(engine)
+    # A request's session writes only inside surveyapp.web.unit_of_work, which alone commits.
+    guard_writes(app.extensions["surveyapp.sessions"])
     # Loaded once at start: a malformed definition file stops the app with a clear message.
     app.extensions["surveyapp.registry"] = load_registry(settings.instruments_dirs)
     app.extensions["surveyapp.offline_keys"] = _offline_keys(settings)

@@ -44,7 +44,7 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = 5000, echo: bool = Fa
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Return the session factory; services open `with factory.begin()` per use case."""
+    """The session factory; a request's unit of work or a command's `factory.begin()` commits."""
     return sessionmaker(engine, expire_on_commit=False)
 
 

@@ -1,2 +1,3 @@
-"""Use cases. Each takes a SQLAlchemy session and leaves committing to its caller's
-`with factory.begin():` block, so one request is one transaction."""
+"""Use cases. Each takes a SQLAlchemy session and never commits: a request's
+`surveyapp.web.unit_of_work` or a command's `with factory.begin():` block owns the transaction
+(README, "Who owns the transaction")."""

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from surveyapp.enums import AssignmentStatus, KioskState, Respondent
 from surveyapp.models import (
@@ -25,6 +25,8 @@ from surveyapp.models import (
     Course,
     KioskSession,
     PlanItem,
+    Provider,
+    Response,
     StaffSession,
     StaffUser,
     utcnow,
@@ -304,12 +306,33 @@ class QueuePlace:
     assignment: Assignment
 
 
+_QUEUE = "surveyapp.kiosk_queue"
+
+
 def queue(session: Session, visit: KioskSession) -> list[Assignment]:
-    rows = {
-        a.id: a
-        for a in session.scalars(select(Assignment).where(Assignment.id.in_(visit.assignment_ids)))
-    }
-    return [rows[i] for i in visit.assignment_ids if i in rows]
+    """The visit's queued assignments in order, read once per transaction.
+
+    One statement loads each with its response, answers, course, provider and municipality
+    (every kiosk page needs them); within the same transaction the rows already loaded are
+    the current ones (the identity map), so a second call reads nothing.
+    """
+    wanted = (visit.id, tuple(visit.assignment_ids))
+    kept = session.info.get(_QUEUE)
+    if kept is not None and kept[0] is session.get_transaction() and kept[1] == wanted:
+        return list(kept[2])
+    course = joinedload(Assignment.course)
+    found = session.scalars(
+        select(Assignment)
+        .where(Assignment.id.in_(visit.assignment_ids))
+        .options(
+            joinedload(Assignment.response).joinedload(Response.answers),
+            course.joinedload(Course.provider).joinedload(Provider.municipality),
+        )
+    ).unique()
+    rows = {a.id: a for a in found}
+    items = [rows[i] for i in visit.assignment_ids if i in rows]
+    session.info[_QUEUE] = (session.get_transaction(), wanted, items)
+    return list(items)
 
 
 def place(session: Session, visit: KioskSession, position: int) -> Assignment | None:

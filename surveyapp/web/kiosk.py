@@ -356,6 +356,10 @@ def unlock() -> str | WerkzeugResponse:
 
 def _flow(position: int, *, touch: bool = False) -> respond.Flow:
     """The queued questionnaire's flow; `touch` (POST) notes activity, a GET writes nothing."""
+    return _visit_flow(position, touch=touch)[1]
+
+
+def _visit_flow(position: int, *, touch: bool = False) -> tuple[KioskSession, respond.Flow]:
     visit = _visit()
     assignment = kiosk_service.place(db_session(), visit, position)
     if assignment is None:
@@ -369,7 +373,7 @@ def _flow(position: int, *, touch: bool = False) -> respond.Flow:
         abort(redirect(url_for("kiosk.screen"), code=303))
     instrument = registry().get(assignment.instrument_id)
     queue_length = len(visit.assignment_ids)
-    return respond.Flow(
+    return visit, respond.Flow(
         assignment,
         instrument,
         Channel.KIOSK,
@@ -417,14 +421,17 @@ def question(position: int, number: int) -> str | WerkzeugResponse:
 @respondent
 def answer(position: int, number: int) -> str | WerkzeugResponse | tuple[str, int]:
     """Save one answer (the view checks the CSRF token itself: see respond.take_answer)."""
-    result = respond.take_answer(_flow(position), number)
-    if isinstance(result, WerkzeugResponse) and respond.token_valid():
+    visit, flow = _visit_flow(position)
+
+    def taken() -> None:
         # Taken (a refused answer re-shows the page and notes nothing): the citizen is active,
-        # and after the last questionnaire the tablet is handed back.
-        visit = _visit()
-        _touch(visit)
-        _settle(visit)
-    return result
+        # and after the last questionnaire the tablet is handed back; in the answer's own
+        # transaction.
+        kiosk_service.keep_alive(db_session(), visit, idle=idle_timeout())
+        kiosk_service.settle(db_session(), visit, idle=idle_timeout())
+
+    flow.after_answer = taken
+    return respond.take_answer(flow, number)
 
 
 @bp.get("/<int:position>/tak")

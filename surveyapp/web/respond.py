@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -140,6 +141,9 @@ class Flow:
     url_args: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. the kiosk's pause button
     opens_on: date | None = None  # the window opens later: nothing can be answered yet
+    #: Run in the same transaction as a taken answer (the kiosk notes activity and hands the
+    #: tablet back after the last questionnaire); not for an answer refused or re-shown.
+    after_answer: Callable[[], None] | None = None
 
     def url(self, page: str, **values: Any) -> str:
         return url_for(f"{self.endpoints}.{page}", **self.url_args, **values)
@@ -309,6 +313,8 @@ def take_answer(flow: Flow, number: int) -> str | WerkzeugResponse | tuple[str, 
         # Nothing to re-show with the answer kept: a missing or wrong token is refused here.
         if not token_valid():
             abort(400)
+        if flow.after_answer is not None:
+            run_in_transaction(flow.after_answer)
         return flow.go("start" if response is None or flow.opens_on else "thanks")
     item = instrument.items[number - 1]
     form_class = item_form_class(instrument, item, response.language, flow.text_params)
@@ -333,6 +339,12 @@ def take_answer(flow: Flow, number: int) -> str | WerkzeugResponse | tuple[str, 
     last = number == len(instrument.items)
 
     def action() -> bool:
+        sent = store()
+        if flow.after_answer is not None:
+            flow.after_answer()
+        return sent
+
+    def store() -> bool:
         if last:
             fault("before_insert")
         db = db_session()

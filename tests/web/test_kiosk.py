@@ -386,3 +386,26 @@ def test_the_visit_summary_is_only_for_staff_who_may_see_the_citizen(
     login(stranger, "fjern", PASSWORD)
     assert stranger.get(f"/kiosk/besog/{visit_id}").status_code == 404
     assert client.get(f"/kiosk/besog/{visit_id}").location == "/kiosk/"  # confined meanwhile
+
+
+def test_a_kiosk_question_and_answer_run_few_statements(
+    client: FlaskClient, factory: sessionmaker[Session], visit: dict[str, int], app: Flask
+) -> None:
+    """The visit, then its queue with every response, answer and organisation in one
+    statement; an answer is stored and the activity noted in the same transaction."""
+    from tests.web.test_respond import counted
+
+    _start(client, visit["citizen"])
+    _answer_first_two_questions(client)
+    with counted(app) as statements:
+        page = client.get("/kiosk/1/3")
+    assert page.status_code == 200 and "Spørgsmål 3 af 5" in page.text
+    assert len(statements) <= 2, statements
+    with counted(app) as statements:
+        sent = client.post("/kiosk/1/3", data={"csrf_token": _csrf(page.text), "who5_3": "2"})
+    assert sent.status_code == 303 and sent.location.endswith("/kiosk/1/4")
+    assert len(statements) <= 5, statements
+    assert [s.split(" SET ")[0] for s in statements if s.startswith("UPDATE")] == [
+        "UPDATE response",
+        "UPDATE kiosk_session",
+    ]
