@@ -217,7 +217,11 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("LOGIN_PENDING_TIMEOUT", timedelta(minutes=5))
     app.config.setdefault("CPR_LOOKUP_MAX", 30)
     app.config.setdefault("CPR_LOOKUP_WINDOW", timedelta(minutes=15))
-    login_manager.init_app(app)
+    # Templates get `current_user` as the lazy proxy, not loaded for every page: a
+    # respondent's page never touches it, so it neither reads a user nor, with "strong"
+    # session protection, rewrites a session that has no user (a cookie on every answer).
+    login_manager.init_app(app, add_context_processor=False)
+    app.context_processor(lambda: {"current_user": current_user})
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to continue.")
     login_manager.login_message_category = "info"

@@ -426,3 +426,16 @@ def test_the_last_answer_writes_the_scores_in_one_statement(
     assert stored is not None and stored.submitted_at is not None
     scores = {s.name: s.value for s in stored.scores}
     assert scores["who5_raw"] == sum(WHO5) and scores["who5_percent"] == sum(WHO5) * 4, scores
+
+
+def test_a_question_page_rewrites_no_cookie(
+    client: FlaskClient, factory: sessionmaker[Session]
+) -> None:
+    """Nothing in the browser changes by looking at a question: no session cookie signed
+    again, no remember-me cookie cleared (the staff login's session protection never runs
+    for a respondent's page)."""
+    token, _ = factories.link(factory, "who5")
+    _begin(client, token)
+    page = client.get("/svar/1")
+    assert page.status_code == 200
+    assert page.headers.getlist("Set-Cookie") == []
