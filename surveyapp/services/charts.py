@@ -6,11 +6,22 @@ threshold around the baseline where the file asks for one. A citizen's own answe
 and a relative's answers to a proxy form (about the citizen); a relative's own view (e.g. their
 start-meeting satisfaction) is in the table only. Texts come in translated or from the
 definition files: nothing here knows Flask or names an instrument.
+
+Drawing takes a few hundred milliseconds, so a drawn chart is kept (`ChartCache`, bounded,
+in this process) under `chart_key`: a digest of everything the drawing reads (the panels,
+their points and labels, the texts, the caller's context such as the course and the
+language, and `CHART_VERSION`). New answers, changed scores or labels, another language or
+another course give another key, so a kept chart is never stale and never another course's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import threading
+import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -205,3 +216,101 @@ def chart_svg(panels: list[Panel], labels: ChartLabels) -> str:
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
+
+
+#: Changed whenever chart_svg draws the same panels differently, so no kept chart outlives it.
+CHART_VERSION = "1"
+
+#: Values the number formatter is asked about in the key: its output for them stands for its
+#: output for the axis ticks (which only the drawing knows), e.g. the decimal separator.
+_NUMBER_PROBES = (0.0, 0.5, 2.5, 12.5, 50.0, 1234.5, -1.0)
+
+
+def chart_key(panels: list[Panel], labels: ChartLabels, *context: object) -> str:
+    """A digest of everything `chart_svg(panels, labels)` draws, and of the caller's context.
+
+    The context names what the chart is of (e.g. the course) and how it is told (e.g. the
+    locale), so the same key can only come from the same drawing for the same course.
+    """
+    thresholds = sorted({s.change_threshold for p in panels for s in p.specs if s.change_threshold})
+    content = {
+        "version": CHART_VERSION,
+        "context": [str(c) for c in context],
+        "panels": [
+            {
+                "key": p.key,
+                "title": p.title,
+                "range": [p.low, p.high],
+                "lines": p.lines,
+                "specs": [[s.min, s.max, s.baseline_band, s.change_threshold] for s in p.specs],
+                "series": [
+                    [line.label, line.baseline, [[d.isoformat(), v] for d, v in line.points]]
+                    for line in p.series
+                ],
+            }
+            for p in panels
+        ],
+        "labels": {
+            "no_data": labels.no_data,
+            "band": [[t, labels.band(t)] for t in thresholds],
+            "respondent": sorted((r.value, text) for r, text in labels.respondent.items()),
+            "date_format": labels.date_format,
+            "number": [labels.number(v) for v in _NUMBER_PROBES],
+        },
+    }
+    encoded = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+class ChartCache:
+    """Drawn charts by key, least recently used first out, within `max_bytes` (compressed).
+
+    One per process (each gunicorn worker has its own); safe to share between threads.
+    """
+
+    def __init__(self, max_bytes: int = 16 * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self._kept: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    @property
+    def size(self) -> int:
+        """Bytes kept (compressed SVG)."""
+        return self._size
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            packed = self._kept.get(key)
+            if packed is None:
+                self.misses += 1
+                return None
+            self._kept.move_to_end(key)
+            self.hits += 1
+        return zlib.decompress(packed).decode()
+
+    def put(self, key: str, svg: str) -> None:
+        packed = zlib.compress(svg.encode(), 6)
+        if len(packed) > self.max_bytes:
+            return
+        with self._lock:
+            old = self._kept.pop(key, None)
+            if old is not None:
+                self._size -= len(old)
+            self._kept[key] = packed
+            self._size += len(packed)
+            while self._size > self.max_bytes:
+                _key, dropped = self._kept.popitem(last=False)
+                self._size -= len(dropped)
+
+    def svg(self, key: str, draw: Callable[[], str]) -> str:
+        """The chart kept under the key, or `draw()`'s, kept from now on."""
+        kept = self.get(key)
+        if kept is None:
+            kept = draw()
+            self.put(key, kept)
+        return kept

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import case, delete, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from surveyapp.enums import AssignmentStatus, CourseStatus, LegalBasis, Respondent, Sex
 from surveyapp.instruments import Change, Instrument, Item, Registry, ScoreSpec
@@ -24,6 +24,7 @@ from surveyapp.models import (
     CitizenClaim,
     Course,
     CprHandoff,
+    MeasurementPlan,
     Response,
     utcnow,
 )
@@ -517,8 +518,27 @@ def citizen_page(
 def course_chart_data(
     session: Session, scope: Scope, course_id: int, registry: Registry
 ) -> CourseView:
-    """One course's timeline and scores (for its chart); audited as a view of the citizen."""
-    course = get_course(session, scope, course_id)
+    """One course's timeline and scores (for its chart); audited as a view of the citizen.
+
+    Five statements whatever the course holds: the course with its plan, the plan's
+    timepoints, the assignments with their responses, then the scores and the answers (no
+    lazy load in course_view or the chart)."""
+    require_individual_access(scope)
+    course = session.scalars(
+        select(Course)
+        .where(Course.id == course_id, scope.course_filter())
+        .options(
+            joinedload(Course.plan).selectinload(MeasurementPlan.timepoints),
+            selectinload(Course.assignments)
+            .joinedload(Assignment.response)
+            .selectinload(Response.scores),
+            selectinload(Course.assignments)
+            .joinedload(Assignment.response)
+            .selectinload(Response.answers),
+        )
+    ).first()
+    if course is None:
+        raise OutOfScope("not found")
     audit.record(
         session,
         scope.actor,
