@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flask.testing import FlaskClient  # noqa: E402
-from sqlalchemy import event, func, select  # noqa: E402
+from sqlalchemy import Engine, event, func, select  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from surveyapp.app import create_app  # noqa: E402
@@ -101,6 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", help="a migrated database (default: the demo, built now)")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--plans", action="store_true", help="print the chart's query plans")
     args = parser.parse_args()
     url = args.url
     if url is None:
@@ -128,11 +129,12 @@ def main() -> None:
         else:
             login(client, _coordinator(factory, municipality_id), PASSWORD)
         clients[label] = client
-    seen: list[str] = []
+    seen: list[tuple[str, object]] = []
+    engine = app.extensions["surveyapp.engine"]
     event.listen(
-        app.extensions["surveyapp.engine"],
+        engine,
         "before_cursor_execute",
-        lambda _c, _cur, statement, *_a: seen.append(statement),
+        lambda _c, _cur, statement, parameters, *_a: seen.append((statement, parameters)),
     )
     print(f"{url}: {responses:,} responses; load before {_load()}")
     for label, municipality_id, courses, course_id, n in picked:
@@ -173,6 +175,29 @@ def main() -> None:
             f"{name:32} {median * 1000:10.2f} {median / floor:8.1f} {statements[name]:4}   {rounds}"
         )
     print(f"load after {_load()}")
+    if args.plans:
+        seen.clear()
+        clients["large"].get(f"/staff/courses/{picked[-1][3]}/chart.svg")
+        _plans(engine, list(seen))
+
+
+def _plans(engine: Engine, statements: list[tuple[str, object]]) -> None:
+    """The query plan of every SELECT a chart request ran."""
+    sqlite = engine.url.get_backend_name() == "sqlite"
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        for statement, parameters in statements:
+            if not statement.lstrip().upper().startswith("SELECT"):
+                continue
+            print("\n" + " ".join(statement.split())[:150] + " ...")
+            cursor.execute(
+                ("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + statement, parameters
+            )
+            for row in cursor.fetchall():
+                print("    " + (str(row[-1]) if sqlite else str(row[0])))
+    finally:
+        connection.close()
 
 
 if __name__ == "__main__":
