@@ -531,10 +531,7 @@ def course_chart_data(
             joinedload(Course.plan).selectinload(MeasurementPlan.timepoints),
             selectinload(Course.assignments)
             .joinedload(Assignment.response)
-            .selectinload(Response.scores),
-            selectinload(Course.assignments)
-            .joinedload(Assignment.response)
-            .selectinload(Response.answers),
+            .options(selectinload(Response.scores), selectinload(Response.answers)),
         )
     ).first()
     if course is None:

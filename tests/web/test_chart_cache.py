@@ -83,16 +83,23 @@ def statements(app: Flask) -> Iterator[Callable[[], int]]:
     event.remove(engine, "before_cursor_execute", note)
 
 
-def test_the_chart_is_drawn_once_and_again_after_a_new_answer(
-    app: Flask,
-    client: FlaskClient,
-    foreign: Foreign,
-    session_factory: sessionmaker[Session],
-    draws: list[int],
-) -> None:
+@pytest.fixture
+def chart(
+    client: FlaskClient, foreign: Foreign, session_factory: sessionmaker[Session]
+) -> tuple[str, int, int]:
+    """The coordinator logged in; (chart URL, course id, an unanswered WHO-5 of the course)."""
     course_id, who5 = _open_who5(session_factory)
     login(client, "koordinator")
-    url = f"/staff/courses/{course_id}/chart.svg"
+    return f"/staff/courses/{course_id}/chart.svg", course_id, who5
+
+
+def test_the_chart_is_drawn_once_and_again_after_a_new_answer(
+    client: FlaskClient,
+    session_factory: sessionmaker[Session],
+    chart: tuple[str, int, int],
+    draws: list[int],
+) -> None:
+    url, course_id, who5 = chart
     first = client.get(url)
     assert first.status_code == 200 and first.mimetype == "image/svg+xml"
     assert len(draws) == 1
@@ -128,15 +135,9 @@ def test_the_chart_is_drawn_once_and_again_after_a_new_answer(
 
 
 def test_a_kept_chart_is_never_served_without_access(
-    app: Flask,
-    client: FlaskClient,
-    foreign: Foreign,
-    session_factory: sessionmaker[Session],
-    draws: list[int],
+    app: Flask, client: FlaskClient, foreign: Foreign, chart: tuple[str, int, int], draws: list[int]
 ) -> None:
-    course_id, _who5 = _open_who5(session_factory)
-    login(client, "koordinator")
-    url = f"/staff/courses/{course_id}/chart.svg"
+    url = chart[0]
     assert client.get(url).status_code == 200
     assert len(app.extensions["surveyapp.charts"]) >= 1  # kept now
     for username in ("nabo", "leverandoer"):  # another municipality; another provider
