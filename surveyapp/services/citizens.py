@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import case, delete, func, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, noload, selectinload
 
 from surveyapp.enums import AssignmentStatus, CourseStatus, LegalBasis, Respondent, Sex
 from surveyapp.instruments import Change, Instrument, Item, Registry, ScoreSpec
@@ -520,9 +520,10 @@ def course_chart_data(
 ) -> CourseView:
     """One course's timeline and scores (for its chart); audited as a view of the citizen.
 
-    Five statements whatever the course holds: the course with its plan, the plan's
-    timepoints, the assignments with their responses, then the scores and the answers (no
-    lazy load in course_view or the chart)."""
+    Four statements whatever the course holds: the course with its plan, the plan's
+    timepoints, the assignments with their responses, their scores (no lazy load in
+    course_view or the chart). The answers are not read: the chart draws scores only, so this
+    view's table has no reported-item columns (the citizen page's view has them)."""
     require_individual_access(scope)
     course = session.scalars(
         select(Course)
@@ -531,7 +532,7 @@ def course_chart_data(
             joinedload(Course.plan).selectinload(MeasurementPlan.timepoints),
             selectinload(Course.assignments)
             .joinedload(Assignment.response)
-            .options(selectinload(Response.scores), selectinload(Response.answers)),
+            .options(selectinload(Response.scores), noload(Response.answers)),
         )
     ).first()
     if course is None:
