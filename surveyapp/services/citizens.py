@@ -524,19 +524,15 @@ def course_chart_data(
     timepoints, the assignments with their responses, their scores (no lazy load in
     course_view or the chart). The answers are not read: the chart draws scores only, so this
     view's table has no reported-item columns (the citizen page's view has them)."""
-    require_individual_access(scope)
-    course = session.scalars(
-        select(Course)
-        .where(Course.id == course_id, scope.course_filter())
-        .options(
-            joinedload(Course.plan).selectinload(MeasurementPlan.timepoints),
-            selectinload(Course.assignments)
-            .joinedload(Assignment.response)
-            .options(selectinload(Response.scores), noload(Response.answers)),
-        )
-    ).first()
-    if course is None:
-        raise OutOfScope("not found")
+    course = get_course(
+        session,
+        scope,
+        course_id,
+        joinedload(Course.plan).selectinload(MeasurementPlan.timepoints),
+        selectinload(Course.assignments)
+        .joinedload(Assignment.response)
+        .options(selectinload(Response.scores), noload(Response.answers)),
+    )
     audit.record(
         session,
         scope.actor,
