@@ -6,12 +6,25 @@ threshold around the baseline where the file asks for one. A citizen's own answe
 and a relative's answers to a proxy form (about the citizen); a relative's own view (e.g. their
 start-meeting satisfaction) is in the table only. Texts come in translated or from the
 definition files: nothing here knows Flask or names an instrument.
+
+Drawing takes a few hundred milliseconds, so a drawn chart is kept (`ChartCache`, bounded,
+in this process) under `chart_key`: a digest of everything the drawing reads (the panels,
+their points and labels, the texts, the caller's context such as the course and the
+language, and `CHART_VERSION`). New answers, changed scores or labels, another language or
+another course give another key, so a kept chart is never stale and never another course's.
 """
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import io
-from collections.abc import Callable, Mapping
+import json
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -127,12 +140,31 @@ MARKERS = ("o", "s", "^", "D", "v", "P")
 
 def chart_svg(panels: list[Panel], labels: ChartLabels) -> str:
     """Draw one panel per chart panel and return the SVG document as text."""
+    with _no_cycle_collection():
+        return _draw(panels, labels)
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused while drawing (a tenth of the time went to it, walking
+    the whole process's objects for the figure's many short-lived ones); it runs afterwards.
+    Only the call that paused it resumes it, so it is never left off."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _draw(panels: list[Panel], labels: ChartLabels) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import dates as mdates
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FixedLocator, FuncFormatter
 
     matplotlib.rcParams["svg.hashsalt"] = "surveyapp"  # stable element ids
     matplotlib.rcParams["svg.fonttype"] = "path"  # no font needed in the browser
@@ -143,7 +175,9 @@ def chart_svg(panels: list[Panel], labels: ChartLabels) -> str:
     colours = (BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILION)
     days: list[date] = []
     for ax, panel in zip(axes, panels, strict=False):
-        ax.set_title(panel.title, loc="left", fontsize=11, fontweight="bold")
+        # y given: where matplotlib would put it anyway (the x axis is at the bottom), without
+        # its search for overlapping tick labels on every layout pass and draw.
+        ax.set_title(panel.title, loc="left", fontsize=11, fontweight="bold", y=1.0)
         pad = (panel.high - panel.low) * 0.05
         ax.set_ylim(panel.low, panel.high + pad)
         for value, label in panel.lines:
@@ -195,9 +229,10 @@ def chart_svg(panels: list[Panel], labels: ChartLabels) -> str:
         days.sort()
         pad_days = max(timedelta(days=14), (days[-1] - days[0]) / 20)
         last.set_xlim(days[0] - pad_days, days[-1] + pad_days)
-        last.xaxis.set_major_locator(
-            mdates.AutoDateLocator(minticks=3, maxticks=7, interval_multiples=False)
-        )
+        # The automatic date ticks depend on the limits only: found once, not on every pass.
+        auto = mdates.AutoDateLocator(minticks=3, maxticks=7, interval_multiples=False)
+        last.xaxis.set_major_locator(auto)
+        last.xaxis.set_major_locator(FixedLocator(auto()))
         last.xaxis.set_major_formatter(mdates.DateFormatter(labels.date_format))
         fig.autofmt_xdate()
     else:
@@ -205,3 +240,100 @@ def chart_svg(panels: list[Panel], labels: ChartLabels) -> str:
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
+
+
+#: Changed whenever chart_svg draws the same panels differently. (The cache lives in the
+#: process, so a new release starts empty anyway; this keeps the key honest if it ever lives
+#: longer.)
+CHART_VERSION = "1"
+
+#: Values the number formatter is asked about in the key: its output for them stands for its
+#: output for the axis ticks (which only the drawing knows), e.g. the decimal separator.
+_NUMBER_PROBES = (0.0, 0.5, 2.5, 12.5, 50.0, 1234.5, -1.0)
+
+
+def chart_key(panels: list[Panel], labels: ChartLabels, *context: object) -> str:
+    """A digest of everything `chart_svg(panels, labels)` draws, and of the caller's context.
+
+    The context names what the chart is of (e.g. the course) and how it is told (e.g. the
+    locale), so the same key can only come from the same drawing for the same course.
+    """
+    thresholds = sorted({s.change_threshold for p in panels for s in p.specs if s.change_threshold})
+    content = {
+        "version": CHART_VERSION,
+        "context": [str(c) for c in context],
+        "panels": [
+            {
+                "key": p.key,
+                "title": p.title,
+                "range": [p.low, p.high],
+                "lines": p.lines,
+                "specs": [[s.min, s.max, s.baseline_band, s.change_threshold] for s in p.specs],
+                "series": [
+                    [line.label, line.baseline, [[d.isoformat(), v] for d, v in line.points]]
+                    for line in p.series
+                ],
+            }
+            for p in panels
+        ],
+        "labels": {
+            "no_data": labels.no_data,
+            "band": [[t, labels.band(t)] for t in thresholds],
+            "respondent": sorted((r.value, text) for r, text in labels.respondent.items()),
+            "date_format": labels.date_format,
+            "number": [labels.number(v) for v in _NUMBER_PROBES],
+        },
+    }
+    encoded = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+class ChartCache:
+    """Drawn charts by key, least recently used first out, within `max_bytes` (compressed).
+
+    One per process (each gunicorn worker has its own); safe to share between threads.
+    """
+
+    def __init__(self, max_bytes: int = 16 * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self._kept: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    @property
+    def size(self) -> int:
+        """Bytes kept (compressed SVG)."""
+        return self._size
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            packed = self._kept.get(key)
+            if packed is None:
+                return None
+            self._kept.move_to_end(key)
+        return zlib.decompress(packed).decode()
+
+    def put(self, key: str, svg: str) -> None:
+        packed = zlib.compress(svg.encode(), 6)
+        if len(packed) > self.max_bytes:
+            return
+        with self._lock:
+            old = self._kept.pop(key, None)
+            if old is not None:
+                self._size -= len(old)
+            self._kept[key] = packed
+            self._size += len(packed)
+            while self._size > self.max_bytes:
+                _key, dropped = self._kept.popitem(last=False)
+                self._size -= len(dropped)
+
+    def svg(self, key: str, draw: Callable[[], str]) -> str:
+        """The chart kept under the key, or `draw()`'s, kept from now on."""
+        kept = self.get(key)
+        if kept is None:
+            kept = draw()
+            self.put(key, kept)
+        return kept

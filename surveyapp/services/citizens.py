@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import case, delete, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, noload, selectinload
 
 from surveyapp.enums import AssignmentStatus, CourseStatus, LegalBasis, Respondent, Sex
 from surveyapp.instruments import Change, Instrument, Item, Registry, ScoreSpec
@@ -24,6 +24,7 @@ from surveyapp.models import (
     CitizenClaim,
     Course,
     CprHandoff,
+    MeasurementPlan,
     Response,
     utcnow,
 )
@@ -517,8 +518,21 @@ def citizen_page(
 def course_chart_data(
     session: Session, scope: Scope, course_id: int, registry: Registry
 ) -> CourseView:
-    """One course's timeline and scores (for its chart); audited as a view of the citizen."""
-    course = get_course(session, scope, course_id)
+    """One course's timeline and scores (for its chart); audited as a view of the citizen.
+
+    Four statements whatever the course holds: the course with its plan, the plan's
+    timepoints, the assignments with their responses, their scores (no lazy load in
+    course_view or the chart). The answers are not read: the chart draws scores only, so this
+    view's table has no reported-item columns (the citizen page's view has them)."""
+    course = get_course(
+        session,
+        scope,
+        course_id,
+        joinedload(Course.plan).selectinload(MeasurementPlan.timepoints),
+        selectinload(Course.assignments)
+        .joinedload(Assignment.response)
+        .options(selectinload(Response.scores), noload(Response.answers)),
+    )
     audit.record(
         session,
         scope.actor,

@@ -179,10 +179,15 @@ def get_citizen(session: Session, scope: Scope, citizen_id: int) -> Citizen:
     return _one(session, select(Citizen).where(Citizen.id == citizen_id, scope.citizen_filter()))
 
 
-def get_course(session: Session, scope: Scope, course_id: int) -> Course:
-    """The course with this id, if the user may see it; else OutOfScope."""
+def get_course(session: Session, scope: Scope, course_id: int, *options: Any) -> Course:
+    """The course with this id, if the user may see it; else OutOfScope.
+
+    `options` are loader options for the same statement (e.g. what a view reads with it)."""
     require_individual_access(scope)
-    return _one(session, select(Course).where(Course.id == course_id, scope.course_filter()))
+    return _one(
+        session,
+        select(Course).where(Course.id == course_id, scope.course_filter()).options(*options),
+    )
 
 
 def get_assignment(session: Session, scope: Scope, assignment_id: int) -> Assignment:

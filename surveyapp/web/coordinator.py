@@ -415,11 +415,13 @@ def citizen(citizen_id: int) -> str:
 @staff_required(WORKERS)
 def course_chart(course_id: int) -> Response:
     """The course's scores over time as an SVG image (matplotlib)."""
-    with unit_of_work() as db:
+    with unit_of_work() as db:  # access is checked (and the view audited) before the cache
         view = citizen_service.course_chart_data(db, current_scope(), course_id, registry())
         labels = _chart_labels()
         panels = charts.panels_of(view, _lang(), labels)
-    svg = charts.chart_svg(panels, labels)
+    cache = current_app.extensions.setdefault("surveyapp.charts", charts.ChartCache())
+    key = charts.chart_key(panels, labels, "course", course_id, get_locale())
+    svg = cache.svg(key, lambda: charts.chart_svg(panels, labels))
     response = current_app.response_class(svg, mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response
