@@ -99,9 +99,12 @@ class Client:
 
 
 class Gunicorn:
-    """gunicorn -c gunicorn.conf.py surveyapp.wsgi:app, its output in `log`."""
+    """gunicorn -c gunicorn.conf.py APP (surveyapp.wsgi:app), its output in `log`."""
 
-    def __init__(self, environ: Mapping[str, str], log: Path, *extra: str) -> None:
+    def __init__(
+        self, environ: Mapping[str, str], log: Path, *extra: str, app: str = "surveyapp.wsgi:app"
+    ) -> None:
+        self.app = app
         self.port = free_port()
         self.log = log
         self.environ = {
@@ -121,7 +124,7 @@ class Gunicorn:
             "-c",
             str(ROOT / "gunicorn.conf.py"),
             *self.extra,
-            "surveyapp.wsgi:app",
+            self.app,
         ]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(  # noqa: S603 - our interpreter running gunicorn
