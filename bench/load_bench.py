@@ -425,8 +425,8 @@ def run_db(db: str, args: argparse.Namespace, out: Callable[[str], None]) -> DbR
         )
         run = DbRun(db, inproc.statements, inproc, serial_app, serial_floor)
         out(
-            f"question page at concurrency 1 (median of {args.serial}): app {serial_app.server_ms:.2f}"
-            f" ms in gunicorn ({serial_app.client_ms:.2f} ms round trip, "
+            f"question page at concurrency 1 (median of {args.serial}): app "
+            f"{serial_app.server_ms:.2f} ms in gunicorn ({serial_app.client_ms:.2f} ms round trip, "
             f"{inproc.question_ms:.2f} ms in-process), floor {serial_floor.server_ms:.2f} ms "
             f"({serial_floor.client_ms:.2f} ms); page {inproc.question_bytes} bytes"
         )
@@ -570,10 +570,11 @@ def report(
                 )
                 if level.errors:
                     out(f"{'':14}errors: {dict(level.errors)}")
-            if floor.cpu_ms("server_cpu"):
+            if floor.cpu_ms("server_cpu") and floor.per_second:
+                cpu = app.cpu_ms("server_cpu") / floor.cpu_ms("server_cpu")
                 out(
-                    f"{'':14}app/floor: rate {app.per_second / floor.per_second:.2f}x, server CPU "
-                    f"per questionnaire {app.cpu_ms('server_cpu') / floor.cpu_ms('server_cpu'):.1f}x"
+                    f"{'':14}app/floor: rate {app.per_second / floor.per_second:.2f}x, "
+                    f"server CPU per questionnaire {cpu:.1f}x"
                 )
         out(
             f"stored: {run.stored} submitted responses (app rounds completed "
