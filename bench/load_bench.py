@@ -77,7 +77,7 @@ CPR_KEY = "load-bench-cpr-hmac-key-" + "c" * 40
 LEVELS = (4, 16, 50)
 #: The first round's guess of the app's rate (links made before it); later rounds use the
 #: best rate seen so far.
-FIRST_GUESS_PER_SECOND = 60.0
+FIRST_GUESS_PER_SECOND = 30.0
 
 
 # --- one round --------------------------------------------------------------------------------
@@ -161,10 +161,13 @@ def run_round(
     before = (server_cpu(), db_cpu(), own_cpu_seconds())
     began = time.perf_counter()
     stop_at = time.monotonic() + seconds
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(seconds + 3 * timeout)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(seconds + 3 * timeout)
+    finally:
+        stop_at = 0.0  # on Ctrl-C too: every client stops after its current request
     result.seconds = time.perf_counter() - began
     result.server_cpu = server_cpu() - before[0]
     result.db_cpu = db_cpu() - before[1]
@@ -431,14 +434,19 @@ def run_db(db: str, args: argparse.Namespace, out: Callable[[str], None]) -> DbR
             f"({serial_floor.client_ms:.2f} ms); page {inproc.question_bytes} bytes"
         )
         best = FIRST_GUESS_PER_SECOND
+        pool: list[str] = []
         for clients in args.clients:
             for number in range(args.rounds):
                 for side in ("app", "floor"):
                     if side == "app":
-                        need = int(clients + best * 1.5 * args.seconds) + 20
+                        # links left unopened by the last round are used first
+                        need = int(clients + best * 1.5 * args.seconds) + 20 - len(pool)
                         made = time.perf_counter()
-                        supply = iter(make_links(servers.url, need))
-                        prepared = f", {need} links made in {time.perf_counter() - made:.1f} s"
+                        pool.extend(make_links(servers.url, max(need, 0)))
+                        supply = _drain(pool)
+                        prepared = (
+                            f", {max(need, 0)} links made in {time.perf_counter() - made:.1f} s"
+                        )
                         server = servers.app
                     else:
                         supply = (secrets.token_hex(16) for _ in iter(int, 1))
@@ -479,6 +487,12 @@ def run_db(db: str, args: argparse.Namespace, out: Callable[[str], None]) -> DbR
             run.floor_rows = conn.scalar(text("SELECT count(*) FROM floor_answer")) or 0
         engine.dispose()
         return run
+
+
+def _drain(pool: list[str]) -> Iterator[str]:
+    """Hand out the pool's links, each once; what is left stays in the pool."""
+    while pool:
+        yield pool.pop()
 
 
 # --- the report --------------------------------------------------------------------------------
