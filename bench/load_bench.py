@@ -30,6 +30,7 @@ directories are removed on the way out (also on Ctrl-C).
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import shutil
 import statistics
@@ -96,6 +97,7 @@ class Round:
     db_cpu: float = 0.0
     client_cpu: float = 0.0
     ran_out: bool = False  # the prepared links ran out before the round's end
+    load: float = 0.0  # the machine's 1-minute load average at the round's end
 
     @property
     def per_second(self) -> float:
@@ -172,7 +174,13 @@ def run_round(
     result.server_cpu = server_cpu() - before[0]
     result.db_cpu = db_cpu() - before[1]
     result.client_cpu = own_cpu_seconds() - before[2]
+    result.load = load_average()
     return result
+
+
+def load_average() -> float:
+    """The 1-minute load average (runnable processes; this machine has os.cpu_count() cores)."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 def _error_kind(message: str) -> str:
@@ -534,6 +542,10 @@ class Level:
         return [v for r in self.rounds for values in r.latencies.values() for v in values]
 
     @property
+    def load(self) -> float:
+        return max((r.load for r in self.rounds), default=0.0)
+
+    @property
     def errors(self) -> Counter[str]:
         total: Counter[str] = Counter()
         for r in self.rounds:
@@ -551,7 +563,8 @@ def report(
     out(
         f"\nLoad benchmark {date.today()}: gunicorn 2 sync workers (gunicorn.conf.py), "
         f"{args.rounds} x {args.seconds:.0f} s per side and level, app and floor interleaved; "
-        f"machine load before the run: {load}"
+        f"machine load before the run: {load} ({os.cpu_count()} cores); "
+        "load below: the highest 1-minute load average at the end of a round"
     )
     for run in runs:
         out(f"\n### {run.db}")
@@ -560,7 +573,7 @@ def report(
         out(f"  whole questionnaire: {sum(sum(v) for v in run.statements.values())}")
         out(
             f"{'clients':>7} {'side':5} {'WHO-5/s':>8} {'ratio':>6} {'srv ms/q':>8} "
-            f"{'db ms/q':>7} {'cli ms/q':>8} {'errors':>6}  p50/p95/p99 ms per request type"
+            f"{'db ms/q':>7} {'cli ms/q':>8} {'errors':>6} {'load':>4}  p50/p95/p99 ms per request"
         )
         for clients in sorted({r.clients for r in run.rounds}):
             app, floor = _level(run, clients, "app"), _level(run, clients, "floor")
@@ -574,7 +587,7 @@ def report(
                 out(
                     f"{clients:7} {side:5} {level.per_second:8.1f} {ratio:>6} "
                     f"{level.cpu_ms('server_cpu'):8.1f} {level.cpu_ms('db_cpu'):7.1f} "
-                    f"{level.cpu_ms('client_cpu'):8.1f} {errors:6}  "
+                    f"{level.cpu_ms('client_cpu'):8.1f} {errors:6} {level.load:4.1f}  "
                     + ", ".join(
                         f"{kind} {_pct(level.latencies(kind), 0.5):.0f}/"
                         f"{_pct(level.latencies(kind), 0.95):.0f}/"

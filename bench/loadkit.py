@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -30,6 +29,7 @@ from surveyapp.models import Citizen, Municipality, Provider, StaffUser, Team  #
 from surveyapp.scheduling import today_in_denmark  # noqa: E402
 from surveyapp.services.courses import create_course, default_plan  # noqa: E402
 from surveyapp.services.links import create_link  # noqa: E402
+from tests.support.serving import remember_cookies, request_parts  # noqa: E402
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 WHO5_ITEMS = 5
@@ -169,13 +169,7 @@ class KeepAliveClient:
     def request(
         self, kind: str, method: str, path: str, form: Mapping[str, str] | None = None
     ) -> Answer:
-        headers = dict(self.headers)
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        body = None
-        if form is not None:
-            body = urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        headers, body = request_parts(self.headers, self.cookies, form)
         began = time.perf_counter()
         try:
             answer = self._send(method, path, body, headers)
@@ -208,14 +202,9 @@ class KeepAliveClient:
             self._connection.request(method, path, body=body, headers=headers)
             response = self._connection.getresponse()
         text = response.read().decode("utf-8", "replace")
-        for name, value in response.getheaders():
-            if name.lower() == "set-cookie":
-                cookie, _, rest = value.partition("=")
-                content = rest.split(";", 1)[0]
-                if content and "Max-Age=0" not in value and "01 Jan 1970" not in value:
-                    self.cookies[cookie.strip()] = content
-                else:
-                    self.cookies.pop(cookie.strip(), None)
+        remember_cookies(
+            self.cookies, [v for k, v in response.getheaders() if k.lower() == "set-cookie"]
+        )
         if response.will_close:
             self.close()
         return Answer(response.status, response.getheader("Location") or "", text)
