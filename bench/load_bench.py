@@ -55,14 +55,18 @@ from werkzeug.test import EnvironBuilder  # noqa: E402
 from bench.floor_app import table_sql  # noqa: E402
 from bench.loadkit import (  # noqa: E402
     KINDS,
+    KIOSK_KINDS,
     Answer,
     KeepAliveClient,
     RequestFailed,
     cpu_seconds,
+    kiosk_cookie,
     make_links,
+    make_visits,
     own_cpu_seconds,
     postmaster_pid,
     tree_cpu_seconds,
+    walk_kiosk,
     walk_who5,
 )
 from surveyapp.db import make_engine, upgrade  # noqa: E402
@@ -73,6 +77,7 @@ from tests.support.pg import TempPostgres  # noqa: E402
 from tests.support.serving import Gunicorn  # noqa: E402
 
 REQUESTS_PER_WALK = 14
+REQUESTS_PER_KIOSK_WALK = 17
 SECRET = "load-bench-secret-key-" + "s" * 40  # noqa: S105
 CPR_KEY = "load-bench-cpr-hmac-key-" + "c" * 40
 LEVELS = (4, 16, 50)
@@ -86,8 +91,9 @@ FIRST_GUESS_PER_SECOND = 30.0
 
 @dataclass
 class Round:
-    side: str  # "app" or "floor"
+    side: str  # "app", "kiosk" or "floor"
     clients: int
+    per_walk: int = REQUESTS_PER_WALK  # requests of one whole questionnaire
     seconds: float = 0.0
     completed: int = 0  # whole questionnaires
     requests: int = 0  # requests answered with the expected status
@@ -101,7 +107,7 @@ class Round:
 
     @property
     def per_second(self) -> float:
-        return self.requests / REQUESTS_PER_WALK / self.seconds if self.seconds else 0.0
+        return self.requests / self.per_walk / self.seconds if self.seconds else 0.0
 
 
 class _Stop(Exception):
@@ -117,14 +123,18 @@ def run_round(
     server_cpu: Callable[[], float],
     db_cpu: Callable[[], float],
     timeout: float = 10.0,
+    walk: Callable[[KeepAliveClient, str], None] = walk_who5,
+    kinds: tuple[str, ...] = KINDS,
 ) -> Round:
-    """`clients` threads answer whole questionnaires for `seconds`, one token each."""
-    result = Round(side, clients)
+    """`clients` threads answer whole questionnaires for `seconds`, one token each (a link's,
+    or with `walk=walk_kiosk` a tablet's cookie)."""
+    per_walk = REQUESTS_PER_KIOSK_WALK if walk is walk_kiosk else REQUESTS_PER_WALK
+    result = Round(side, clients, per_walk)
     lock = threading.Lock()
     stop_at = 0.0
 
     def client_thread() -> None:
-        latencies: dict[str, list[float]] = {kind: [] for kind in KINDS}
+        latencies: dict[str, list[float]] = {kind: [] for kind in kinds}
         errors: Counter[str] = Counter()
         completed = requests = 0
 
@@ -144,7 +154,7 @@ def run_round(
                 break
             client = KeepAliveClient(port, record=record, timeout=timeout)
             try:
-                walk_who5(client, token)
+                walk(client, token)
                 completed += 1
             except _Stop:
                 break
@@ -420,6 +430,7 @@ class DbRun:
     floor_rows: int = 0
     expected_app: int = 0  # questionnaires the app rounds completed
     expected_floor: int = 0  # and the floor's
+    expected_kiosk: int = 0  # and the kiosks'
 
 
 def run_db(db: str, args: argparse.Namespace, out: Callable[[str], None]) -> DbRun:
@@ -443,10 +454,25 @@ def run_db(db: str, args: argparse.Namespace, out: Callable[[str], None]) -> DbR
         )
         best = FIRST_GUESS_PER_SECOND
         pool: list[str] = []
+        visits: list[str] = []
         for clients in args.clients:
             for number in range(args.rounds):
-                for side in ("app", "floor"):
-                    if side == "app":
+                for side in ("app", "kiosk", "floor") if args.kiosk else ("app", "floor"):
+                    walk, kinds = walk_who5, KINDS
+                    if side == "kiosk":
+                        need = int(clients + best * 1.5 * args.seconds) + 20 - len(visits)
+                        made = time.perf_counter()
+                        visits.extend(
+                            kiosk_cookie(SECRET, grant)
+                            for grant in make_visits(servers.url, max(need, 0))
+                        )
+                        supply = _drain(visits)
+                        prepared = (
+                            f", {max(need, 0)} visits made in {time.perf_counter() - made:.1f} s"
+                        )
+                        server = servers.app
+                        walk, kinds = walk_kiosk, KIOSK_KINDS
+                    elif side == "app":
                         # links left unopened by the last round are used first
                         need = int(clients + best * 1.5 * args.seconds) + 20 - len(pool)
                         made = time.perf_counter()
@@ -469,11 +495,15 @@ def run_db(db: str, args: argparse.Namespace, out: Callable[[str], None]) -> DbR
                         lambda server=server: cpu_seconds(server),
                         servers.db_cpu,
                         timeout=args.timeout,
+                        walk=walk,
+                        kinds=kinds,
                     )
                     run.rounds.append(result)
                     if side == "app":
                         best = max(best, result.per_second)
                         run.expected_app += result.completed
+                    elif side == "kiosk":
+                        run.expected_kiosk += result.completed
                     else:
                         run.expected_floor += result.completed
                     out(
@@ -525,7 +555,7 @@ class Level:
 
     @property
     def walks(self) -> float:
-        return sum(r.requests for r in self.rounds) / REQUESTS_PER_WALK
+        return sum(r.requests / r.per_walk for r in self.rounds)
 
     @property
     def per_second(self) -> float:
@@ -562,7 +592,8 @@ def report(
 ) -> None:
     out(
         f"\nLoad benchmark {date.today()}: gunicorn 2 sync workers (gunicorn.conf.py), "
-        f"{args.rounds} x {args.seconds:.0f} s per side and level, app and floor interleaved; "
+        f"{args.rounds} x {args.seconds:.0f} s per side and level, "
+        f"{'app / kiosk / floor' if args.kiosk else 'app / floor'} interleaved; "
         f"machine load before the run: {load} ({os.cpu_count()} cores); "
         "load below: the highest 1-minute load average at the end of a round"
     )
@@ -576,11 +607,14 @@ def report(
             f"{'db ms/q':>7} {'cli ms/q':>8} {'errors':>6} {'load':>4}  p50/p95/p99 ms per request"
         )
         for clients in sorted({r.clients for r in run.rounds}):
-            app, floor = _level(run, clients, "app"), _level(run, clients, "floor")
-            for side, level in (("app", app), ("floor", floor)):
+            floor = _level(run, clients, "floor")
+            sides = [(side, _level(run, clients, side)) for side in ("app", "kiosk", "floor")]
+            for side, level in sides:
+                if not level.rounds:
+                    continue
                 ratio = (
-                    f"{app.per_second / floor.per_second:6.2f}"
-                    if side == "app" and floor.per_second
+                    f"{level.per_second / floor.per_second:6.2f}"
+                    if side != "floor" and floor.per_second
                     else ""
                 )
                 errors = sum(level.errors.values())
@@ -592,21 +626,22 @@ def report(
                         f"{kind} {_pct(level.latencies(kind), 0.5):.0f}/"
                         f"{_pct(level.latencies(kind), 0.95):.0f}/"
                         f"{_pct(level.latencies(kind), 0.99):.0f}"
-                        for kind in KINDS
+                        for kind in (KIOSK_KINDS if side == "kiosk" else KINDS)
                     )
                 )
                 if level.errors:
                     out(f"{'':14}errors: {dict(level.errors)}")
-            if floor.cpu_ms("server_cpu") and floor.per_second:
-                cpu = app.cpu_ms("server_cpu") / floor.cpu_ms("server_cpu")
-                out(
-                    f"{'':14}app/floor: rate {app.per_second / floor.per_second:.2f}x, "
-                    f"server CPU per questionnaire {cpu:.1f}x"
-                )
+            for side, level in sides[:2]:
+                if level.rounds and floor.cpu_ms("server_cpu") and floor.per_second:
+                    cpu = level.cpu_ms("server_cpu") / floor.cpu_ms("server_cpu")
+                    out(
+                        f"{'':14}{side}/floor: rate {level.per_second / floor.per_second:.2f}x, "
+                        f"server CPU per questionnaire {cpu:.1f}x"
+                    )
         out(
             f"stored: {run.stored} submitted responses (app rounds completed "
-            f"{run.expected_app}, plus 2 in-process and the walks cut at a round's end "
-            f"after their last answer), {run.floor_rows} floor rows"
+            f"{run.expected_app}, kiosk rounds {run.expected_kiosk}, plus 2 in-process and "
+            f"the walks cut at a round's end after their last answer), {run.floor_rows} floor rows"
         )
         out(
             f"question page at concurrency 1 (median, n={run.serial_app.samples}): app "
@@ -680,6 +715,9 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = _print) -> 
     parser.add_argument("--rounds", type=int, default=2, help="app/floor pairs per level")
     parser.add_argument("--serial", type=int, default=300, help="question pages at concurrency 1")
     parser.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
+    parser.add_argument(
+        "--kiosk", action="store_true", help="also kiosk tablets (WHO-5), a third side per pair"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke check: 5 s rounds, 1 pair")
     args = parser.parse_args(argv)
     if args.quick:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import secrets
 import socket
 import sys
 import time
@@ -21,12 +22,31 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from flask import Flask  # noqa: E402
+from flask.sessions import SecureCookieSessionInterface  # noqa: E402
 from sqlalchemy import select  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 
 from surveyapp.db import make_engine, make_session_factory  # noqa: E402
-from surveyapp.enums import ProviderKind, Respondent, Role, Sex  # noqa: E402
-from surveyapp.models import Citizen, Municipality, Provider, StaffUser, Team  # noqa: E402
+from surveyapp.enums import (  # noqa: E402
+    KioskState,
+    ProviderKind,
+    Respondent,
+    Role,
+    Sex,
+)
+from surveyapp.models import (  # noqa: E402
+    Assignment,
+    Citizen,
+    KioskSession,
+    Municipality,
+    Provider,
+    StaffUser,
+    Team,
+    utcnow,
+)
 from surveyapp.scheduling import today_in_denmark  # noqa: E402
+from surveyapp.security import hash_secret, new_token, token_hash  # noqa: E402
 from surveyapp.services.courses import create_course, default_plan  # noqa: E402
 from surveyapp.services.links import create_link  # noqa: E402
 from tests.support.serving import remember_cookies, request_parts  # noqa: E402
@@ -36,6 +56,20 @@ WHO5_ITEMS = 5
 
 #: The request types of one WHO-5 by link, in the order they are sent (14 requests).
 KINDS = ("open link", "start page", "begin", "question", "answer", "last answer", "thank-you")
+#: ... and on a kiosk tablet (17 requests).
+KIOSK_KINDS = (
+    "handover",
+    "begin visit",
+    "next screen",
+    "start page",
+    "begin",
+    "question",
+    "answer",
+    "last answer",
+    "thank-you",
+    "hand-back",
+)
+KIOSK_COOKIE = "__Host-session"  # the session cookie's name in production
 
 # --- links prepared in the database (not timed) ---------------------------------------------
 
@@ -53,6 +87,72 @@ def make_links(
     later ones, so a benchmark can add links between its rounds. With
     `coordinator_password_hash` a coordinator `koordinator` is made with it (first call only).
     """
+    return _prepare(
+        url,
+        count,
+        lambda session, target, _municipality: create_link(session, target),
+        municipality_code,
+        coordinator_password_hash,
+    )
+
+
+def make_visits(url: str, count: int, *, municipality_code: str = "990") -> list[str]:
+    """`count` kiosk visits, each a tablet handed over for one citizen's WHO-5 baseline (one
+    citizen and course each), as a coordinator's "start the visit" leaves them; returns the
+    grants (the value the tablet's cookie session holds, `kiosk_cookie`)."""
+    staff: dict[str, int] = {}
+
+    def visit(session: Session, target: Assignment, municipality: Municipality) -> str:
+        if "id" not in staff:
+            user = session.scalar(select(StaffUser).where(StaffUser.username == "kiosk-bench"))
+            if user is None:
+                user = StaffUser(
+                    username="kiosk-bench",
+                    full_name="Kiosk Bench",
+                    role=Role.COORDINATOR,
+                    municipality_id=municipality.id,
+                    password_hash=hash_secret(secrets.token_urlsafe(16)),
+                    kiosk_pin_hash=hash_secret("2468"),
+                )
+                session.add(user)
+                session.flush()
+            staff["id"] = user.id
+        grant = new_token()
+        now = utcnow()
+        session.add(
+            KioskSession(
+                grant_hash=token_hash(grant),
+                staff_user_id=staff["id"],
+                municipality_id=municipality.id,
+                citizen_id=target.course.citizen_id,
+                assignment_ids=[target.id],
+                state=KioskState.HANDOVER,
+                staff_login_at=now,
+                started_at=now,
+                last_activity_at=now,
+            )
+        )
+        return grant
+
+    return _prepare(url, count, visit, municipality_code, None)
+
+
+def kiosk_cookie(secret_key: str, grant: str) -> str:
+    """The signed cookie session of a tablet holding the grant (Flask's own signing)."""
+    signer = Flask("kiosk-cookie")
+    signer.secret_key = secret_key
+    serializer = SecureCookieSessionInterface().get_signing_serializer(signer)
+    assert serializer is not None
+    return str(serializer.dumps({"kiosk_grant": grant}))
+
+
+def _prepare(
+    url: str,
+    count: int,
+    hand_out: Callable[[Session, Assignment, Municipality], str],
+    municipality_code: str,
+    coordinator_password_hash: str | None,
+) -> list[str]:
     engine = make_engine(url)
     factory = make_session_factory(engine)
     today = today_in_denmark()
@@ -121,7 +221,7 @@ def make_links(
                 and a.respondent is Respondent.CITIZEN
                 and a.timepoint_key == "baseline"
             )
-            tokens.append(create_link(session, target))
+            tokens.append(hand_out(session, target, municipality))
     engine.dispose()
     return tokens
 
@@ -236,6 +336,34 @@ def walk_who5(client: KeepAliveClient, token: str, value: str = "3") -> None:
     if not location.endswith("/svar/tak"):
         raise RequestFailed(f"after the last answer: {location}")
     _expect(client.request("thank-you", "GET", _path(location)), 200, "thank-you")
+
+
+def walk_kiosk(client: KeepAliveClient, cookie: str, value: str = "3") -> None:
+    """A whole WHO-5 on a kiosk tablet, from the hand-over screen to the hand-back screen
+    (17 requests): `cookie` is the tablet's session (kiosk_cookie)."""
+    client.cookies[KIOSK_COOKIE] = cookie
+    handover = _expect(client.request("handover", "GET", "/kiosk/"), 200, "handover")
+    csrf = handover.csrf()
+    begun = client.request("begin visit", "POST", "/kiosk/begin", {"csrf_token": csrf})
+    _expect(begun, 303, "begin visit")
+    first = _expect(client.request("next screen", "GET", "/kiosk/"), 303, "next screen")
+    start = _expect(client.request("start page", "GET", _path(first.location)), 200, "start")
+    location = _expect(
+        client.request("begin", "POST", "/kiosk/1/start", {"csrf_token": start.csrf()}),
+        303,
+        "begin",
+    ).location
+    for number in range(1, WHO5_ITEMS + 1):
+        _expect(client.request("question", "GET", _path(location)), 200, f"question {number}")
+        kind = "last answer" if number == WHO5_ITEMS else "answer"
+        sent = client.request(
+            kind, "POST", f"/kiosk/1/{number}", {"csrf_token": csrf, f"who5_{number}": value}
+        )
+        location = _expect(sent, 303, kind).location
+    if not location.endswith("/kiosk/1/tak"):
+        raise RequestFailed(f"after the last answer: {location}")
+    _expect(client.request("thank-you", "GET", _path(location)), 303, "thank-you")
+    _expect(client.request("hand-back", "GET", "/kiosk/"), 200, "hand-back")
 
 
 def _path(location: str) -> str:
