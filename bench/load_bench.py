@@ -104,6 +104,7 @@ class Round:
     client_cpu: float = 0.0
     ran_out: bool = False  # the prepared links ran out before the round's end
     load: float = 0.0  # the machine's 1-minute load average at the round's end
+    restarts: int = 0  # gunicorn workers new since the round began (max_requests; at least)
 
     @property
     def per_second(self) -> float:
@@ -125,6 +126,7 @@ def run_round(
     timeout: float = 10.0,
     walk: Callable[[KeepAliveClient, str], None] = walk_who5,
     kinds: tuple[str, ...] = KINDS,
+    workers: Callable[[], list[int]] = list,
 ) -> Round:
     """`clients` threads answer whole questionnaires for `seconds`, one token each (a link's,
     or with `walk=walk_kiosk` a tablet's cookie)."""
@@ -171,6 +173,7 @@ def run_round(
 
     threads = [threading.Thread(target=client_thread, daemon=True) for _ in range(clients)]
     before = (server_cpu(), db_cpu(), own_cpu_seconds())
+    first_workers = set(workers())
     began = time.perf_counter()
     stop_at = time.monotonic() + seconds
     try:
@@ -185,6 +188,7 @@ def run_round(
     result.db_cpu = db_cpu() - before[1]
     result.client_cpu = own_cpu_seconds() - before[2]
     result.load = load_average()
+    result.restarts = len(set(workers()) - first_workers)
     return result
 
 
@@ -497,6 +501,7 @@ def run_db(db: str, args: argparse.Namespace, out: Callable[[str], None]) -> DbR
                         timeout=args.timeout,
                         walk=walk,
                         kinds=kinds,
+                        workers=server.worker_pids,
                     )
                     run.rounds.append(result)
                     if side == "app":
@@ -541,6 +546,13 @@ def _pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def _spread(values: list[float]) -> str:
+    """p50/p95/p99 in whole milliseconds ("-" when no request of the kind was made)."""
+    if not values:
+        return "-"
+    return "/".join(f"{_pct(values, q):.0f}" for q in (0.5, 0.95, 0.99))
 
 
 @dataclass
@@ -623,14 +635,15 @@ def report(
                     f"{level.cpu_ms('server_cpu'):8.1f} {level.cpu_ms('db_cpu'):7.1f} "
                     f"{level.cpu_ms('client_cpu'):8.1f} {errors:6} {level.load:4.1f}  "
                     + ", ".join(
-                        f"{kind} {_pct(level.latencies(kind), 0.5):.0f}/"
-                        f"{_pct(level.latencies(kind), 0.95):.0f}/"
-                        f"{_pct(level.latencies(kind), 0.99):.0f}"
+                        f"{kind} {_spread(level.latencies(kind))}"
                         for kind in (KIOSK_KINDS if side == "kiosk" else KINDS)
                     )
                 )
                 if level.errors:
                     out(f"{'':14}errors: {dict(level.errors)}")
+                restarts = sum(r.restarts for r in level.rounds)
+                if restarts:
+                    out(f"{'':14}{restarts} worker(s) replaced during the rounds (max_requests)")
             for side, level in sides[:2]:
                 if level.rounds and floor.cpu_ms("server_cpu") and floor.per_second:
                     cpu = level.cpu_ms("server_cpu") / floor.cpu_ms("server_cpu")
