@@ -326,15 +326,7 @@ def walk_who5(client: KeepAliveClient, token: str, value: str = "3") -> None:
     location = _expect(
         client.request("begin", "POST", "/svar/start", {"csrf_token": csrf}), 303, "begin"
     ).location
-    for number in range(1, WHO5_ITEMS + 1):
-        _expect(client.request("question", "GET", _path(location)), 200, f"question {number}")
-        kind = "last answer" if number == WHO5_ITEMS else "answer"
-        sent = client.request(
-            kind, "POST", f"/svar/{number}", {"csrf_token": csrf, f"who5_{number}": value}
-        )
-        location = _expect(sent, 303, kind).location
-    if not location.endswith("/svar/tak"):
-        raise RequestFailed(f"after the last answer: {location}")
+    location = _five_questions(client, location, "/svar", csrf, value)
     _expect(client.request("thank-you", "GET", _path(location)), 200, "thank-you")
 
 
@@ -353,17 +345,25 @@ def walk_kiosk(client: KeepAliveClient, cookie: str, value: str = "3") -> None:
         303,
         "begin",
     ).location
+    location = _five_questions(client, location, "/kiosk/1", csrf, value)
+    _expect(client.request("thank-you", "GET", _path(location)), 303, "thank-you")
+    _expect(client.request("hand-back", "GET", "/kiosk/"), 200, "hand-back")
+
+
+def _five_questions(
+    client: KeepAliveClient, location: str, base: str, csrf: str, value: str
+) -> str:
+    """Each WHO-5 question shown and answered; the Location after the last (base/tak)."""
     for number in range(1, WHO5_ITEMS + 1):
         _expect(client.request("question", "GET", _path(location)), 200, f"question {number}")
         kind = "last answer" if number == WHO5_ITEMS else "answer"
         sent = client.request(
-            kind, "POST", f"/kiosk/1/{number}", {"csrf_token": csrf, f"who5_{number}": value}
+            kind, "POST", f"{base}/{number}", {"csrf_token": csrf, f"who5_{number}": value}
         )
         location = _expect(sent, 303, kind).location
-    if not location.endswith("/kiosk/1/tak"):
+    if not location.endswith(f"{base}/tak"):
         raise RequestFailed(f"after the last answer: {location}")
-    _expect(client.request("thank-you", "GET", _path(location)), 303, "thank-you")
-    _expect(client.request("hand-back", "GET", "/kiosk/"), 200, "hand-back")
+    return location
 
 
 def _path(location: str) -> str:
