@@ -99,7 +99,12 @@ i18n-update: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --sort-output --project surveyapp -o translations/messages.pot surveyapp
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 
+## The load benchmark (app against the bare-Flask floor under gunicorn, PostgreSQL and SQLite,
+## about 10 minutes; BENCH_ARGS=--quick for a 2-minute smoke check), then the small in-process
+## figures of bench/run.py.
+BENCH_ARGS ?=
 bench: install
+	$(BIN)/python bench/load_bench.py $(BENCH_ARGS)
 	$(BIN)/python bench/run.py
 
 clean:

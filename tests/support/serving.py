@@ -15,7 +15,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -28,6 +28,31 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def request_parts(
+    fixed: Mapping[str, str], cookies: Mapping[str, str], form: Mapping[str, str] | None
+) -> tuple[dict[str, str], str | None]:
+    """The headers (fixed ones, the cookies, the form's type) and body of a request."""
+    headers = dict(fixed)
+    if cookies:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    body = None
+    if form is not None:
+        body = urlencode(form)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return headers, body
+
+
+def remember_cookies(jar: dict[str, str], set_cookies: Iterable[str]) -> None:
+    """Keep every cookie a reply set (Secure or not), drop the ones it expired."""
+    for cookie in set_cookies:
+        name, _, rest = cookie.partition("=")
+        value = rest.split(";", 1)[0]
+        if value and "Max-Age=0" not in cookie and "expires=Thu, 01 Jan 1970" not in cookie:
+            jar[name.strip()] = value
+        else:
+            jar.pop(name.strip(), None)
 
 
 @dataclass
@@ -67,13 +92,7 @@ class Client:
             )
         else:
             connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        headers = dict(self.headers)
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        body = None
-        if form is not None:
-            body = urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        headers, body = request_parts(self.headers, self.cookies, form)
         try:
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
@@ -81,14 +100,8 @@ class Client:
             reply = Reply(response.status, response.getheaders(), text)
         finally:
             connection.close()
-        for cookie in reply.all("Set-Cookie"):
-            self.set_cookies.append(cookie)
-            name, _, rest = cookie.partition("=")
-            value = rest.split(";", 1)[0]
-            if value and "Max-Age=0" not in cookie and "expires=Thu, 01 Jan 1970" not in cookie:
-                self.cookies[name.strip()] = value
-            else:
-                self.cookies.pop(name.strip(), None)
+        self.set_cookies.extend(reply.all("Set-Cookie"))
+        remember_cookies(self.cookies, reply.all("Set-Cookie"))
         return reply
 
     def get(self, path: str) -> Reply:
@@ -99,9 +112,12 @@ class Client:
 
 
 class Gunicorn:
-    """gunicorn -c gunicorn.conf.py surveyapp.wsgi:app, its output in `log`."""
+    """gunicorn -c gunicorn.conf.py APP (surveyapp.wsgi:app), its output in `log`."""
 
-    def __init__(self, environ: Mapping[str, str], log: Path, *extra: str) -> None:
+    def __init__(
+        self, environ: Mapping[str, str], log: Path, *extra: str, app: str = "surveyapp.wsgi:app"
+    ) -> None:
+        self.app = app
         self.port = free_port()
         self.log = log
         self.environ = {
@@ -121,7 +137,7 @@ class Gunicorn:
             "-c",
             str(ROOT / "gunicorn.conf.py"),
             *self.extra,
-            "surveyapp.wsgi:app",
+            self.app,
         ]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(  # noqa: S603 - our interpreter running gunicorn
