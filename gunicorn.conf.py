@@ -65,10 +65,13 @@ threads = int(os.environ.get("GUNICORN_THREADS") or (4 if worker_class == "gthre
 timeout = int(os.environ.get("GUNICORN_TIMEOUT") or "60")
 graceful_timeout = 30  # on stop or reload, requests under way get this long to finish
 keepalive = 5
-# A worker is replaced after about a thousand requests (jitter: not all at once), so a slow
-# leak in a library can never grow for long.
-max_requests = 1000
-max_requests_jitter = 100
+# A worker is replaced after about twenty thousand requests (jitter: not all at once), so a
+# slow leak in a library can never grow for long. Not after a thousand: a new worker imports
+# and builds the app again (about 1.4 s of CPU), which at 1,000 requests added some 1.4 ms to
+# every request and, under load, a p99 of seconds while a worker booted (bench/load_bench.py
+# counts the replacements).
+max_requests = 20000
+max_requests_jitter = 2000
 preload_app = False
 forwarded_allow_ips = _forwarded_allow_ips()
 # Only the proxy's X-Forwarded-Proto says https (nginx sets nothing else; two scheme headers

@@ -73,7 +73,7 @@ def test_gunicorn_config_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config["bind"] == ["127.0.0.1:8000"]
     assert config["forwarded_allow_ips"] == []  # no proxy: no forwarded header believed
     assert config["preload_app"] is False
-    assert config["max_requests"] == 1000 and config["max_requests_jitter"] == 100
+    assert config["max_requests"] == 20000 and config["max_requests_jitter"] == 2000
     assert config["timeout"] == 60 and config["graceful_timeout"] == 30
     assert config["logger_class"] == "surveyapp.logs.gunicorn.RedactingGunicornLogger"
     assert config["secure_scheme_headers"] == {"X-FORWARDED-PROTO": "https"}
