@@ -248,7 +248,13 @@ def due_list() -> str:
         respondent = Respondent(form.respondent.data) if valid and form.respondent.data else None
         label = form.q.data if valid and form.q.data else ""
         due = assignment_service.due_list(
-            db, scope, today=today(), team_id=team_id, respondent=respondent, label=label
+            db,
+            scope,
+            today=today(),
+            team_id=team_id,
+            respondent=respondent,
+            label=label,
+            load=False,
         )
         shown = {}
         for key, visits in due.sections:
@@ -256,6 +262,7 @@ def due_list() -> str:
                 shown[key], page, pages = _page_of(visits, page, DUE_PAGE)
             else:
                 shown[key] = visits[: DUE_LIMITS[key]]
+        assignment_service.load_assignments(db, [v for vs in shown.values() for v in vs])
         ids = [a.id for visits in shown.values() for visit in visits for a in visit.assignments]
         links = letter_service.link_statuses(db, ids)
     filters = {k: v for k, v in request.args.items() if k in ("team", "respondent", "q") and v}
