@@ -13,7 +13,8 @@ Before measuring, the database is migrated to the newest schema of the code that
 
 For the small and the large municipality it logs in a coordinator and an admin (in-process
 test client) and prints, per page, the median server time of `--runs` requests (pages are
-interleaved, round by round), the SQL statements per request, the page size, and (unless
+interleaved, round by round; `GET /healthz` beside them as the floor of this machine at this
+moment), the SQL statements per request, the page size, and (unless
 `--no-plans`) the query plans of each page's slowest statements: EXPLAIN QUERY PLAN on
 SQLite, EXPLAIN on PostgreSQL. Nothing is changed but the audit events the views write.
 
@@ -215,6 +216,8 @@ def _pages(app: Flask, which: str) -> list[Page]:
             .limit(1)
         )
     return [
+        # The floor: one trivial query and a JSON reply; shows what the machine's load adds.
+        Page("floor: /healthz", "/healthz", Role.COORDINATOR),
         Page("due list", "/staff/due", Role.COORDINATOR),
         Page("due list, all upcoming", "/staff/due?show=upcoming", Role.COORDINATOR),
         Page("citizen page", f"/staff/citizens/{citizen_id}", Role.COORDINATOR),
