@@ -175,22 +175,27 @@ def databases(kind: str, folder: Path, sizes: list[str], rebuild: bool) -> Itera
 
 @dataclass
 class Statements:
-    """The SQL statements of the requests made while `on` is set, with their durations."""
+    """The SQL statements of the requests made while `on` is set.
+
+    Each is timed from its start to the next statement's start (or the end of the request):
+    SQLite runs much of a query while its rows are fetched, after the execute call returns,
+    so the gap (fetching and the Python work on the rows included) is what a statement costs.
+    """
 
     on: bool = False
-    seen: list[tuple[float, str, Any]] = field(default_factory=list)
-    _started: float = 0.0
+    starts: list[tuple[float, str, Any]] = field(default_factory=list)
 
     def attach(self, engine: Engine) -> None:
         event.listen(engine, "before_cursor_execute", self._before)
-        event.listen(engine, "after_cursor_execute", self._after)
 
-    def _before(self, _conn: Any, _cursor: Any, _statement: str, *_args: Any) -> None:
-        self._started = time.perf_counter()
-
-    def _after(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+    def _before(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         if self.on:
-            self.seen.append((time.perf_counter() - self._started, statement, parameters))
+            self.starts.append((time.perf_counter(), statement, parameters))
+
+    def timed(self, ended: float) -> list[tuple[float, str, Any]]:
+        """(seconds, statement, parameters) of each statement seen."""
+        ends = [start for start, _, _ in self.starts[1:]] + [ended]
+        return [(end - start, st, p) for (start, st, p), end in zip(self.starts, ends, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -261,20 +266,22 @@ def measure(url: str, size: str, runs: int, plans: bool) -> list[dict[str, Any]]
         for which, page_list in pages.items():
             for page in page_list:
                 client = clients[(which, page.role)]
-                statements.seen = []
+                statements.starts = []
                 statements.on = True
                 started = time.perf_counter()
                 response = client.get(page.url)
-                took = time.perf_counter() - started
+                ended = time.perf_counter()
+                took = ended - started
                 statements.on = False
+                seen = statements.timed(ended)
                 assert response.status_code == 200, (page.url, response.status_code)
                 if round_:
                     times.setdefault((which, page.name), []).append(took)
                 info[(which, page.name)] = {
-                    "statements": len(statements.seen),
+                    "statements": len(seen),
                     "bytes": len(response.data),
                     "slowest": sorted(
-                        (s for s in statements.seen if s[1].lstrip().upper().startswith("SELECT")),
+                        (s for s in seen if s[1].lstrip().upper().startswith("SELECT")),
                         key=lambda s: -s[0],
                     )[:PLANS_PER_PAGE],
                 }
@@ -320,7 +327,7 @@ def _print(kind: str, results: list[dict[str, Any]], plans: bool) -> None:
     for r in results:
         print(f"\n-- {kind} {r['size']} {r['municipality']}: {r['page']}")
         for p in r["plans"]:
-            print(f"   {p['ms']:.1f} ms  {p['sql'][:300]}")
+            print(f"   {p['ms']:.1f} ms to the next statement:  {p['sql'][:300]}")
             for line in p["plan"]:
                 print(f"      {line}")
 
