@@ -377,6 +377,11 @@ class _Sink:
     def write(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         raise NotImplementedError
 
+    #: Audit events per transaction. PostgreSQL's chain trigger updates the one chain-head
+    #: row for every event: within one transaction each update adds a row version the next
+    #: has to step over, so long transactions slow down quadratically.
+    audit_batch = CHUNK_ROWS * 5
+
     def chain_head(self) -> tuple[int, str, datetime]:
         """The audit chain head: seq, hash and time of the last event."""
         cursor = self.dbapi.cursor()
@@ -448,6 +453,8 @@ class _SQLiteSink(_Sink):
 
 
 class _PostgresSink(_Sink):
+    audit_batch = 1000
+
     def write(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         columns = ", ".join(self.columns[table])
         sql = f"COPY {table} ({columns}) FROM STDIN"
@@ -666,7 +673,7 @@ class NationalData:
         last = head[2]
         written = 0
         while written < count:
-            batch = min(CHUNK_ROWS * 5, count - written)
+            batch = min(sink.audit_batch, count - written)
             now = max(datetime.now(UTC), last + timedelta(microseconds=1))
             rows = []
             chosen = rng.choices(municipalities, weights=weights, k=batch)
