@@ -227,6 +227,9 @@ def _pages(app: Flask, which: str) -> list[Page]:
         Page("due list, all upcoming", "/staff/due?show=upcoming", Role.COORDINATOR),
         Page("citizen page", f"/staff/citizens/{citizen_id}", Role.COORDINATOR),
         Page("audit search", "/staff/admin/audit", Role.ADMIN),
+        # The bench's own page views are the newest events of the plain search; searching
+        # for an action only the generated events have reads past them, into the country's.
+        Page("audit search, one action", "/staff/admin/audit?action=assignment.view", Role.ADMIN),
     ]
 
 
