@@ -471,6 +471,14 @@ class _PostgresSink(_Sink):
                 )
             cursor.execute("ANALYZE")
         self.dbapi.commit()
+        # Every chained event updated the chain head's one row: vacuum its dead versions
+        # (outside a transaction), or every later append reads through them.
+        self.dbapi.autocommit = True
+        try:
+            with self.dbapi.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE audit_chain_head")
+        finally:
+            self.dbapi.autocommit = False
 
 
 # ---------------------------------------------------------------------------------------
