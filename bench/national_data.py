@@ -36,6 +36,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from surveyapp import auditchain
 from surveyapp.db import make_engine, upgrade
 from surveyapp.enums import (
     AnswerState,
@@ -155,6 +156,16 @@ class PoolEntry:
     scores: tuple[tuple[str, float | None], ...]
     notes_json: str
     scoring_version: str
+
+
+@dataclass(frozen=True)
+class FixedMunicipality:
+    """A municipality of a fixed number of courses, whatever the national total (benchmarks
+    of one municipality's pages in a growing database: bench/scale_bench.py)."""
+
+    code: str
+    name: str
+    courses: int
 
 
 @dataclass
@@ -336,6 +347,18 @@ class _Sink:
         ),
         "answer": ("id", "response_id", "item_id", "state", "value", "answered_at"),
         "score": ("id", "response_id", "name", "value"),
+        "audit_event": (
+            "seq",
+            "occurred_at",
+            "actor_type",
+            "action",
+            "object_type",
+            "object_id",
+            "municipality_id",
+            "details",
+            "prev_hash",
+            "hash",
+        ),
     }
 
     def __init__(self, dbapi: Any) -> None:
@@ -353,6 +376,20 @@ class _Sink:
 
     def write(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         raise NotImplementedError
+
+    #: Audit events per transaction. PostgreSQL's chain trigger updates the one chain-head
+    #: row for every event: within one transaction each update adds a row version the next
+    #: has to step over, so long transactions slow down quadratically.
+    audit_batch = CHUNK_ROWS * 5
+
+    def chain_head(self) -> tuple[int, str, datetime]:
+        """The audit chain head: seq, hash and time of the last event."""
+        cursor = self.dbapi.cursor()
+        cursor.execute("SELECT seq, hash FROM audit_chain_head WHERE id = 1")
+        seq, digest = cursor.fetchone()
+        cursor.close()
+        # The last event was written through the ORM just before the load, at most now.
+        return int(seq), str(digest), datetime.now(UTC)
 
     def commit(self) -> None:
         self.dbapi.commit()
@@ -416,6 +453,8 @@ class _SQLiteSink(_Sink):
 
 
 class _PostgresSink(_Sink):
+    audit_batch = 1000
+
     def write(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         columns = ", ".join(self.columns[table])
         sql = f"COPY {table} ({columns}) FROM STDIN"
@@ -432,6 +471,14 @@ class _PostgresSink(_Sink):
                 )
             cursor.execute("ANALYZE")
         self.dbapi.commit()
+        # Every chained event updated the chain head's one row: vacuum its dead versions
+        # (outside a transaction), or every later append reads through them.
+        self.dbapi.autocommit = True
+        try:
+            with self.dbapi.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE audit_chain_head")
+        finally:
+            self.dbapi.autocommit = False
 
 
 # ---------------------------------------------------------------------------------------
@@ -450,8 +497,14 @@ class NationalData:
         years: float,
         registry: Registry,
         pool_per_level: int = POOL_PER_LEVEL,
+        fixed: Sequence[FixedMunicipality] = (),
+        audit_events: int = 0,
     ) -> None:
         self.engine = engine
+        self.fixed = tuple(fixed)
+        self.fixed_orgs: list[_Org] = []
+        self.audit_events = audit_events
+        self.courses_of: dict[int, int] = {}  # municipality id -> courses made
         self.target = responses
         self.municipality_count = municipalities
         self.rng = random.Random(seed)
@@ -504,16 +557,14 @@ class NationalData:
                     Team(name=f"Team {chr(65 + t)}") for t in range(rng.randint(1, 3))
                 ]
             made.append(municipality)
-        session.add_all(made)
+        fixed = [_fixed_municipality(f) for f in self.fixed]
+        session.add_all([*made, *fixed])
         session.flush()
         for municipality in made:
-            providers = []
-            for provider in municipality.providers:
-                weight = 5 if provider.kind is ProviderKind.MUNICIPAL else 2
-                providers.append((provider.id, [t.id for t in provider.teams], weight))
-            self.orgs.append(_Org(municipality.id, providers))
+            self.orgs.append(_Org(municipality.id, _providers(municipality)))
             # Population-like sizes: a few large municipalities, many small ones.
             self.org_weights.append(rng.lognormvariate(0, 0.8))
+        self.fixed_orgs = [_Org(m.id, _providers(m)) for m in fixed]
         self._users(session, made)
 
     def _users(self, session: Session, municipalities: Sequence[Municipality]) -> None:
@@ -595,7 +646,12 @@ class NationalData:
                     self._flush()
                     elapsed = time.perf_counter() - started
                     progress(f"{self.made['response']:>9} responses  {elapsed:6.1f} s")
+            for org, spec in zip(self.fixed_orgs, self.fixed, strict=True):
+                for _ in range(spec.courses):
+                    self._course(timepoints, org)
             self._flush()
+            if self.audit_events:
+                self._audit_events(sink, self.audit_events)
             sink.end_load()
         # The reports' measurement table, from the scores in one INSERT ... SELECT each, as
         # `surveyapp migrate` fills it.
@@ -604,6 +660,71 @@ class NationalData:
         self.made["measurement"] = sum(result.rows for result in synced)
         progress(f"measurements  {time.perf_counter() - started:6.1f} s")
         return dict(self.made)
+
+    def _audit_events(self, sink: _Sink, count: int) -> None:
+        """`count` audit events (views of the staff pages), chained as the app chains them.
+
+        Spread over the municipalities as their courses are. The chain's triggers accept only
+        the server's time, so every event is stamped with the time it is written (a few
+        microseconds apart), not with the day of the course.
+        """
+        head = sink.chain_head()
+        seq, prev = head[0], head[1]
+        municipalities = list(self.courses_of)
+        weights = [self.courses_of[m] for m in municipalities]
+        rng = random.Random(self.seed + 2)
+        actions = (
+            ("citizen.view", "citizen"),
+            ("due_list.view", None),
+            ("assignment.view", "assignment"),
+        )
+        last = head[2]
+        written = 0
+        while written < count:
+            batch = min(sink.audit_batch, count - written)
+            now = max(datetime.now(UTC), last + timedelta(microseconds=1))
+            rows = []
+            chosen = rng.choices(municipalities, weights=weights, k=batch)
+            for index, municipality_id in enumerate(chosen):
+                moment = now + timedelta(microseconds=index)
+                action, object_type = actions[int(rng.random() * len(actions))]
+                object_id = None if object_type is None else str(rng.randint(1, 10**6))
+                details = None if object_type else {"rows": rng.randint(0, 40)}
+                seq += 1
+                fields = {
+                    "seq": seq,
+                    "prev_hash": prev,
+                    "occurred_at": moment,
+                    "actor_type": "system",
+                    "actor_user_id": None,
+                    "action": action,
+                    "object_type": object_type,
+                    "object_id": object_id,
+                    "municipality_id": municipality_id,
+                    "ip_digest": None,
+                    "details": details,
+                }
+                digest = auditchain.event_hash(fields)
+                rows.append(
+                    (
+                        seq,
+                        sink.dt(moment),
+                        "system",
+                        action,
+                        object_type,
+                        object_id,
+                        municipality_id,
+                        None if details is None else json.dumps(details),
+                        prev,
+                        digest,
+                    )
+                )
+                prev = digest
+                last = moment
+            sink.write("audit_event", rows)
+            sink.commit()
+            written += batch
+        self.made["audit_event"] = written
 
     def _flush(self) -> None:
         for table in BULK_TABLES:
@@ -650,9 +771,9 @@ class NationalData:
         org.citizens.append(citizen_id)
         return citizen_id
 
-    def _course(self, timepoints: Sequence[_Timepoint]) -> None:
+    def _course(self, timepoints: Sequence[_Timepoint], org: _Org | None = None) -> None:
         rng, sink, today = self.rng, self.sink, self.today
-        org = rng.choices(self.orgs, weights=self.org_weights)[0]
+        org = org or rng.choices(self.orgs, weights=self.org_weights)[0]
         provider_id, team_ids, _ = rng.choices(
             org.providers, weights=[p[2] for p in org.providers]
         )[0]
@@ -669,6 +790,7 @@ class NationalData:
         else:
             status = CourseStatus.ACTIVE
         course_id = next(self.ids["course"])
+        self.courses_of[org.municipality_id] = self.courses_of.get(org.municipality_id, 0) + 1
         legal = rng.choices(list(LEGAL_BASES), weights=list(LEGAL_BASES.values()))[0]
         self.rows["course"].append(
             (
@@ -846,6 +968,28 @@ class NationalData:
                 score_rows.append((next(score_ids), response_id, name, number))
 
 
+def _fixed_municipality(spec: FixedMunicipality) -> Municipality:
+    """A fixed-size municipality: one municipal provider of two teams, one private of one."""
+    municipality = Municipality(code=spec.code, name=spec.name)
+    for kind, name, teams in (
+        (ProviderKind.MUNICIPAL, f"{spec.name} Hjemmepleje", 2),
+        (ProviderKind.PRIVATE, f"{spec.name} Omsorg ApS", 1),
+    ):
+        provider = Provider(
+            municipality=municipality, name=name, kind=kind, unit_name=name.split(" ApS")[0]
+        )
+        provider.teams = [Team(name=f"Team {chr(65 + t)}") for t in range(teams)]
+    return municipality
+
+
+def _providers(municipality: Municipality) -> list[tuple[int, list[int], int]]:
+    """(provider id, team ids, weight) of a municipality: municipal providers weigh more."""
+    return [
+        (p.id, [t.id for t in p.teams], 5 if p.kind is ProviderKind.MUNICIPAL else 2)
+        for p in municipality.providers
+    ]
+
+
 def _level(value: float) -> int:
     """The latent level bucket (0, 5, ..., 100) nearest to a percentage."""
     return int(min(100.0, max(0.0, value)) / 5 + 0.5) * 5
@@ -861,6 +1005,8 @@ def generate(
     years: float = 2.0,
     registry: Registry | None = None,
     pool_per_level: int = POOL_PER_LEVEL,
+    fixed: Sequence[FixedMunicipality] = (),
+    audit_events: int = 0,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, int]:
     """Migrate the database at `url` and fill it; return the rows written per bulk table."""
@@ -876,6 +1022,8 @@ def generate(
             years=years,
             registry=registry or default_registry(),
             pool_per_level=pool_per_level,
+            fixed=fixed,
+            audit_events=audit_events,
         )
         return data.run(progress)
     finally:
@@ -916,6 +1064,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--years", type=float, default=2.0, help="courses start over this span")
     parser.add_argument("--today", type=date.fromisoformat, help="YYYY-MM-DD (default: today)")
+    parser.add_argument(
+        "--audit-events", type=int, default=0, help="audit events (page views) to chain in"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     generate(
@@ -925,6 +1076,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         today=args.today,
         years=args.years,
+        audit_events=args.audit_events,
         progress=lambda line: print(line, flush=True),
     )
     loaded = time.perf_counter() - started

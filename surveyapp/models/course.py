@@ -39,7 +39,7 @@ class Citizen(Base):
     sex: Mapped[Sex] = mapped_column(str_enum(Sex, "sex"))
     lives_alone: Mapped[bool | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
     # Set when the retention period anonymised the citizen: the CPR HMAC was replaced by a
     # random value and the label cleared; the courses and answers stay for the aggregates.
     anonymised_at: Mapped[datetime | None]
@@ -55,7 +55,7 @@ class MeasurementPlan(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # None: a plan offered to every municipality (the shipped default plan).
-    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"))
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     is_default: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
@@ -118,7 +118,7 @@ class Course(Base):
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"), index=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("measurement_plan.id"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("measurement_plan.id"), index=True)
     legal_basis: Mapped[LegalBasis] = mapped_column(
         str_enum(LegalBasis, "legal_basis"), default=LegalBasis.SEL_83A
     )
@@ -128,7 +128,7 @@ class Course(Base):
         str_enum(CourseStatus, "course_status"), default=CourseStatus.ACTIVE
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
 
     citizen: Mapped[Citizen] = relationship(back_populates="courses")
     provider: Mapped[Provider] = relationship()
@@ -155,6 +155,9 @@ class Assignment(Base):
             unique=True,
         ),
         Index("ix_assignment_status_window_end", "status", "window_end"),
+        # The due list and the citizen page: a course's assignments (the index also serves
+        # the foreign key), the due list's by status and due date without a table lookup.
+        Index("ix_assignment_course_status_due", "course_id", "status", "due_date"),
         # The reports read one row per (instrument, course, respondent) in this order, every
         # column they need in the index itself (no table lookups, no sort on SQLite).
         Index(
@@ -169,9 +172,9 @@ class Assignment(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"))
     timepoint_id: Mapped[int | None] = mapped_column(
-        ForeignKey("plan_timepoint.id", ondelete="SET NULL")
+        ForeignKey("plan_timepoint.id", ondelete="SET NULL"), index=True
     )
     timepoint_key: Mapped[str] = mapped_column(String(40))  # kept if the plan changes
     instrument_id: Mapped[str] = mapped_column(String(40))
@@ -209,7 +212,7 @@ class LinkToken(Base):
     code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # typeable code
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
     revoked_at: Mapped[datetime | None]
     source: Mapped[str] = mapped_column(String(10), default="letter", server_default="letter")
     language: Mapped[str] = mapped_column(String(5), default="da", server_default="da")

@@ -23,10 +23,10 @@ class KioskSession(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     grant_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the grant
     staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
-    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"))
-    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"))
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"), index=True)
     # The staff session suspended on this tablet (resumed by the PIN); other devices go on.
-    staff_session_id: Mapped[int | None] = mapped_column(ForeignKey("staff_session.id"))
+    staff_session_id: Mapped[int | None] = mapped_column(ForeignKey("staff_session.id"), index=True)
     assignment_ids: Mapped[list[int]] = mapped_column(JSON)  # the queue, in answering order
     state: Mapped[KioskState] = mapped_column(str_enum(KioskState, "kiosk_state"))
     pin_failures: Mapped[int] = mapped_column(default=0)
@@ -61,6 +61,6 @@ class OfflineItem(Base):
     seq: Mapped[int]
     kind: Mapped[str] = mapped_column(String(12))  # answer, submit, handback
     digest: Mapped[str] = mapped_column(String(64))
-    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignment.id"))
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignment.id"), index=True)
     outcome: Mapped[str] = mapped_column(String(20))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

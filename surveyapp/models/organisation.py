@@ -73,8 +73,8 @@ class StaffUser(Base):
     full_name: Mapped[str] = mapped_column(String(120))
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
-    provider_id: Mapped[int | None] = mapped_column(ForeignKey("provider.id"))
-    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"))
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("provider.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id
     kiosk_pin_hash: Mapped[str | None] = mapped_column(String(255))  # argon2id
     active: Mapped[bool] = mapped_column(default=True)
@@ -110,7 +110,7 @@ class AnalystGrant(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
-    granted_by_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    granted_by_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
     granted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[StaffUser] = relationship(foreign_keys=[user_id])

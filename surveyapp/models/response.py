@@ -29,7 +29,7 @@ class Response(Base):
     text_verified: Mapped[bool]
     channel: Mapped[Channel] = mapped_column(str_enum(Channel, "channel"))
     respondent: Mapped[Respondent] = mapped_column(str_enum(Respondent, "respondent"))
-    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_answer_at: Mapped[datetime | None]
     submitted_at: Mapped[datetime | None]
@@ -110,7 +110,7 @@ class Measurement(Base):
     __table_args__ = ({"sqlite_with_rowid": False},)
 
     instrument_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), primary_key=True, index=True)
     respondent: Mapped[Respondent] = mapped_column(
         str_enum(Respondent, "respondent"), primary_key=True
     )
@@ -118,7 +118,7 @@ class Measurement(Base):
         ForeignKey("response.id", ondelete="CASCADE"), primary_key=True, unique=True
     )
     timepoint_id: Mapped[int | None] = mapped_column(
-        ForeignKey("plan_timepoint.id", ondelete="SET NULL")
+        ForeignKey("plan_timepoint.id", ondelete="SET NULL"), index=True
     )
     v0: Mapped[float | None]
     v1: Mapped[float | None]
@@ -161,6 +161,10 @@ class AuditEvent(Base):
     """
 
     __tablename__ = "audit_event"
+    __table_args__ = (
+        # The admin's audit search: one municipality's events, newest first, without a sort.
+        Index("ix_audit_event_municipality_time", "municipality_id", "occurred_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(unique=True)  # place in the chain: 1, 2, 3, ... no gaps

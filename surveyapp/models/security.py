@@ -55,7 +55,7 @@ class CitizenClaim(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizen.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -26,7 +26,16 @@ from surveyapp.enums import (
     Respondent,
 )
 from surveyapp.instruments import Registry
-from surveyapp.models import Assignment, Citizen, Course, Response, utcnow
+from surveyapp.models import (
+    Assignment,
+    Citizen,
+    Course,
+    PlanTimepoint,
+    Provider,
+    Response,
+    Team,
+    utcnow,
+)
 from surveyapp.services import audit
 from surveyapp.services.responses import record_complete_response
 from surveyapp.services.scope import Scope, get_assignment, require_individual_access
@@ -151,6 +160,8 @@ class DueRow:
     window_start: date | None
     window_end: date | None
     assignments: list[Assignment] = field(default_factory=list)
+    #: The assignments' ids, in the due list's order (`assignments` holds them once loaded).
+    assignment_ids: list[int] = field(default_factory=list)
 
 
 #: The order of respondents within a visit on the due list.
@@ -226,20 +237,45 @@ def due_list(
     team_id: int | None = None,
     respondent: Respondent | None = None,
     label: str = "",
+    load: bool = True,
 ) -> DueList:
     """What is due: overdue (window still open), today, this week, and the next four weeks.
 
     One entry per citizen and visit (`DueVisit`: a course's timepoint, every respondent in
-    it), optionally only citizens whose label contains `label` (case-insensitive).
+    it), optionally only citizens whose label contains `label` (case-insensitive). The list
+    is read as plain rows in one statement; the visits' Assignment objects are loaded too,
+    or, with `load=False`, only for the visits later given to `load_assignments` (a page
+    shows a few of a large municipality's hundreds of visits).
     """
     require_individual_access(scope)
     # Nothing is written: stored statuses may lag (see status_today); the filters below only
     # use statuses that a sweep would not change into or out of the list.
     horizon = today + timedelta(days=UPCOMING_DAYS)
     stmt = (
-        select(Assignment)
+        select(
+            Assignment.id,
+            Assignment.course_id,
+            Assignment.timepoint_key,
+            Assignment.respondent,
+            Assignment.due_date,
+            Assignment.window_start,
+            Assignment.window_end,
+            Course.citizen_id,
+            Citizen.label,
+            Provider.name,
+            Team.name,
+            PlanTimepoint.label_da,
+            PlanTimepoint.label_en,
+        )
         .join(Course, Assignment.course_id == Course.id)
         .join(Citizen, Course.citizen_id == Citizen.id)
+        .join(Provider, Course.provider_id == Provider.id)
+        .outerjoin(Team, Course.team_id == Team.id)
+        .outerjoin(
+            PlanTimepoint,
+            (PlanTimepoint.plan_id == Course.plan_id)
+            & (PlanTimepoint.key == Assignment.timepoint_key),
+        )
         .where(
             scope.course_filter(),
             Course.status.in_(LIVE_COURSES),
@@ -247,12 +283,6 @@ def due_list(
             Assignment.due_date.is_not(None),
             Assignment.due_date <= horizon,
             or_(Assignment.window_end.is_(None), Assignment.window_end >= today),
-        )
-        .options(
-            selectinload(Assignment.course).selectinload(Course.citizen),
-            selectinload(Assignment.course).selectinload(Course.provider),
-            selectinload(Assignment.course).selectinload(Course.team),
-            selectinload(Assignment.course).selectinload(Course.plan),
         )
         .order_by(Assignment.due_date, Citizen.label, Course.id, Assignment.id)
     )
@@ -265,27 +295,25 @@ def due_list(
             func.lower(Citizen.label).contains(label.strip().lower(), autoescape=True)
         )
     rows: dict[tuple[int, str, Respondent], DueRow] = {}
-    for a in session.scalars(stmt):
+    for a in session.execute(stmt):
         key = (a.course_id, a.timepoint_key, a.respondent)
         row = rows.get(key)
         if row is None:
-            course = a.course
-            tp = next((t for t in course.plan.timepoints if t.key == a.timepoint_key), None)
             row = rows[key] = DueRow(
-                course_id=course.id,
-                citizen_id=course.citizen_id,
-                citizen_label=course.citizen.label,
-                provider_name=course.provider.name,
-                team_name=course.team.name if course.team else None,
+                course_id=a.course_id,
+                citizen_id=a.citizen_id,
+                citizen_label=a.label,
+                provider_name=a.name,
+                team_name=a[10],
                 timepoint_key=a.timepoint_key,
-                timepoint_label_da=tp.label_da if tp else a.timepoint_key,
-                timepoint_label_en=tp.label_en if tp else a.timepoint_key,
+                timepoint_label_da=a.label_da or a.timepoint_key,
+                timepoint_label_en=a.label_en or a.timepoint_key,
                 respondent=a.respondent,
-                due=a.due_date,  # type: ignore[arg-type]
+                due=a.due_date,
                 window_start=a.window_start,
                 window_end=a.window_end,
             )
-        row.assignments.append(a)
+        row.assignment_ids.append(a.id)
     visits: dict[tuple[int, str], DueVisit] = {}
     for row in rows.values():
         visit = visits.get((row.course_id, row.timepoint_key))
@@ -316,6 +344,8 @@ def due_list(
             result.this_week.append(visit)
         else:
             result.upcoming.append(visit)
+    if load:
+        load_assignments(session, [v for _, section in result.sections for v in section])
     audit.record(
         session,
         scope.actor,
@@ -328,6 +358,30 @@ def due_list(
         },
     )
     return result
+
+
+def load_assignments(session: Session, visits: list[DueVisit]) -> None:
+    """Load the Assignment objects of these visits of a due list (with their courses, the
+    courses' citizens, providers, teams and plans) in a few statements."""
+    ids = [i for visit in visits for row in visit.rows for i in row.assignment_ids]
+    if not ids:
+        return
+    loaded = {
+        a.id: a
+        for a in session.scalars(
+            select(Assignment)
+            .where(Assignment.id.in_(ids))
+            .options(
+                selectinload(Assignment.course).selectinload(Course.citizen),
+                selectinload(Assignment.course).selectinload(Course.provider),
+                selectinload(Assignment.course).selectinload(Course.team),
+                selectinload(Assignment.course).selectinload(Course.plan),
+            )
+        )
+    }
+    for visit in visits:
+        for row in visit.rows:
+            row.assignments = [loaded[i] for i in row.assignment_ids if i in loaded]
 
 
 # --- drop-out --------------------------------------------------------------------------------
@@ -656,6 +710,7 @@ __all__ = [
     "assignment_for_entry",
     "describe",
     "due_list",
+    "load_assignments",
     "enter_answers",
     "can_undo_dropout",
     "record_dropout",

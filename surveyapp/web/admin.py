@@ -375,6 +375,10 @@ def _audit_form() -> AuditSearchForm:
     return form
 
 
+#: Events per page of the audit search ("Newer" / "Older"; a page past the last says so).
+AUDIT_PAGE = 100
+
+
 def _audit_query(form: AuditSearchForm) -> auth_service.AuditQuery:
     def local(day: object, plus: int = 0) -> datetime | None:
         if day is None:
@@ -389,6 +393,7 @@ def _audit_query(form: AuditSearchForm) -> auth_service.AuditQuery:
         since=local(form.date_from.data),
         until=local(form.date_to.data, 1),
         page=form.page.data or 1,
+        per_page=AUDIT_PAGE,
     )
 
 

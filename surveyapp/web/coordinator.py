@@ -211,6 +211,16 @@ def home() -> str | Response:
 #: week's work in full for a team's usual load, the next four weeks as a preview.
 DUE_LIMITS = {"overdue": 25, "today": 25, "this_week": 25, "upcoming": 6}
 DUE_SECTIONS = tuple(DUE_LIMITS)
+#: Visits per page of a section shown whole ("Show all" is a paged list, `page`).
+DUE_PAGE = 50
+
+
+def _page_of(items: list[Any], page: int, per_page: int) -> tuple[list[Any], int, int]:
+    """The items of page `page` (1-based; past the last page: the last one), the page shown
+    and the number of pages."""
+    pages = max(1, -(-len(items) // per_page))
+    page = min(max(page, 1), pages)
+    return items[(page - 1) * per_page : page * per_page], page, pages
 
 
 @bp.get("/due")
@@ -219,12 +229,15 @@ def due_list() -> str:
     """What is due: overdue, today, this week and upcoming, one row per citizen and visit.
 
     Filtered by team, respondent and label; each section shows its first DUE_LIMITS visits
-    and a link to the rest (`show`), so that a week's work fits on a few tablet screens.
+    and a link to the rest (`show`), so that a week's work fits on a few tablet screens. The
+    rest is paged (`page`, DUE_PAGE visits a page; a page past the end shows the last one).
     """
     scope = current_scope()
     form = DueFilterForm(request.args)
     show = request.args.get("show", "")
     show = show if show in DUE_SECTIONS else ""
+    page = request.args.get("page", 1, type=int)
+    pages = 1
     with unit_of_work() as db:
         teams = scope_service.teams(db, scope)
         form.team.choices = select_choices([(0, _("All teams"))] + [(t.id, t.name) for t in teams])
@@ -235,12 +248,21 @@ def due_list() -> str:
         respondent = Respondent(form.respondent.data) if valid and form.respondent.data else None
         label = form.q.data if valid and form.q.data else ""
         due = assignment_service.due_list(
-            db, scope, today=today(), team_id=team_id, respondent=respondent, label=label
+            db,
+            scope,
+            today=today(),
+            team_id=team_id,
+            respondent=respondent,
+            label=label,
+            load=False,
         )
-        shown = {
-            key: visits if key == show else visits[: DUE_LIMITS[key]]
-            for key, visits in due.sections
-        }
+        shown = {}
+        for key, visits in due.sections:
+            if key == show:
+                shown[key], page, pages = _page_of(visits, page, DUE_PAGE)
+            else:
+                shown[key] = visits[: DUE_LIMITS[key]]
+        assignment_service.load_assignments(db, [v for vs in shown.values() for v in vs])
         ids = [a.id for visits in shown.values() for visit in visits for a in visit.assignments]
         links = letter_service.link_statuses(db, ids)
     filters = {k: v for k, v in request.args.items() if k in ("team", "respondent", "q") and v}
@@ -250,6 +272,8 @@ def due_list() -> str:
         due=due,
         shown=shown,
         show=show,
+        page=page,
+        pages=pages,
         filters=filters,
         links=links,
     )

@@ -109,3 +109,27 @@ def test_a_long_section_shows_its_first_visits_and_a_link_to_the_rest(
     full = dict(SECTION.findall(everything))
     assert len(_visits(full[key])) > 1
     assert "show-all" not in full[key]
+
+
+def test_show_all_is_a_paged_list(
+    koordinator: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(coordinator, "DUE_PAGE", 2)
+
+    def today_section(**args: object) -> str:
+        response = koordinator.get("/staff/due", query_string={"show": "today", **args})
+        assert response.status_code == 200
+        return dict(SECTION.findall(response.text))["today"]
+
+    first, second, third = (today_section(page=n) for n in (1, 2, 3))
+    pages = [_labels(first), _labels(second), _labels(third)]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert sorted(sum(pages, [])) == sorted(LABELS)  # each visit once, none left out
+    assert "page=2" in first and "page=1" not in first  # next, no previous
+    assert "page=1" in second and "page=3" in second
+    assert "page=4" not in third
+    assert re.search(r"2\D+3", second.split('class="page-of">')[1])  # "page 2 of 3"
+    # Past the last page: the last page; not a number: the first.
+    assert _labels(today_section(page=99)) == pages[2]
+    assert _labels(today_section(page="x")) == pages[0]
+    assert _labels(today_section(page=-1)) == pages[0]
