@@ -39,12 +39,10 @@ def test_a_flush_outside_a_unit_of_work_raises_and_stores_nothing(
 def test_a_statement_that_writes_outside_a_unit_of_work_raises(
     app: Flask, factory: sessionmaker[Session]
 ) -> None:
-    with app.test_request_context("/"):
-        with unit_of_work() as db:
-            db.add(Municipality(code="903", name="Før"))
-    with app.test_request_context("/"):
-        with pytest.raises(WriteOutsideUnitOfWork):
-            db_session().execute(update(Municipality).values(name="Efter"))
+    with app.test_request_context("/"), unit_of_work() as db:
+        db.add(Municipality(code="903", name="Før"))
+    with app.test_request_context("/"), pytest.raises(WriteOutsideUnitOfWork):
+        db_session().execute(update(Municipality).values(name="Efter"))
     with factory() as session:
         assert session.scalars(select(Municipality.name)).all() == ["Før"]
 
@@ -58,9 +56,9 @@ def test_changes_left_pending_at_the_end_of_a_request_are_never_committed(
     assert _count(factory) == 0
     with app.test_request_context("/"):
         db_session().add(Municipality(code="905", name="Glemt"))
-        with pytest.raises(WriteOutsideUnitOfWork):  # not the next use case's to commit
-            with unit_of_work():
-                pass
+        # Not the next use case's to commit:
+        with pytest.raises(WriteOutsideUnitOfWork), unit_of_work():
+            pass
     assert _count(factory) == 0
 
 
@@ -83,12 +81,10 @@ def test_a_failed_unit_of_work_stores_nothing_and_units_do_not_nest(
     app: Flask, factory: sessionmaker[Session]
 ) -> None:
     with app.test_request_context("/"):
-        with pytest.raises(ZeroDivisionError):
-            with unit_of_work() as db:
-                db.add(Municipality(code="907", name="Halvt"))
-                db.flush()
-                _ = 1 / 0
-        with pytest.raises(RuntimeError, match="do not nest"):
-            with unit_of_work():
-                run_in_transaction(lambda: None)
+        with pytest.raises(ZeroDivisionError), unit_of_work() as db:
+            db.add(Municipality(code="907", name="Halvt"))
+            db.flush()
+            _ = 1 / 0
+        with pytest.raises(RuntimeError, match="do not nest"), unit_of_work():
+            run_in_transaction(lambda: None)
     assert _count(factory) == 0
