@@ -10,6 +10,7 @@ longer than STAFF_IDLE_TIMEOUT or is older than STAFF_MAX_SESSION_AGE.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -223,9 +224,9 @@ def init_app(app: Flask) -> None:
     # finds none free within LOGIN_HASHER_WAIT is answered "try again" (surveyapp.security).
     app.config.setdefault("LOGIN_HASHER_SLOTS", max(1, (os.cpu_count() or 2) // 2))
     app.config.setdefault("LOGIN_HASHER_WAIT", timedelta(milliseconds=250))
-    app.config.setdefault(
-        "LOGIN_HASHER_DIR", str(Path(tempfile.gettempdir()) / f"surveyapp-hasher-{os.getuid()}")
-    )
+    # The slots' lock files; None: a folder of the temporary directory named by the database,
+    # so that every process of one installation on this host shares it (and nothing else).
+    app.config.setdefault("LOGIN_HASHER_DIR", None)
     app.config.setdefault("CPR_LOOKUP_MAX", 30)
     app.config.setdefault("CPR_LOOKUP_WINDOW", timedelta(minutes=15))
     login_manager.init_app(app)
@@ -319,7 +320,12 @@ LOGIN_BUSY = _l(
 def hasher_slots() -> HasherSlots:
     """The host's argon2 slots (shared by every process of the app on this machine)."""
     config = current_app.config
-    return HasherSlots(config["LOGIN_HASHER_DIR"], config["LOGIN_HASHER_SLOTS"])
+    directory = config["LOGIN_HASHER_DIR"]
+    if directory is None:
+        url = current_app.extensions["surveyapp.engine"].url.render_as_string()
+        name = hashlib.sha256(url.encode()).hexdigest()[:16]
+        directory = Path(tempfile.gettempdir()) / f"surveyapp-hasher-{os.getuid()}-{name}"
+    return HasherSlots(directory, config["LOGIN_HASHER_SLOTS"])
 
 
 @dataclass(frozen=True)

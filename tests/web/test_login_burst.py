@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -25,7 +24,6 @@ from surveyapp.config import Settings
 from surveyapp.models import AuditEvent, RateCounter
 from surveyapp.security import HasherSlots
 from surveyapp.services import audit
-from surveyapp.services import auth as auth_service
 from tests.support.staff import PASSWORDS, load_small_demo, token
 
 
@@ -42,22 +40,6 @@ def demo(
     factory: sessionmaker[Session] = app.extensions["surveyapp.sessions"]
     load_small_demo(factory, settings)
     return factory
-
-
-@pytest.fixture
-def hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every call of the argon2 verifier made by a login."""
-    calls: list[str] = []
-    lock = threading.Lock()
-    real = auth_service.verify_secret
-
-    def counting(stored: str, secret: str) -> bool:
-        with lock:
-            calls.append(secret)
-        return real(stored, secret)
-
-    monkeypatch.setattr(auth_service, "verify_secret", counting)
-    yield calls
 
 
 def _attempt(
