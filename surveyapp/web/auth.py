@@ -222,8 +222,10 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("LOGIN_PENDING_TIMEOUT", timedelta(minutes=5))
     # argon2 at once on this host (every process): half the cores, at least one; a login that
     # finds none free within LOGIN_HASHER_WAIT is answered "try again" (surveyapp.security).
+    # No wait by default: a sync worker waiting for a slot serves nobody meanwhile, and a
+    # burst then holds every worker (one hashing, the others waiting) while citizens queue.
     app.config.setdefault("LOGIN_HASHER_SLOTS", max(1, (os.cpu_count() or 2) // 2))
-    app.config.setdefault("LOGIN_HASHER_WAIT", timedelta(milliseconds=250))
+    app.config.setdefault("LOGIN_HASHER_WAIT", timedelta(0))
     # The slots' lock files; None: a folder of the temporary directory named by the database,
     # so that every process of one installation on this host shares it (and nothing else).
     app.config.setdefault("LOGIN_HASHER_DIR", None)
