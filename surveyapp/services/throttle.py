@@ -85,12 +85,12 @@ def hit(session: Session, limit: Limit, key: str, *, now: datetime | None = None
     window = limit.window_start(now or utcnow())
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(RateCounter).values(kind=limit.kind, key=key, window_start=window, hits=1)
-    stmt = stmt.on_conflict_do_update(
+    first = insert(RateCounter).values(kind=limit.kind, key=key, window_start=window, hits=1)
+    upsert = first.on_conflict_do_update(
         index_elements=[RateCounter.kind, RateCounter.key, RateCounter.window_start],
         set_={"hits": RateCounter.hits + 1},
     ).returning(RateCounter.hits)
-    count = int(session.execute(stmt).scalar_one())
+    count = int(session.execute(upsert).scalar_one())
     if count == 1:
         session.execute(
             delete(RateCounter)
