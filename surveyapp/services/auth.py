@@ -15,7 +15,7 @@ Login rules (the full design, and why, is in docs/security.md):
   logins never queue every worker behind argon2 while citizens are answering.
   * per client address: `ip_max_failures` failed logins in a window (default 20 in 15
     minutes), then every login from that address is refused, unhashed, until the window ends
-    (audited as the 1st, 10th, 100th, ... refusal of the window: `audited_refusal`);
+    (audited as the 1st, 10th, 100th, ... refusal of the window: `audited_refusals`);
   * per typed username, known or not (so a lock tells nothing about whether a user exists):
     `max_failures` wrong passwords (default 5 in 15 minutes) put the account "under attack"
     until the window ends. Under attack, a password alone is refused (unhashed), but a correct
@@ -115,9 +115,29 @@ def client_key(key_secret: str, address: str | None) -> str:
 # their window (with the count so far), not one event each: a flood would otherwise append
 # thousands of events to the audit chain (each under its lock) and cost every refused attempt
 # far more than the refusal itself. The exact count is in the address's counter meanwhile.
-def audited_refusal(number: int) -> bool:
-    """True for the refusals that are audited: 1, 10, 100, 1000, ..."""
-    return number >= 1 and str(number).rstrip("0") == "1"
+def audited_refusals(before: int, after: int) -> bool:
+    """True if the refusals numbered before+1 .. after include the 1st, 10th, 100th, ..."""
+    power = 1
+    while power <= after:
+        if power > before:
+            return True
+        power *= 10
+    return False
+
+
+def _refused(
+    session: Session, policy: LoginPolicy, count: int, by: int, address: str | None
+) -> LoginResult:
+    """The address's counter is at `count` after adding `by`: refused, audited now and then."""
+    refused = count - policy.ip_max_failures
+    if audited_refusals(max(refused - by, 0), refused):
+        audit.record(
+            session,
+            audit.Actor(ActorType.ANONYMOUS, ip_address=address),
+            "login.throttled",
+            details={"by": "address", "refused": refused},
+        )
+    return LoginResult(LoginOutcome.REFUSED, reason="address_throttled")
 
 
 @dataclass(frozen=True)
@@ -148,24 +168,28 @@ def begin_login(
     code: str = "",
     ip_address: str | None = None,
     now: datetime | None = None,
+    over: throttle.OverLimit | None = None,
 ) -> LoginAttempt | LoginResult:
     """Reserve the attempt on the counters; the attempt, or the refusal if a limit is used up.
 
     The caller commits before calling `verify_attempt`. A refused attempt costs one statement
-    (the address's counter) and now and then an audit event (`audited_refusal`).
+    (the address's counter) and now and then an audit event (`audited_refusals`); with
+    `over` (this process's memory of throttled addresses) no statement at all, but a count
+    added now and then.
     """
     now = now or utcnow()
     ip_key = client_key(key_secret, ip_address)
-    refused = throttle.reserve(session, policy.ip_limit, ip_key, now=now) - policy.ip_max_failures
-    if refused > 0:
-        if audited_refusal(refused):
-            audit.record(
-                session,
-                audit.Actor(ActorType.ANONYMOUS, ip_address=ip_address),
-                "login.throttled",
-                details={"by": "address", "refused": refused},
-            )
-        return LoginResult(LoginOutcome.REFUSED, reason="address_throttled")
+    if over is not None and over.refuse(policy.ip_limit, ip_key, now):
+        due = over.take_due(policy.ip_limit, ip_key)
+        if not due:
+            return LoginResult(LoginOutcome.REFUSED, reason="address_throttled")
+        count = throttle.hit(session, policy.ip_limit, ip_key, now=now, by=due)
+        return _refused(session, policy, count, due, ip_address)
+    count = throttle.reserve(session, policy.ip_limit, ip_key, now=now)
+    if count > policy.ip_max_failures:
+        if over is not None:
+            over.note(policy.ip_limit, ip_key, now)
+        return _refused(session, policy, count, 1, ip_address)
     user = _find_user(session, username)
     name_key = account_key(key_secret, username)
     failures = throttle.reserve(session, policy.account_limit, name_key, now=now)

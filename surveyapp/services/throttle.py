@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -74,8 +76,10 @@ def exceeded(session: Session, limit: Limit, key: str, *, now: datetime | None =
     return hits(session, limit, key, now=now) >= limit.max_hits
 
 
-def hit(session: Session, limit: Limit, key: str, *, now: datetime | None = None) -> int:
-    """Count one hit of `key` and return the new count, in one atomic statement.
+def hit(
+    session: Session, limit: Limit, key: str, *, now: datetime | None = None, by: int = 1
+) -> int:
+    """Count one hit (or `by`) of `key` and return the new count, in one atomic statement.
 
     An INSERT ... ON CONFLICT DO UPDATE ... RETURNING (PostgreSQL, SQLite 3.35+): however
     many processes count the same key at once, each gets its own number, so a caller that
@@ -85,13 +89,13 @@ def hit(session: Session, limit: Limit, key: str, *, now: datetime | None = None
     window = limit.window_start(now or utcnow())
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    first = insert(RateCounter).values(kind=limit.kind, key=key, window_start=window, hits=1)
+    first = insert(RateCounter).values(kind=limit.kind, key=key, window_start=window, hits=by)
     upsert = first.on_conflict_do_update(
         index_elements=[RateCounter.kind, RateCounter.key, RateCounter.window_start],
-        set_={"hits": RateCounter.hits + 1},
+        set_={"hits": RateCounter.hits + by},
     ).returning(RateCounter.hits)
     count = int(session.execute(upsert).scalar_one())
-    if count == 1:
+    if count == by:
         session.execute(
             delete(RateCounter)
             .where(RateCounter.kind == limit.kind, RateCounter.window_start < window)
@@ -108,6 +112,61 @@ def reserve(session: Session, limit: Limit, key: str, *, now: datetime | None = 
     concurrent callers see each other's reservations; `give_back` one that was not used up.
     """
     return hit(session, limit, key, now=now)
+
+
+@dataclass
+class _Over:
+    until: datetime  # the end of the window in which the key is over its limit
+    pending: int = 0  # refusals not yet added to the key's counter
+    flushed: float = field(default_factory=time.monotonic)
+
+
+class OverLimit:
+    """This process's memory of keys found over their limit, until their window ends.
+
+    A key over its limit stays over it until its window ends (counts only grow within a
+    window), so a process that has once seen it there in the database can refuse it again
+    without asking: a flood's refusals cost no database statement. They are counted here and
+    added to the key's counter (`take_due`) at most every `flush_every` seconds, so the count
+    in the database lags by that much (and a process that ends loses its last pending ones).
+    """
+
+    MAX_KEYS = 10_000
+
+    def __init__(self, flush_every: float = 1.0) -> None:
+        self.flush_every = flush_every
+        self._keys: dict[tuple[str, str], _Over] = {}
+        self._lock = threading.Lock()
+
+    def note(self, limit: Limit, key: str, now: datetime) -> None:
+        """`key` was found over `limit` in the database (at `now`)."""
+        with self._lock:
+            if len(self._keys) >= self.MAX_KEYS:
+                self._keys = {k: v for k, v in self._keys.items() if v.until > now}
+                if len(self._keys) >= self.MAX_KEYS:
+                    self._keys.clear()
+            self._keys.setdefault((limit.kind, key), _Over(limit.window_end(now)))
+
+    def refuse(self, limit: Limit, key: str, now: datetime) -> bool:
+        """True (and counted) if `key` is known to be over `limit` at `now`."""
+        with self._lock:
+            over = self._keys.get((limit.kind, key))
+            if over is None:
+                return False
+            if now >= over.until:
+                del self._keys[(limit.kind, key)]
+                return False
+            over.pending += 1
+            return True
+
+    def take_due(self, limit: Limit, key: str) -> int:
+        """The refusals to add to the counter now (0 until `flush_every` has passed)."""
+        with self._lock:
+            over = self._keys.get((limit.kind, key))
+            if over is None or time.monotonic() - over.flushed < self.flush_every:
+                return 0
+            pending, over.pending, over.flushed = over.pending, 0, time.monotonic()
+            return pending
 
 
 def give_back(session: Session, limit: Limit, key: str, *, now: datetime | None = None) -> None:

@@ -54,7 +54,7 @@ from surveyapp.models import StaffUser, utcnow
 from surveyapp.redirects import local_path
 from surveyapp.scheduling import today_in_denmark
 from surveyapp.security import HasherSlots
-from surveyapp.services import audit, staff_sessions, two_factor
+from surveyapp.services import audit, staff_sessions, throttle, two_factor
 from surveyapp.services import auth as auth_service
 from surveyapp.services.scope import NotPermitted, OutOfScope, Scope
 from surveyapp.web import unit_of_work
@@ -231,6 +231,11 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("LOGIN_HASHER_DIR", None)
     app.config.setdefault("CPR_LOOKUP_MAX", 30)
     app.config.setdefault("CPR_LOOKUP_WINDOW", timedelta(minutes=15))
+    # Addresses this process has seen over their login limit: refused without the database.
+    app.config.setdefault("LOGIN_REFUSALS_FLUSH", timedelta(seconds=1))
+    app.extensions["surveyapp.login_over_limit"] = throttle.OverLimit(
+        app.config["LOGIN_REFUSALS_FLUSH"].total_seconds()
+    )
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to continue.")
@@ -349,6 +354,7 @@ def _attempt_login(form: LoginForm) -> _Attempted:
             policy=policy(),
             key_secret=key_secret(),
             ip_address=request.remote_addr,
+            over=current_app.extensions["surveyapp.login_over_limit"],
         )
     if isinstance(attempt, auth_service.LoginResult):
         return _Attempted(attempt)

@@ -125,6 +125,7 @@ def test_a_throttled_address_is_refused_unhashed_and_audited_now_and_then(
     app: Flask, client: FlaskClient, demo: sessionmaker[Session], hashes: list[str]
 ) -> None:
     app.config["LOGIN_IP_MAX_FAILURES"] = 2
+    app.extensions["surveyapp.login_over_limit"].flush_every = 0  # every refusal counted at once
     for n in range(2):
         _attempt(client, f"guess-{n}", "a wrong guess", "198.51.100.30")
     hashes.clear()
@@ -194,3 +195,48 @@ def test_a_busy_hasher_answers_try_again_and_counts_nothing(
         environ_base={"REMOTE_ADDR": "198.51.100.40"},
     )
     assert again.status_code == 302 and hashes == [PASSWORDS["koordinator"]]
+
+
+def test_a_flood_from_a_known_throttled_address_costs_no_statement(
+    app: Flask, client: FlaskClient, demo: sessionmaker[Session], hashes: list[str]
+) -> None:
+    """Once this process has seen the address over its limit, it refuses from memory until
+    the window ends, and adds the refusals to the counter (and the audit) now and then."""
+    from sqlalchemy import event
+
+    app.config["LOGIN_IP_MAX_FAILURES"] = 2
+    over = app.extensions["surveyapp.login_over_limit"]
+    over.flush_every = 3600
+    for n in range(3):  # 2 failures, then the first refusal (from the database)
+        _attempt(client, f"guess-{n}", "a wrong guess", "198.51.100.50")
+    hashes.clear()
+    statements: list[str] = []
+    engine = app.extensions["surveyapp.engine"]
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    csrf = token(client, "/login")
+    event.listen(engine, "before_cursor_execute", seen)
+    for n in range(30):
+        refused = client.post(
+            "/login",
+            data={"username": f"more-{n}", "password": "x-password", "csrf_token": csrf},
+            environ_base={"REMOTE_ADDR": "198.51.100.50"},
+        )
+        assert refused.status_code == 200 and 'name="password"' in refused.text
+    event.remove(engine, "before_cursor_execute", seen)
+    assert statements == [] and hashes == []
+    over.flush_every = 0
+    _attempt(client, "one-more", "a wrong guess", "198.51.100.50")
+    with demo() as session:
+        throttled = session.scalars(
+            select(AuditEvent.details)
+            .where(AuditEvent.action == "login.throttled")
+            .order_by(AuditEvent.seq)
+        ).all()
+        # Refusals 2..32 were added at once; the 10th is among them.
+        assert throttled == [{"by": "address", "refused": 1}, {"by": "address", "refused": 32}]
+        hits = session.scalars(select(RateCounter.hits).where(RateCounter.kind == "login_ip"))
+        assert list(hits) == [34]
+    assert hashes == []
