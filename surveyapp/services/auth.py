@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from surveyapp.enums import ActorType, Role
 from surveyapp.models import AuditEvent, Municipality, Provider, StaffUser, Team, utcnow
 from surveyapp.passwords import problem as password_problem
-from surveyapp.security import HasherSlots, hash_secret, needs_rehash, verify_secret
+from surveyapp.security import hash_secret, needs_rehash, verify_secret
 from surveyapp.services import audit, staff_sessions, throttle, two_factor
 from surveyapp.services.scope import OutOfScope, Scope, get_user, require_admin
 
@@ -86,7 +86,7 @@ class LoginOutcome(StrEnum):
     NEEDS_CODE = "needs_code"  # password right; the second factor comes next
     NEEDS_ENROLMENT = "needs_enrolment"  # password right; must set up a second factor first
     REFUSED = "refused"  # every failure: one answer
-    BUSY = "busy"  # the hasher had no free slot: "try again" (nothing checked, nothing counted)
+    BUSY = "busy"  # no free hasher slot: "try again" (nothing looked up, nothing counted)
 
 
 @dataclass(frozen=True)
@@ -169,13 +169,15 @@ def begin_login(
     ip_address: str | None = None,
     now: datetime | None = None,
     over: throttle.OverLimit | None = None,
+    hasher_free: bool = True,
 ) -> LoginAttempt | LoginResult:
     """Reserve the attempt on the counters; the attempt, or the refusal if a limit is used up.
 
     The caller commits before calling `verify_attempt`. A refused attempt costs one statement
     (the address's counter) and now and then an audit event (`audited_refusals`); with
     `over` (this process's memory of throttled addresses) no statement at all, but a count
-    added now and then.
+    added now and then. `hasher_free`: whether the caller holds a hasher slot for the
+    attempt; without one the answer is `BUSY`, before anything is counted or looked up.
     """
     now = now or utcnow()
     ip_key = client_key(key_secret, ip_address)
@@ -185,6 +187,8 @@ def begin_login(
             return LoginResult(LoginOutcome.REFUSED, reason="address_throttled")
         count = throttle.hit(session, policy.ip_limit, ip_key, now=now, by=due)
         return _refused(session, policy, count, due, ip_address)
+    if not hasher_free:
+        return LoginResult(LoginOutcome.BUSY, reason="hasher_busy")
     count = throttle.reserve(session, policy.ip_limit, ip_key, now=now)
     if count > policy.ip_max_failures:
         if over is not None:
@@ -211,23 +215,9 @@ def begin_login(
     return attempt
 
 
-def verify_attempt(
-    attempt: LoginAttempt,
-    password: str,
-    *,
-    slots: HasherSlots | None = None,
-    wait: float = 0.0,
-) -> bool | None:
-    """Run the hasher for the attempt (in one of the host's `slots`, if given): whether the
-    password is the user's, or None when no slot came free within `wait` seconds."""
-    if slots is None:
-        return _verified(attempt, password)
-    with slots.hold(wait) as held:
-        return _verified(attempt, password) if held else None
-
-
-def _verified(attempt: LoginAttempt, password: str) -> bool:
-    # An unknown username is verified against a dummy hash, so that both cases take as long.
+def verify_attempt(attempt: LoginAttempt, password: str) -> bool:
+    """Run the hasher for the attempt (the caller holds a hasher slot): whether the password
+    is the user's. An unknown username is verified against a dummy hash (as long)."""
     right = verify_secret(attempt.stored_hash, password or "")
     return right and attempt.user_id is not None
 
@@ -241,7 +231,7 @@ def _audit(session: Session, attempt: LoginAttempt, action: str, **details: obje
 
 
 def _give_back(session: Session, attempt: LoginAttempt, policy: LoginPolicy) -> None:
-    """The attempt did not fail (a right password, or the hasher was busy): uncount it."""
+    """The password was right: the attempt does not count as a failure."""
     throttle.give_back(session, policy.ip_limit, attempt.ip_key, now=attempt.now)
     throttle.give_back(session, policy.account_limit, attempt.name_key, now=attempt.now)
 
@@ -249,7 +239,7 @@ def _give_back(session: Session, attempt: LoginAttempt, policy: LoginPolicy) -> 
 def finish_login(
     session: Session,
     attempt: LoginAttempt,
-    verified: bool | None,
+    verified: bool,
     password: str,
     *,
     policy: LoginPolicy,
@@ -258,9 +248,6 @@ def finish_login(
     """Conclude an attempt after the hasher (`verified`, from `verify_attempt`): audit the
     failure or go on to the second factor, the enrolment or the session."""
     now = attempt.now
-    if verified is None:
-        _give_back(session, attempt, policy)
-        return LoginResult(LoginOutcome.BUSY, reason="hasher_busy")
     user = session.get(StaffUser, attempt.user_id) if attempt.user_id is not None else None
     if user is None or not verified:
         failures = attempt.failures

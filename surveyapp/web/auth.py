@@ -344,27 +344,25 @@ class _Attempted:
 
 
 def _attempt_login(form: LoginForm) -> _Attempted:
-    """The attempt in three steps: reserved on the counters (committed), the hasher (no
-    transaction open), then concluded in a second transaction."""
-    with unit_of_work() as db:
-        attempt = auth_service.begin_login(
-            db,
-            form.username.data or "",
-            code=form.code.data or "",
-            policy=policy(),
-            key_secret=key_secret(),
-            ip_address=request.remote_addr,
-            over=current_app.extensions["surveyapp.login_over_limit"],
-        )
-    if isinstance(attempt, auth_service.LoginResult):
-        return _Attempted(attempt)
-    verified = auth_service.verify_attempt(
-        attempt,
-        form.password.data or "",
-        slots=hasher_slots(),
-        wait=current_app.config["LOGIN_HASHER_WAIT"].total_seconds(),
-    )
+    """The attempt in three steps, in a hasher slot if one is free: reserved on the counters
+    (committed), the hasher (no transaction open), then concluded in a second transaction."""
+    wait = current_app.config["LOGIN_HASHER_WAIT"].total_seconds()
     password = form.password.data or ""
+    with hasher_slots().hold(wait) as free:
+        with unit_of_work() as db:
+            attempt = auth_service.begin_login(
+                db,
+                form.username.data or "",
+                code=form.code.data or "",
+                policy=policy(),
+                key_secret=key_secret(),
+                ip_address=request.remote_addr,
+                over=current_app.extensions["surveyapp.login_over_limit"],
+                hasher_free=free,
+            )
+        if isinstance(attempt, auth_service.LoginResult):
+            return _Attempted(attempt)
+        verified = auth_service.verify_attempt(attempt, password)
     with unit_of_work() as db:
         result = auth_service.finish_login(
             db, attempt, verified, password, policy=policy(), key_secret=key_secret()
