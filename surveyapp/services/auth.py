@@ -10,9 +10,11 @@ Login rules (the full design, and why, is in docs/security.md):
   before the argon2 hasher is reached: each attempt first reserves a hit on the address's and
   the typed username's counters, committed before the hash (`begin_login`), so concurrent
   attempts never let more than the limit through; a right password gives its hits back.
-  The hasher then runs in one of the host's few slots (surveyapp.security.HasherSlots);
-  when none comes free within a short wait the answer is "busy, try again" (`BUSY`), so that
-  logins never queue every worker behind argon2 while citizens are answering.
+  The hasher runs in one of the host's few slots (surveyapp.security.HasherSlots, taken by
+  the caller first); without a free one the answer is "busy, try again" (`BUSY`) before
+  anything is counted, so that logins never queue every worker behind argon2 while citizens
+  are answering. A process that has seen an address over its limit refuses it from memory
+  (`throttle.OverLimit`) until the window ends.
   * per client address: `ip_max_failures` failed logins in a window (default 20 in 15
     minutes), then every login from that address is refused, unhashed, until the window ends
     (audited as the 1st, 10th, 100th, ... refusal of the window: `audited_refusals`);
