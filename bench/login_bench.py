@@ -289,7 +289,7 @@ def report(
             f"answered in median {ordered[len(ordered) // 2]:.1f} ms, "
             f"p95 {ordered[int(len(ordered) * 0.95)]:.1f} ms"
         )
-    limit = 20 * args.addresses
+    limit = 20 * min(args.addresses, args.attackers)  # attacker n sends from address n % addresses
     print(
         f"reached the argon2 hasher: {hashed} (audit {', '.join(HASHED)}), limit {limit} "
         f"(20 per address and 15 minutes); refused before it: {counted} (the address "
