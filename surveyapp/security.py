@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 import secrets
 import time
@@ -13,6 +14,8 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+logger = logging.getLogger(__name__)
 
 # argon2id with 64 MiB and 3 passes (RFC 9106's second recommended profile, and argon2-cffi's
 # default) but on ONE lane: parallelism=4 let one hash take every core of a small server, so
@@ -58,10 +61,18 @@ class HasherSlots:
 
     @contextmanager
     def hold(self, wait: float) -> Iterator[bool]:
-        """A slot for the block (True), or False if none came free within `wait` seconds."""
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """A slot for the block (True), or False if none came free within `wait` seconds.
+
+        If the lock files cannot be made (a read-only temporary directory), every caller
+        gets a slot: the limit is lost, never the login (logged as a warning)."""
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            descriptor = self._take()
+        except OSError as exc:
+            logger.warning("hasher slots unavailable (%s): not limited", type(exc).__name__)
+            yield True
+            return
         deadline = time.monotonic() + max(wait, 0.0)
-        descriptor = self._take()
         while descriptor is None and time.monotonic() < deadline:
             time.sleep(0.005)
             descriptor = self._take()

@@ -73,3 +73,10 @@ def test_hasher_slots_are_shared_by_threads_and_processes(tmp_path: Path) -> Non
     two = HasherSlots(tmp_path / "slots", 2)
     with two.hold(0) as a, two.hold(0) as b, two.hold(0.01) as c:
         assert (a, b, c) == (True, True, False)
+
+
+def test_without_a_usable_folder_the_slots_never_stop_a_login(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with HasherSlots(blocker / "slots", 1).hold(0) as held:
+        assert held
