@@ -13,9 +13,11 @@ burst of wrong-password logins from `--attackers` clients (as fast as they are a
 holds them; `--attackers 0` measures answering alone), and alone again. It prints
 the completed questionnaires per second and the server's CPU seconds per phase, how many login
 attempts were made, and how many reached the argon2 hasher: the audit trail says it for each
-attempt (`login.failed`/`login.locked` come after the hasher; `login.throttled` and
-`login.refused_locked` are refused before it, surveyapp/services/auth.py). A figure, not a
-test: nothing passes or fails. Bounded: 3 phases of --seconds (default 15), then it stops.
+hashed attempt (`login.failed`/`login.locked`); the attempts refused before it are the address
+counters' hits beyond the limit (their `login.throttled` events are only the 1st, 10th, 100th
+... of a window, surveyapp/services/auth.py), and a 503 is a "try again" of a busy hasher.
+A figure, not a test: nothing passes or fails. Bounded: 3 phases of --seconds (default 15),
+then it stops.
 """
 
 from __future__ import annotations
@@ -38,26 +40,19 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from surveyapp.db import make_engine, make_session_factory, upgrade  # noqa: E402
-from surveyapp.enums import ProviderKind, Respondent, Role, Sex  # noqa: E402
-from surveyapp.models import (  # noqa: E402
-    AuditEvent,
-    Citizen,
-    Municipality,
-    Provider,
-    StaffUser,
-    Team,
-)
+from surveyapp.enums import Role  # noqa: E402
+from surveyapp.models import AuditEvent, RateCounter, StaffUser  # noqa: E402
 from surveyapp.scheduling import today_in_denmark  # noqa: E402
 from surveyapp.security import hash_secret  # noqa: E402
 from surveyapp.services.courses import create_course, default_plan  # noqa: E402
 from surveyapp.services.links import create_link  # noqa: E402
+from tests.support import factories  # noqa: E402
 from tests.support.offline import session_key_dir  # noqa: E402
 from tests.support.pg import TempPostgres  # noqa: E402
 from tests.support.serving import Client, Gunicorn  # noqa: E402
 
 PASSWORD = "the coordinator's real password"  # noqa: S105
 HASHED = ("login.failed", "login.locked")  # the hasher ran for these attempts
-UNHASHED = ("login.throttled", "login.refused_locked")
 
 
 def make_links(url: str, count: int) -> list[str]:
@@ -67,37 +62,23 @@ def make_links(url: str, count: int) -> list[str]:
     today = today_in_denmark()
     tokens: list[str] = []
     with factory.begin() as session:
-        municipality = Municipality(code="990", name="Bench Kommune")
-        provider = Provider(
-            municipality=municipality,
-            name="Hjemmeplejen",
-            kind=ProviderKind.MUNICIPAL,
-            unit_name="Hjemmeplejen",
-        )
-        team = Team(provider=provider, name="Team Nord")
-        session.add_all([municipality, provider, team])
-        session.flush()
+        first, provider, team = factories.organisation(session, municipality_name="Bench Kommune")
         session.add(
             StaffUser(
                 username="koordinator",
                 full_name="Bench Koordinator",
                 role=Role.COORDINATOR,
-                municipality_id=municipality.id,
+                municipality_id=first.municipality_id,
                 password_hash=hash_secret(PASSWORD),
             )
         )
         plan = default_plan(session)
         for number in range(count):
-            citizen = Citizen(
-                municipality_id=municipality.id,
-                cpr_hmac=f"{number:064x}",
-                label=f"B{number}",
-                birth_year=1940,
-                sex=Sex.FEMALE,
-                lives_alone=True,
-            )
-            session.add(citizen)
-            session.flush()
+            citizen = first
+            if number:
+                citizen = factories.citizen(
+                    session, first.municipality_id, f"b{number:063x}", f"B{number}"
+                )
             course = create_course(
                 session,
                 citizen=citizen,
@@ -107,14 +88,7 @@ def make_links(url: str, count: int) -> list[str]:
                 start_date=today,
                 today=today,
             )
-            target = next(
-                a
-                for a in course.assignments
-                if a.instrument_id == "who5"
-                and a.respondent is Respondent.CITIZEN
-                and a.timepoint_key == "baseline"
-            )
-            tokens.append(create_link(session, target))
+            tokens.append(create_link(session, factories.assignment(course, "who5")))
     engine.dispose()
     return tokens
 
@@ -146,6 +120,7 @@ class Phase:
     failed: int = 0
     cpu: float = 0.0
     attempts: int = 0
+    busy: int = 0  # answered "try again" (503): the hasher had no free slot
     login_ms: list[float] = field(default_factory=list)
     done_at: list[float] = field(default_factory=list)  # seconds into the phase
     began: float = 0.0
@@ -239,6 +214,7 @@ def run(args: argparse.Namespace) -> None:
                         )
                         with lock:
                             phase.attempts += 1
+                            phase.busy += reply.status == 503
                             phase.login_ms.append((time.perf_counter() - began) * 1000)
                         if reply.status == 400:
                             csrf = client.get("/login").csrf()
@@ -270,17 +246,27 @@ def run(args: argparse.Namespace) -> None:
                     ).all()
                 )
             )
+            counted = sum(  # each address's refusals: its hits beyond the limit of 20
+                max(hits - 20, 0)
+                for hits in conn.scalars(
+                    select(RateCounter.hits).where(RateCounter.kind == "login_ip")
+                )
+            )
             stored = conn.scalar(
                 text("SELECT count(*) FROM response WHERE submitted_at IS NOT NULL")
             )
         engine.dispose()
-        report(args, phases, actions, stored)
+        report(args, phases, actions, counted, stored)
     finally:
         server_pg.stop()
 
 
 def report(
-    args: argparse.Namespace, phases: list[Phase], actions: Counter[str], stored: int
+    args: argparse.Namespace,
+    phases: list[Phase],
+    actions: Counter[str],
+    counted: int,
+    stored: int,
 ) -> None:
     print(
         f"gunicorn {args.workers} workers ({args.worker_class}), PostgreSQL, {args.answerers} "
@@ -296,7 +282,6 @@ def report(
         )
     burst = next(p for p in phases if p.name == "burst")
     hashed = sum(actions[a] for a in HASHED)
-    unhashed = sum(actions[a] for a in UNHASHED)
     if burst.login_ms:
         ordered = sorted(burst.login_ms)
         print(
@@ -304,12 +289,15 @@ def report(
             f"answered in median {ordered[len(ordered) // 2]:.1f} ms, "
             f"p95 {ordered[int(len(ordered) * 0.95)]:.1f} ms"
         )
+    limit = 20 * min(args.addresses, args.attackers)  # attacker n sends from address n % addresses
     print(
-        f"reached the argon2 hasher: {hashed} (audit {', '.join(HASHED)}); refused before it: "
-        f"{unhashed} (audit {', '.join(UNHASHED)}); limit {20 * args.addresses} "
-        f"(20 per address and 15 minutes)"
+        f"reached the argon2 hasher: {hashed} (audit {', '.join(HASHED)}), limit {limit} "
+        f"(20 per address and 15 minutes); refused before it: {counted} (the address "
+        f"counters beyond the limit; audited: {actions['login.throttled']} login.throttled); "
+        f"'try again' while the hasher was busy: {burst.busy}"
     )
     alone = phases[0].completed / phases[0].seconds
+    after = phases[2].completed / phases[2].seconds
     first = sum(1 for t in burst.done_at if t < args.first)
     rest = (len(burst.done_at) - first) / max(burst.seconds - args.first, 0.001)
     print(
@@ -317,6 +305,11 @@ def report(
         f"(first {args.first:.0f} s, while the first attempts are hashed: "
         f"{first / args.first / alone:.2f}x; after that: {rest / alone:.2f}x); "
         f"completed responses stored: {stored}"
+    )
+    print(
+        f"answering during the burst against the phase after it: "
+        f"{burst.completed / burst.seconds / after:.2f}x; against both phases alone: "
+        f"{burst.completed / burst.seconds / ((alone + after) / 2):.2f}x"
     )
 
 

@@ -173,24 +173,24 @@ def load_demo_data(
 
 
 # The argon2id hashes of the demo passwords and PIN (public demo values, like the secrets
-# themselves), made once with the library's default profile: hashing them on every load took
+# themselves), made once with surveyapp.security's profile: hashing them on every load took
 # 0.16 s each. A hash made with weaker parameters than the current ones is not used; then each
 # distinct secret is hashed once (tests/db/test_demo_speed.py checks that every one verifies).
-_DEMO_PROFILE = "$argon2id$v=19$m=65536,t=3,p=4$"  # argon2-cffi 25.1 default parameters
+_DEMO_PROFILE = "$argon2id$v=19$m=65536,t=3,p=1$"  # surveyapp.security's profile
 DEMO_HASHES = {
-    "2468": _DEMO_PROFILE + "6K9yWDSUcueM5n/OfQEquQ$2xErt5fCDMPeXIW4js5c1/684tINrIM8wHGawmqjaOI",
+    "2468": _DEMO_PROFILE + "XENcg6629Vx1zRWuwElZvQ$DOWU2INFywa52M6S9ORx+rQ+THu8PIkfds+VtiR0q1M",
     "demo-admin": _DEMO_PROFILE
-    + "kvFEngj/lFrkSRLQTbT/wg$RVWzDPnO/R+7i74lfo50tywDdvlGGARkznXoalCuZl4",
+    + "Kn7/JPlNF9yWGS5t/NW+Yg$WGsspc5cMhrApjhLNn6SAQoZCbxPr39PQ5Pes5D+cDg",
     "demo-analytiker": _DEMO_PROFILE
-    + "CZr2U/R+1hAdBWWAjnIhEQ$TlSRDGnVTqr1wToVni16OLFyP/zWHWq+4dC+DEjMlA4",
+    + "ZkeXzSGni6Sk79LqStLxyw$NK4oxBxQSp51A10oeXaRDHPItKQlkrT6FaDSb43BWhE",
     "demo-koordinator": _DEMO_PROFILE
-    + "IytwYFJjDPQh2/Na5Nd67g$Sa/BIMvIRpeCJ1BbInXK/nTv3RawVY3173LMhhs0WAU",
+    + "DJcmxYqmj5i+McJqKTnkwg$tY7L3/JJUDq5G692beliYnNwjRSMTJRt/nEhHvW56NE",
     "demo-leverandoer": _DEMO_PROFILE
-    + "fXRYUeUMHirNmfTpPo67xw$JkTazggzn04IJjodZX9IeUx4HLBo7yvjZv1CWcjnXjE",
+    + "TwhHnES+z3vVJVvCJGyj0w$fpbEZ84mmVz67CS7DLlCSeW4VB8DEyVRBcyNlcQk6Zg",
     "demo-nabo": _DEMO_PROFILE
-    + "MdhHY0IjOD0J4hpTkee8OA$rBhwEC1z/yJmmegnuc63Ytxui8qN4Me61bO3oyBB/c8",
+    + "dA/d8Tsv6E088wPYQJgg8w$Ali4a7oyuC/jp1u352E9+u9r0BNvZ4/hQNDrssHD3Ac",
     "demo-terapeut": _DEMO_PROFILE
-    + "mdlT4oANqeOZq+NsxVtgHg$Q393FMTzkU5090k+vAcUYbpEI5YqdPSms/JaaLTAWzs",
+    + "+n9MITUVG5CB7zoR2RKmFQ$Us3n4Fyh+v1r2yIDBF6gUY1M14vMLrsSnDTeHHa449A",
 }
 
 

@@ -6,10 +6,18 @@ Login rules (the full design, and why, is in docs/security.md):
   not a common or breached password), wherever they are set.
 - Every failure gets the same answer (`LoginOutcome.REFUSED`): unknown user, wrong password,
   locked account, deactivated account, throttled address. Why is kept in the audit trail.
-- Throttling (surveyapp.services.throttle, a table shared by every app process), checked
-  before the argon2 hasher is reached:
+- Throttling (surveyapp.services.throttle, a table shared by every app process), counted
+  before the argon2 hasher is reached: each attempt first reserves a hit on the address's and
+  the typed username's counters, committed before the hash (`begin_login`), so concurrent
+  attempts never let more than the limit through; a right password gives its hits back.
+  The hasher runs in one of the host's few slots (surveyapp.security.HasherSlots, taken by
+  the caller first); without a free one the answer is "busy, try again" (`BUSY`) before
+  anything is counted, so that logins never queue every worker behind argon2 while citizens
+  are answering. A process that has seen an address over its limit refuses it from memory
+  (`throttle.OverLimit`) until the window ends.
   * per client address: `ip_max_failures` failed logins in a window (default 20 in 15
-    minutes), then every login from that address is refused, unhashed, until the window ends;
+    minutes), then every login from that address is refused, unhashed, until the window ends
+    (audited as the 1st, 10th, 100th, ... refusal of the window: `audited_refusals`);
   * per typed username, known or not (so a lock tells nothing about whether a user exists):
     `max_failures` wrong passwords (default 5 in 15 minutes) put the account "under attack"
     until the window ends. Under attack, a password alone is refused (unhashed), but a correct
@@ -80,6 +88,7 @@ class LoginOutcome(StrEnum):
     NEEDS_CODE = "needs_code"  # password right; the second factor comes next
     NEEDS_ENROLMENT = "needs_enrolment"  # password right; must set up a second factor first
     REFUSED = "refused"  # every failure: one answer
+    BUSY = "busy"  # no free hasher slot: "try again" (nothing looked up, nothing counted)
 
 
 @dataclass(frozen=True)
@@ -104,42 +113,146 @@ def client_key(key_secret: str, address: str | None) -> str:
     return throttle.key_of(key_secret, "login_ip", address)
 
 
-def authenticate(
+# Refusals of a throttled address are audited when they are the 1st, 10th, 100th, ... of
+# their window (with the count so far), not one event each: a flood would otherwise append
+# thousands of events to the audit chain (each under its lock) and cost every refused attempt
+# far more than the refusal itself. The exact count is in the address's counter meanwhile.
+def audited_refusals(before: int, after: int) -> bool:
+    """True if the refusals numbered before+1 .. after include the 1st, 10th, 100th, ..."""
+    power = 1
+    while power <= after:
+        if power > before:
+            return True
+        power *= 10
+    return False
+
+
+def _refused(
+    session: Session, policy: LoginPolicy, count: int, by: int, address: str | None
+) -> LoginResult:
+    """The address's counter is at `count` after adding `by`: refused, audited now and then."""
+    refused = count - policy.ip_max_failures
+    if audited_refusals(max(refused - by, 0), refused):
+        audit.record(
+            session,
+            audit.Actor(ActorType.ANONYMOUS, ip_address=address),
+            "login.throttled",
+            details={"by": "address", "refused": refused},
+        )
+    return LoginResult(LoginOutcome.REFUSED, reason="address_throttled")
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """A login attempt let on to the hasher: a hit reserved on the address's counter and on
+    the typed username's, in a transaction committed before the hasher runs (`begin_login`),
+    so that however many attempts arrive at once, no more than the limits reach argon2.
+    `verify_attempt` runs the hasher (no database), `finish_login` concludes."""
+
+    ip_address: str | None
+    ip_key: str
+    name_key: str
+    user_id: int | None
+    municipality_id: int | None
+    stored_hash: str
+    failures: int  # the typed username's count, this attempt included
+    under_attack: bool
+    code: str
+    now: datetime
+
+
+def begin_login(
     session: Session,
     username: str,
-    password: str,
     *,
     policy: LoginPolicy,
     key_secret: str,
     code: str = "",
     ip_address: str | None = None,
     now: datetime | None = None,
-) -> LoginResult:
-    """Check a login attempt (password, and a second-factor code if given); count and audit it."""
+    over: throttle.OverLimit | None = None,
+    hasher_free: bool = True,
+) -> LoginAttempt | LoginResult:
+    """Reserve the attempt on the counters; the attempt, or the refusal if a limit is used up.
+
+    The caller commits before calling `verify_attempt`. A refused attempt costs one statement
+    (the address's counter) and now and then an audit event (`audited_refusals`); with
+    `over` (this process's memory of throttled addresses) no statement at all, but a count
+    added now and then. `hasher_free`: whether the caller holds a hasher slot for the
+    attempt; without one the answer is `BUSY`, before anything is counted or looked up.
+    """
     now = now or utcnow()
-    anonymous = audit.Actor(ActorType.ANONYMOUS, ip_address=ip_address)
     ip_key = client_key(key_secret, ip_address)
-    if throttle.exceeded(session, policy.ip_limit, ip_key, now=now):
-        audit.record(session, anonymous, "login.throttled", details={"by": "address"})
-        return LoginResult(LoginOutcome.REFUSED, reason="address_throttled")
+    if over is not None and over.refuse(policy.ip_limit, ip_key, now):
+        due = over.take_due(policy.ip_limit, ip_key)
+        if not due:
+            return LoginResult(LoginOutcome.REFUSED, reason="address_throttled")
+        count = throttle.hit(session, policy.ip_limit, ip_key, now=now, by=due)
+        return _refused(session, policy, count, due, ip_address)
+    if not hasher_free:
+        return LoginResult(LoginOutcome.BUSY, reason="hasher_busy")
+    count = throttle.reserve(session, policy.ip_limit, ip_key, now=now)
+    if count > policy.ip_max_failures:
+        if over is not None:
+            over.note(policy.ip_limit, ip_key, now)
+        return _refused(session, policy, count, 1, ip_address)
     user = _find_user(session, username)
-    actor = (
-        audit.Actor(ActorType.ANONYMOUS, None, user.municipality_id, ip_address)
-        if user is not None
-        else anonymous
-    )
-    target = {"object_type": "staff_user", "object_id": user.id} if user is not None else {}
     name_key = account_key(key_secret, username)
-    under_attack = throttle.exceeded(session, policy.account_limit, name_key, now=now)
-    code = (code or "").strip()
-    if under_attack and not code:
-        audit.record(session, actor, "login.refused_locked", **target)  # type: ignore[arg-type]
+    failures = throttle.reserve(session, policy.account_limit, name_key, now=now)
+    attempt = LoginAttempt(
+        ip_address=ip_address,
+        ip_key=ip_key,
+        name_key=name_key,
+        user_id=user.id if user is not None else None,
+        municipality_id=user.municipality_id if user is not None else None,
+        stored_hash=user.password_hash if user is not None else _DUMMY_HASH,
+        failures=failures,
+        under_attack=failures > policy.max_failures,
+        code=(code or "").strip(),
+        now=now,
+    )
+    if attempt.under_attack and not attempt.code:
+        _audit(session, attempt, "login.refused_locked")
         return LoginResult(LoginOutcome.REFUSED, reason="locked")
-    if user is None or not verify_secret(user.password_hash, password or ""):
-        if user is None:
-            verify_secret(_DUMMY_HASH, password or "")
-        throttle.hit(session, policy.ip_limit, ip_key, now=now)
-        failures = throttle.hit(session, policy.account_limit, name_key, now=now)
+    return attempt
+
+
+def verify_attempt(attempt: LoginAttempt, password: str) -> bool:
+    """Run the hasher for the attempt (the caller holds a hasher slot): whether the password
+    is the user's. An unknown username is verified against a dummy hash (as long)."""
+    right = verify_secret(attempt.stored_hash, password or "")
+    return right and attempt.user_id is not None
+
+
+def _audit(session: Session, attempt: LoginAttempt, action: str, **details: object) -> None:
+    actor = audit.Actor(ActorType.ANONYMOUS, None, attempt.municipality_id, attempt.ip_address)
+    target: dict[str, Any] = {}
+    if attempt.user_id is not None:
+        target = {"object_type": "staff_user", "object_id": attempt.user_id}
+    audit.record(session, actor, action, details=details or None, **target)
+
+
+def _give_back(session: Session, attempt: LoginAttempt, policy: LoginPolicy) -> None:
+    """The password was right: the attempt does not count as a failure."""
+    throttle.give_back(session, policy.ip_limit, attempt.ip_key, now=attempt.now)
+    throttle.give_back(session, policy.account_limit, attempt.name_key, now=attempt.now)
+
+
+def finish_login(
+    session: Session,
+    attempt: LoginAttempt,
+    verified: bool,
+    password: str,
+    *,
+    policy: LoginPolicy,
+    key_secret: str,
+) -> LoginResult:
+    """Conclude an attempt after the hasher (`verified`, from `verify_attempt`): audit the
+    failure or go on to the second factor, the enrolment or the session."""
+    now = attempt.now
+    user = session.get(StaffUser, attempt.user_id) if attempt.user_id is not None else None
+    if user is None or not verified:
+        failures = attempt.failures
         details: dict[str, object] = {"failures": failures}
         if user is None:
             details["reason"] = "unknown_user"
@@ -151,17 +264,21 @@ def authenticate(
                 details["locked_until"] = user.locked_until.isoformat()
         if user is not None:
             user.failed_logins = failures
-        audit.record(session, actor, action, details=details, **target)  # type: ignore[arg-type]
+        _audit(session, attempt, action, **details)
         session.flush()
         return LoginResult(LoginOutcome.REFUSED, reason="bad_credentials")
+    _give_back(session, attempt, policy)
     if not user.active:
-        audit.record(session, actor, "login.refused_inactive", **target)  # type: ignore[arg-type]
+        _audit(session, attempt, "login.refused_inactive")
         return LoginResult(LoginOutcome.REFUSED, reason="inactive")
     enrolled = two_factor.is_enrolled(user)
-    if under_attack and not enrolled:
-        audit.record(session, actor, "login.refused_locked", **target)  # type: ignore[arg-type]
+    if attempt.under_attack and not enrolled:
+        _audit(session, attempt, "login.refused_locked")
         return LoginResult(LoginOutcome.REFUSED, reason="locked")
+    code = attempt.code
+    ip_address = attempt.ip_address
     if enrolled and code:
+        actor = audit.Actor(ActorType.ANONYMOUS, None, user.municipality_id, ip_address)
         checked = two_factor.check_code(
             session,
             user,
@@ -707,7 +824,10 @@ __all__ = [
     "NewUser",
     "OutOfScope",
     "UserError",
-    "authenticate",
+    "begin_login",
+    "verify_attempt",
+    "finish_login",
+    "LoginAttempt",
     "change_own_password",
     "complete_login",
     "second_step",

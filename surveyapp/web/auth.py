@@ -10,10 +10,14 @@ longer than STAFF_IDLE_TIMEOUT or is older than STAFF_MAX_SESSION_AGE.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -49,7 +53,8 @@ from surveyapp.letters import qr_svg
 from surveyapp.models import StaffUser, utcnow
 from surveyapp.redirects import local_path
 from surveyapp.scheduling import today_in_denmark
-from surveyapp.services import audit, staff_sessions, two_factor
+from surveyapp.security import HasherSlots
+from surveyapp.services import audit, staff_sessions, throttle, two_factor
 from surveyapp.services import auth as auth_service
 from surveyapp.services.scope import NotPermitted, OutOfScope, Scope
 from surveyapp.web import unit_of_work
@@ -215,8 +220,22 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("LOGIN_CODE_MAX_FAILURES", 5)
     app.config.setdefault("LOGIN_CODE_WINDOW", timedelta(minutes=15))
     app.config.setdefault("LOGIN_PENDING_TIMEOUT", timedelta(minutes=5))
+    # argon2 at once on this host (every process): half the cores, at least one; a login that
+    # finds none free within LOGIN_HASHER_WAIT is answered "try again" (surveyapp.security).
+    # No wait by default: a sync worker waiting for a slot serves nobody meanwhile, and a
+    # burst then holds every worker (one hashing, the others waiting) while citizens queue.
+    app.config.setdefault("LOGIN_HASHER_SLOTS", max(1, (os.cpu_count() or 2) // 2))
+    app.config.setdefault("LOGIN_HASHER_WAIT", timedelta(0))
+    # The slots' lock files; None: a folder of the temporary directory named by the database,
+    # so that every process of one installation on this host shares it (and nothing else).
+    app.config.setdefault("LOGIN_HASHER_DIR", None)
     app.config.setdefault("CPR_LOOKUP_MAX", 30)
     app.config.setdefault("CPR_LOOKUP_WINDOW", timedelta(minutes=15))
+    # Addresses this process has seen over their login limit: refused without the database.
+    app.config.setdefault("LOGIN_REFUSALS_FLUSH", timedelta(seconds=1))
+    app.extensions["surveyapp.login_over_limit"] = throttle.OverLimit(
+        app.config["LOGIN_REFUSALS_FLUSH"].total_seconds()
+    )
     # Templates get `current_user` as the lazy proxy, not loaded for every page: a
     # respondent's page never touches it, so it neither reads a user nor, with "strong"
     # session protection, rewrites a session that has no user (a cookie on every answer).
@@ -303,33 +322,83 @@ LOGIN_REFUSED = _l(
 )
 
 
+LOGIN_BUSY = _l(
+    "Many people are logging in right now. Wait a moment and try again: nothing was checked "
+    "and nothing counts against you."
+)
+
+
+def hasher_slots() -> HasherSlots:
+    """The host's argon2 slots (shared by every process of the app on this machine)."""
+    config = current_app.config
+    directory = config["LOGIN_HASHER_DIR"]
+    if directory is None:
+        url = current_app.extensions["surveyapp.engine"].url.render_as_string()
+        name = hashlib.sha256(url.encode()).hexdigest()[:16]
+        directory = Path(tempfile.gettempdir()) / f"surveyapp-hasher-{os.getuid()}-{name}"
+    return HasherSlots(directory, config["LOGIN_HASHER_SLOTS"])
+
+
+@dataclass(frozen=True)
+class _Attempted:
+    result: auth_service.LoginResult
+    principal: StaffPrincipal | None = None
+    session_version: int | None = None
+    sid: str | None = None  # the new server-side session of a login that is complete
+
+
+def _attempt_login(form: LoginForm) -> _Attempted:
+    """The attempt in three steps, in a hasher slot if one is free: reserved on the counters
+    (committed), the hasher (no transaction open), then concluded in a second transaction."""
+    wait = current_app.config["LOGIN_HASHER_WAIT"].total_seconds()
+    password = form.password.data or ""
+    with hasher_slots().hold(wait) as free:
+        with unit_of_work() as db:
+            attempt = auth_service.begin_login(
+                db,
+                form.username.data or "",
+                code=form.code.data or "",
+                policy=policy(),
+                key_secret=key_secret(),
+                ip_address=request.remote_addr,
+                over=current_app.extensions["surveyapp.login_over_limit"],
+                hasher_free=free,
+            )
+        if isinstance(attempt, auth_service.LoginResult):
+            return _Attempted(attempt)
+        verified = auth_service.verify_attempt(attempt, password)
+    with unit_of_work() as db:
+        result = auth_service.finish_login(
+            db, attempt, verified, password, policy=policy(), key_secret=key_secret()
+        )
+        user = result.user
+        if user is None:
+            return _Attempted(result)
+        complete = result.outcome is auth_service.LoginOutcome.OK
+        return _Attempted(
+            result,
+            StaffPrincipal.of(user),
+            user.session_version,
+            open_session(db, user) if complete else None,
+        )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
-def login() -> Response | str | tuple[str, int]:
+def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     """Log a staff user in: the password (and a code if given), then the second factor."""
     if current_user.is_authenticated:
         return redirect(url_for("coordinator.home"))
     form = LoginForm()
     if form.validate_on_submit():
         next_url = _safe_next(request.args.get("next"))
-        with unit_of_work() as db:
-            result = auth_service.authenticate(
-                db,
-                form.username.data or "",
-                form.password.data or "",
-                code=form.code.data or "",
-                policy=policy(),
-                key_secret=key_secret(),
-                ip_address=request.remote_addr,
-            )
-            user = result.user
-            principal = StaffPrincipal.of(user) if user is not None else None
-            version = user.session_version if user is not None else None
-            sid = (
-                open_session(db, user)
-                if user is not None and result.outcome is auth_service.LoginOutcome.OK
-                else None
-            )
+        attempted = _attempt_login(form)
+        result, principal, version, sid = (
+            attempted.result,
+            attempted.principal,
+            attempted.session_version,
+            attempted.sid,
+        )
         outcome = auth_service.LoginOutcome
         if principal is not None and sid is not None and result.outcome is outcome.OK:
             begin_staff_session(
@@ -346,10 +415,14 @@ def login() -> Response | str | tuple[str, int]:
             step = "code" if result.outcome is outcome.NEEDS_CODE else "enrol"
             _begin_pending(principal.id, version, step, next_url)  # type: ignore[arg-type]
             return redirect(url_for("auth.second_factor" if step == "code" else "auth.enrol"), 303)
-        form.form_errors.append(str(LOGIN_REFUSED))
+        busy = result.outcome is outcome.BUSY
+        form.form_errors.append(str(LOGIN_BUSY if busy else LOGIN_REFUSED))
         form.password.data = ""
         form.code.data = ""
-        return render_template("staff/login.html", form=form), 200
+        page = render_template("staff/login.html", form=form)
+        if busy:
+            return page, 503, {"Retry-After": "2"}
+        return page, 200
     return render_template("staff/login.html", form=form)
 
 

@@ -29,17 +29,22 @@ def organisation(
     team = Team(provider=provider, name="Team Nord")
     session.add_all([municipality, provider, team])
     session.flush()
-    citizen = Citizen(
-        municipality_id=municipality.id,
-        cpr_hmac=f"{municipality.id:064x}",
-        label="AB",
+    return citizen(session, municipality.id, f"{municipality.id:064x}", "AB"), provider, team
+
+
+def citizen(session: Session, municipality_id: int, cpr_hmac: str, label: str) -> Citizen:
+    """A citizen of the municipality (`cpr_hmac`: any 64 hex digits, distinct within it)."""
+    person = Citizen(
+        municipality_id=municipality_id,
+        cpr_hmac=cpr_hmac,
+        label=label,
         birth_year=1940,
         sex=Sex.FEMALE,
         lives_alone=True,
     )
-    session.add(citizen)
+    session.add(person)
     session.flush()
-    return citizen, provider, team
+    return person
 
 
 def course(

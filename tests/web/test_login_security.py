@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -23,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from surveyapp.app import create_app
 from surveyapp.config import Settings
 from surveyapp.models import AuditEvent, StaffUser
-from surveyapp.services import auth as auth_service
 from tests.support.staff import PASSWORDS, fresh_code, load_small_demo, login, post, token
 
 
@@ -32,20 +30,6 @@ def demo(app: Flask, settings: Settings) -> sessionmaker[Session]:
     factory: sessionmaker[Session] = app.extensions["surveyapp.sessions"]
     load_small_demo(factory, settings)
     return factory
-
-
-@pytest.fixture
-def hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every call of the argon2 verifier made by the login (each costs about 0.16 s)."""
-    calls: list[str] = []
-    real = auth_service.verify_secret
-
-    def counting(stored: str, secret: str) -> bool:
-        calls.append(secret)
-        return real(stored, secret)
-
-    monkeypatch.setattr(auth_service, "verify_secret", counting)
-    yield calls
 
 
 def _page(response_text: str) -> str:
