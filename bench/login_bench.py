@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import sys
 import tempfile
 import threading
@@ -39,77 +38,16 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select, text  # noqa: E402
 
-from surveyapp.db import make_engine, make_session_factory, upgrade  # noqa: E402
-from surveyapp.enums import Role  # noqa: E402
-from surveyapp.models import AuditEvent, RateCounter, StaffUser  # noqa: E402
-from surveyapp.scheduling import today_in_denmark  # noqa: E402
+from bench.loadkit import answer_one, cpu_seconds, make_links  # noqa: E402
+from surveyapp.db import make_engine, upgrade  # noqa: E402
+from surveyapp.models import AuditEvent, RateCounter  # noqa: E402
 from surveyapp.security import hash_secret  # noqa: E402
-from surveyapp.services.courses import create_course, default_plan  # noqa: E402
-from surveyapp.services.links import create_link  # noqa: E402
-from tests.support import factories  # noqa: E402
 from tests.support.offline import session_key_dir  # noqa: E402
 from tests.support.pg import TempPostgres  # noqa: E402
 from tests.support.serving import Client, Gunicorn  # noqa: E402
 
 PASSWORD = "the coordinator's real password"  # noqa: S105
 HASHED = ("login.failed", "login.locked")  # the hasher ran for these attempts
-
-
-def make_links(url: str, count: int) -> list[str]:
-    """`count` WHO-5 baseline links of citizens in one municipality, and a coordinator."""
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
-    today = today_in_denmark()
-    tokens: list[str] = []
-    with factory.begin() as session:
-        first, provider, team = factories.organisation(session, municipality_name="Bench Kommune")
-        session.add(
-            StaffUser(
-                username="koordinator",
-                full_name="Bench Koordinator",
-                role=Role.COORDINATOR,
-                municipality_id=first.municipality_id,
-                password_hash=hash_secret(PASSWORD),
-            )
-        )
-        plan = default_plan(session)
-        for number in range(count):
-            citizen = first
-            if number:
-                citizen = factories.citizen(
-                    session, first.municipality_id, f"b{number:063x}", f"B{number}"
-                )
-            course = create_course(
-                session,
-                citizen=citizen,
-                provider=provider,
-                team=team,
-                plan=plan,
-                start_date=today,
-                today=today,
-            )
-            tokens.append(create_link(session, factories.assignment(course, "who5")))
-    engine.dispose()
-    return tokens
-
-
-def answer_one(port: int, token: str) -> bool:
-    """A whole WHO-5 by link: open, start, five questions answered, thanks (14 requests)."""
-    client = Client(port)
-    if client.get(f"/svar/{token}").status != 303:
-        return False
-    start = client.get("/svar/")
-    csrf = start.csrf()
-    location = client.post("/svar/start", {"csrf_token": csrf}).header("Location") or ""
-    for number in range(1, 6):
-        page = client.get(location)
-        if page.status != 200:
-            return False
-        sent = client.post(f"/svar/{number}", {"csrf_token": csrf, f"who5_{number}": "3"})
-        if sent.status != 303:
-            return False
-        location = sent.header("Location") or ""
-    return location.endswith("/svar/tak") and client.get(location).status == 200
 
 
 @dataclass
@@ -126,25 +64,6 @@ class Phase:
     began: float = 0.0
 
 
-def _stat(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def cpu_seconds(gunicorn: Gunicorn) -> float:
-    """CPU time of gunicorn's master and every worker so far, also of workers replaced since
-    (max_requests): their time is in the master's cutime/cstime once it has reaped them."""
-    assert gunicorn.process is not None
-    master = _stat(gunicorn.process.pid)
-    total = sum(int(v) for v in master[11:15])  # utime, stime, cutime, cstime
-    for pid in gunicorn.worker_pids():
-        try:
-            fields = _stat(pid)
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def run(args: argparse.Namespace) -> None:
     server_pg = TempPostgres()
     server_pg.start()
@@ -159,7 +78,7 @@ def run(args: argparse.Namespace) -> None:
         url = server_pg.admin_url.replace("/postgres?", "/bench?")
         upgrade(url)
         started = time.perf_counter()
-        links = iter(make_links(url, args.links))
+        links = iter(make_links(url, args.links, coordinator_password_hash=hash_secret(PASSWORD)))
         print(f"{args.links} links made in {time.perf_counter() - started:.1f} s")
         gunicorn = Gunicorn(
             {
