@@ -13,17 +13,18 @@ scores from the real scoring rules. Citizens improve on the course: WHO-5 rises 
 points from baseline to end, WHODAS falls, follow-ups keep part of the gain.
 
 Speed: the organisations and the plan go through the ORM (a few hundred rows, and the plan is
-made by the app's own `default_plan`); everything else is written in bulk on the raw
-connection, by `executemany` on SQLite (with `synchronous=OFF` and an in-memory journal for
-the load only, WAL restored afterwards) and by `COPY` on PostgreSQL. Scoring a million
-responses one by one would dominate, so each instrument gets a pool of scored answer sets per
-latent level (`POOL_PER_LEVEL`), and a response takes one from the level its citizen is at.
+made by the app's own `default_plan`); everything else is written in bulk through the
+package's own bulk writer (`surveyapp.bulkload`, the demo loader's path: ids handed out up
+front, `executemany` on SQLite, with `synchronous=OFF` and an in-memory journal for the load
+only, WAL restored afterwards, and `COPY` on PostgreSQL, the id sequences moved afterwards).
+Scoring a million responses one by one would dominate, so each instrument gets a pool of
+scored answer sets per latent level (`POOL_PER_LEVEL`), and a response takes one from the
+level its citizen is at.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import random
 import sys
@@ -33,10 +34,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from surveyapp import auditchain
+from surveyapp.bulkload import BulkWriter
 from surveyapp.db import make_engine, upgrade
 from surveyapp.enums import (
     AnswerState,
@@ -53,6 +55,7 @@ from surveyapp.enums import (
 from surveyapp.instruments import Instrument, Registry, default_registry, score
 from surveyapp.models import (
     AnalystGrant,
+    Base,
     Course,
     MeasurementPlan,
     Municipality,
@@ -361,21 +364,26 @@ class _Sink:
         ),
     }
 
-    def __init__(self, dbapi: Any) -> None:
-        self.dbapi = dbapi
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dbapi = conn.connection.dbapi_connection
+        # The package's bulk writer, as the demo loader uses it: COPY on PostgreSQL.
+        self.writer = BulkWriter(conn, copy=True, chunk_rows=CHUNK_ROWS)
+        # The column types' own conversions, so that the rows read as if the ORM wrote them.
+        self.writer.use_types(
+            datetime_column=(Response.__table__, "submitted_at"),
+            date_column=(Course.__table__, "start_date"),
+        )
+        self.dt = self.writer.dt
+        self.day = self.writer.day
+        self.flag = self.writer.flag
 
-    # Conversions of Python values to what the connection takes.
-    def dt(self, value: datetime) -> Any:
-        return value
-
-    def day(self, value: date | None) -> Any:
-        return value
-
-    def flag(self, value: bool | None) -> Any:
-        return value
+    def ids(self, table: str) -> Iterator[int]:
+        """The ids for the table's new rows (from its highest id on)."""
+        return self.writer.ids(Base.metadata.tables[table])
 
     def write(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        raise NotImplementedError
+        self.writer.write(table, self.columns[table], rows)
 
     #: Audit events per transaction. PostgreSQL's chain trigger updates the one chain-head
     #: row for every event: within one transaction each update adds a row version the next
@@ -392,7 +400,9 @@ class _Sink:
         return int(seq), str(digest), datetime.now(UTC)
 
     def commit(self) -> None:
-        self.dbapi.commit()
+        if self.conn.in_transaction():
+            self.conn.commit()
+        self.dbapi.commit()  # what went straight to the driver (COPY)
 
     def begin_load(self) -> None:
         """Set up the connection for a fast load."""
@@ -402,39 +412,8 @@ class _Sink:
 
 
 class _SQLiteSink(_Sink):
-    def __init__(self, dbapi: Any, engine: Engine) -> None:
-        super().__init__(dbapi)
-        dialect = engine.dialect
-        # The column types' own conversions, so that the rows read as if the ORM wrote them.
-        dt_type = Response.__table__.c.submitted_at.type.dialect_impl(dialect)
-        day_type = Course.__table__.c.start_date.type.dialect_impl(dialect)
-        dt_proc = dt_type.bind_processor(dialect)
-        day_proc = day_type.bind_processor(dialect)
-        self._dt: Callable[[Any], Any] = dt_proc or (lambda v: v)
-        self._day: Callable[[Any], Any] = day_proc or (lambda v: v)
-
-    def dt(self, value: datetime) -> Any:
-        return self._dt(value)
-
-    def day(self, value: date | None) -> Any:
-        return None if value is None else self._day(value)
-
-    def flag(self, value: bool | None) -> Any:
-        return None if value is None else int(value)
-
-    def write(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        columns = self.columns[table]
-        sql = (
-            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - fixed names
-            f"VALUES ({', '.join('?' * len(columns))})"
-        )
-        cursor = self.dbapi.cursor()
-        for start in range(0, len(rows), CHUNK_ROWS):
-            cursor.executemany(sql, rows[start : start + CHUNK_ROWS])
-        cursor.close()
-
     def begin_load(self) -> None:
-        self.dbapi.commit()
+        self.commit()
         cursor = self.dbapi.cursor()
         cursor.execute("PRAGMA journal_mode=MEMORY")
         cursor.execute("PRAGMA synchronous=OFF")
@@ -442,7 +421,7 @@ class _SQLiteSink(_Sink):
         cursor.close()
 
     def end_load(self) -> None:
-        self.dbapi.commit()
+        self.commit()
         cursor = self.dbapi.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -455,20 +434,11 @@ class _SQLiteSink(_Sink):
 class _PostgresSink(_Sink):
     audit_batch = 1000
 
-    def write(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        columns = ", ".join(self.columns[table])
-        sql = f"COPY {table} ({columns}) FROM STDIN"
-        with self.dbapi.cursor() as cursor, cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
-
     def end_load(self) -> None:
+        self.commit()
+        self.writer.finish()  # the id sequences past the ids used
+        self.commit()
         with self.dbapi.cursor() as cursor:
-            for table in BULK_TABLES:
-                cursor.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
-                    f"COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"
-                )
             cursor.execute("ANALYZE")
         self.dbapi.commit()
         # Every chained event updated the chain head's one row: vacuum its dead versions
@@ -516,7 +486,7 @@ class NationalData:
         self.days = int(years * 365)
         self.registry = registry
         self.pools = AnswerPools(registry, random.Random(seed + 1), pool_per_level)
-        self.ids = {table: itertools.count(1) for table in BULK_TABLES}
+        self.ids: dict[str, Iterator[int]] = {}
         self.rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in BULK_TABLES}
         self.made = dict.fromkeys(BULK_TABLES, 0)
         self.orgs: list[_Org] = []
@@ -630,14 +600,14 @@ class NationalData:
                     details={"responses": self.target, "seed": self.seed},
                 )
                 session.commit()
-            dbapi = conn.connection.dbapi_connection
             sink: _Sink
             if self.engine.dialect.name == "sqlite":
-                sink = _SQLiteSink(dbapi, self.engine)
+                sink = _SQLiteSink(conn)
             else:
-                sink = _PostgresSink(dbapi)
+                sink = _PostgresSink(conn)
             sink.begin_load()
             self.sink = sink
+            self.ids = {table: sink.ids(table) for table in BULK_TABLES}
             courses = 0
             while self.made["response"] + len(self.rows["response"]) < self.target:
                 self._course(timepoints)
