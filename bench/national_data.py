@@ -29,7 +29,7 @@ import json
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -64,10 +64,10 @@ from surveyapp.models import (
     StaffUser,
     Team,
 )
-from surveyapp.scheduling import TimepointRole, Window, timepoint_role, today_in_denmark, window_for
+from surveyapp.scheduling import TimepointRole, timepoint_role, today_in_denmark
 from surveyapp.security import hash_secret
 from surveyapp.services import audit, measurements
-from surveyapp.services.courses import default_plan, rule_of
+from surveyapp.services.courses import default_plan, planned_assignments, rule_of
 
 POOL_PER_LEVEL = 250  # scored answer sets per instrument and latent level
 LEVELS = 21  # latent levels 0, 5, ..., 100 (a WHO-5 or WHODAS percentage)
@@ -186,7 +186,6 @@ class _Timepoint:
     rule: Any
     role: TimepointRole
     phase: float  # how much of the course's gain shows at this timepoint
-    items: tuple[tuple[str, Respondent], ...]
 
 
 # ---------------------------------------------------------------------------------------
@@ -561,9 +560,10 @@ class NationalData:
             for m in municipalities[1:]
         )
 
-    def plan(self, session: Session) -> list[_Timepoint]:
+    def plan(self, session: Session) -> dict[int, _Timepoint]:
+        """The default plan (kept for `planned_assignments`) and its timepoints by id."""
         plan: MeasurementPlan = default_plan(session)
-        timepoints = []
+        timepoints = {}
         for tp in plan.timepoints:
             role = timepoint_role(tp.anchor, tp.offset_months, tp.offset_days)
             months = tp.offset_months + tp.offset_days / 30
@@ -572,17 +572,10 @@ class NationalData:
                 TimepointRole.DURING: 0.5,
                 TimepointRole.END: 1.0,
             }.get(role, max(0.4, 1.0 - 0.025 * months))
-            timepoints.append(
-                _Timepoint(
-                    tp.id,
-                    tp.key,
-                    rule_of(tp),
-                    role,
-                    phase,
-                    tuple((i.instrument_id, i.respondent) for i in tp.items),
-                )
-            )
+            timepoints[tp.id] = _Timepoint(tp.id, tp.key, rule_of(tp), role, phase)
+            assert tp.items  # loaded now: planned_assignments reads them after the session
         self.plan_id = plan.id
+        self.plan_row = plan
         return timepoints
 
     # -- the large part, in bulk --------------------------------------------------------------
@@ -590,7 +583,8 @@ class NationalData:
     def run(self, progress: Callable[[str], None]) -> dict[str, int]:
         started = time.perf_counter()
         with self.engine.connect() as conn:
-            with Session(bind=conn) as session:
+            # The plan's rows stay readable after the commit (planned_assignments reads them).
+            with Session(bind=conn, expire_on_commit=False) as session:
                 self.organisations(session)
                 timepoints = self.plan(session)
                 audit.record(
@@ -741,7 +735,7 @@ class NationalData:
         org.citizens.append(citizen_id)
         return citizen_id
 
-    def _course(self, timepoints: Sequence[_Timepoint], org: _Org | None = None) -> None:
+    def _course(self, timepoints: Mapping[int, _Timepoint], org: _Org | None = None) -> None:
         rng, sink, today = self.rng, self.sink, self.today
         org = org or rng.choices(self.orgs, weights=self.org_weights)[0]
         provider_id, team_ids, _ = rng.choices(
@@ -782,74 +776,80 @@ class NationalData:
         gain = rng.gauss(9, 13)
         dropout: DropoutReason | None = None
         created_at = sink.dt(created)
-        for tp in timepoints:
-            window = window_for(tp.rule, start, known_end)
-            opened = window is not None and window.start <= today
-            if (
-                opened
-                and dropout is None
-                and tp.role is not TimepointRole.BASELINE
-                and rng.random() < DROPOUT_PER_TIMEPOINT
-            ):
-                dropout = rng.choices(
-                    list(DROPOUT_WEIGHTS), weights=list(DROPOUT_WEIGHTS.values())
-                )[0]
-            levels = {
-                "who5": wellbeing + gain * tp.phase,
-                "whodas12": disability - 0.8 * gain * tp.phase,
-            }
-            for instrument_id, respondent in tp.items:
-                self._assignment(
-                    course_id, tp, instrument_id, respondent, window, dropout, levels, created_at
-                )
+        levels: dict[str, float] = {}
+        tp: _Timepoint | None = None
+        # The app's own assignments of a course with these dates (as create_course and the
+        # demo loader make them), in the plan's order: a timepoint's items follow each other.
+        for planned in planned_assignments(self.plan_row, start, known_end, today=today):
+            if tp is None or tp.id != planned["timepoint_id"]:
+                tp = timepoints[planned["timepoint_id"]]
+                opened = planned["window_start"] is not None and planned["window_start"] <= today
+                if (
+                    opened
+                    and dropout is None
+                    and tp.role is not TimepointRole.BASELINE
+                    and rng.random() < DROPOUT_PER_TIMEPOINT
+                ):
+                    dropout = rng.choices(
+                        list(DROPOUT_WEIGHTS), weights=list(DROPOUT_WEIGHTS.values())
+                    )[0]
+                levels = {
+                    "who5": wellbeing + gain * tp.phase,
+                    "whodas12": disability - 0.8 * gain * tp.phase,
+                }
+            self._assignment(course_id, tp, planned, dropout, levels, created_at)
 
     def _assignment(
         self,
         course_id: int,
         tp: _Timepoint,
-        instrument_id: str,
-        respondent: Respondent,
-        window: Window | None,
+        planned: dict[str, Any],
         dropout: DropoutReason | None,
         levels: dict[str, float],
         created_at: Any,
     ) -> None:
+        """One planned assignment's row, moved on as the day and the citizen make it: answered
+        (completed or in progress), declined after a drop-out, else as the app's status_on
+        leaves it (scheduled, open or expired)."""
         rng, sink, today = self.rng, self.sink, self.today
         assignment_id = next(self.ids["assignment"])
-        status, reason, channel = AssignmentStatus.SCHEDULED, None, None
+        instrument_id: str = planned["instrument_id"]
+        respondent: Respondent = planned["respondent"]
+        status: AssignmentStatus = planned["status"]
+        reason, channel = None, None
         changed_at = created_at
         response: tuple[datetime, datetime | None] | None = None  # (started, submitted)
-        if window is not None and window.start <= today:
+        window_start: date | None = planned["window_start"]
+        window_end: date | None = planned["window_end"]
+        if window_start is not None and window_end is not None and window_start <= today:
             if dropout is not None and tp.role is not TimepointRole.BASELINE:
                 status, reason = AssignmentStatus.DECLINED, dropout
-                changed_at = sink.dt(self._at(min(window.start, today - timedelta(days=1))))
+                changed_at = sink.dt(self._at(min(window_start, today - timedelta(days=1))))
             else:
                 share = {
                     Respondent.CITIZEN: COMPLETION[tp.role],
                     Respondent.RELATIVE: RELATIVE_COMPLETION,
                     Respondent.STAFF: STAFF_COMPLETION,
                 }[respondent]
-                last_day = min(window.end, today - timedelta(days=1))
-                window_open = window.end >= today
-                if rng.random() < share and last_day >= window.start:
-                    day = window.start + timedelta(
-                        days=rng.randint(0, (last_day - window.start).days)
+                last_day = min(window_end, today - timedelta(days=1))
+                window_open = status is AssignmentStatus.OPEN  # else expired: its window passed
+                if rng.random() < share and last_day >= window_start:
+                    day = window_start + timedelta(
+                        days=rng.randint(0, (last_day - window_start).days)
                     )
                     submitted = self._at(day)
                     response = (submitted - timedelta(minutes=rng.randint(3, 15)), submitted)
                     status = AssignmentStatus.COMPLETED
                     changed_at = sink.dt(submitted)
                 elif window_open and rng.random() < IN_PROGRESS_SHARE:
-                    began = self._at(max(window.start, today - timedelta(days=1)))
+                    began = self._at(max(window_start, today - timedelta(days=1)))
                     response = (began, None)
                     status = AssignmentStatus.IN_PROGRESS
                     changed_at = sink.dt(began)
                 elif window_open:
-                    status = AssignmentStatus.OPEN
-                    changed_at = sink.dt(self._at(min(window.start, today - timedelta(days=1))))
+                    changed_at = sink.dt(self._at(min(window_start, today - timedelta(days=1))))
                 else:
-                    status = AssignmentStatus.EXPIRED
-                    changed_at = sink.dt(self._at(window.end + timedelta(days=1)))
+                    changed_at = sink.dt(self._at(window_end + timedelta(days=1)))
         if response is not None:
             channel = {
                 Respondent.CITIZEN: Channel.KIOSK if rng.random() < 0.8 else Channel.PAPER,
@@ -865,9 +865,9 @@ class NationalData:
                 instrument_id,
                 respondent.value,
                 channel.value if channel else None,
-                sink.day(window.due if window else None),
-                sink.day(window.start if window else None),
-                sink.day(window.end if window else None),
+                sink.day(planned["due_date"]),
+                sink.day(window_start),
+                sink.day(window_end),
                 status.value,
                 reason.value if reason else None,
                 changed_at,
