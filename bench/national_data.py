@@ -8,9 +8,14 @@ fictitious municipalities, each with 2 to 4 providers (the first municipal, ofte
 one) of 1 to 3 teams, citizens born 1920-1960, courses starting over the last `--years` years
 (mostly under § 83 a) on the shared default plan, every planned measurement as an assignment
 (completed, expired, declined with a reason, open, in progress or scheduled, as the day and
-the course's progress make it) and about `--responses` responses with their answers and their
-scores from the real scoring rules. Citizens improve on the course: WHO-5 rises about 8
-points from baseline to end, WHODAS falls, follow-ups keep part of the gain.
+the course's progress make it) and about `--responses` responses with their answers, their
+scores from the real scoring rules and their measurement rows. The rows are the app's own:
+a course's assignments come from `services.courses.planned_assignments` (windows and
+statuses as `create_course` makes them) and measurement rows from
+`services.measurements.row_values`, as the demo loader makes them; afterwards `sync` (what
+`surveyapp migrate` runs) must find nothing to rebuild.
+Citizens improve on the course: WHO-5 rises about 8 points from baseline to end, WHODAS
+falls, follow-ups keep part of the gain.
 
 Speed: the organisations and the plan go through the ORM (a few hundred rows, and the plan is
 made by the app's own `default_plan`); everything else is written in bulk through the
@@ -54,6 +59,7 @@ from surveyapp.enums import (
 )
 from surveyapp.instruments import Instrument, Registry, default_registry, score
 from surveyapp.models import (
+    MEASUREMENT_VALUES,
     AnalystGrant,
     Base,
     Course,
@@ -73,8 +79,9 @@ POOL_PER_LEVEL = 250  # scored answer sets per instrument and latent level
 LEVELS = 21  # latent levels 0, 5, ..., 100 (a WHO-5 or WHODAS percentage)
 BATCH_COURSES = 2000  # courses generated, then written and committed together
 CHUNK_ROWS = 10_000  # rows per executemany call
-BULK_TABLES = ("citizen", "course", "assignment", "response", "answer", "score")
-DERIVED_TABLES = ("measurement",)
+BULK_TABLES = ("citizen", "course", "assignment", "response", "answer", "score")  # with ids
+DERIVED_TABLES = ("measurement",)  # one row per submitted response, as the app writes it
+WRITTEN_TABLES = (*BULK_TABLES, *DERIVED_TABLES)
 BENCH_USERS = (("bench-admin", Role.ADMIN), ("bench-analyst", Role.ANALYST))
 BENCH_PASSWORD = "bench-password"  # noqa: S105 - a throw-away benchmark database
 
@@ -349,6 +356,14 @@ class _Sink:
         ),
         "answer": ("id", "response_id", "item_id", "state", "value", "answered_at"),
         "score": ("id", "response_id", "name", "value"),
+        "measurement": (
+            "instrument_id",
+            "course_id",
+            "respondent",
+            "response_id",
+            "timepoint_id",
+            *(f"v{position}" for position in range(MEASUREMENT_VALUES)),
+        ),
         "audit_event": (
             "seq",
             "occurred_at",
@@ -486,8 +501,10 @@ class NationalData:
         self.registry = registry
         self.pools = AnswerPools(registry, random.Random(seed + 1), pool_per_level)
         self.ids: dict[str, Iterator[int]] = {}
-        self.rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in BULK_TABLES}
-        self.made = dict.fromkeys(BULK_TABLES, 0)
+        self.rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in WRITTEN_TABLES}
+        self.made = dict.fromkeys(WRITTEN_TABLES, 0)
+        self.layouts: dict[str, dict[str, int]] = {}  # instrument id -> its stored layout
+        self._values: dict[int, tuple[float | None, ...]] = {}  # id(pool entry) -> v0, v1...
         self.orgs: list[_Org] = []
         self.org_weights: list[float] = []
         self.instruments = {i.id: i for i in (registry.get(x) for x in registry.ids())}
@@ -576,6 +593,11 @@ class NationalData:
             assert tp.items  # loaded now: planned_assignments reads them after the session
         self.plan_id = plan.id
         self.plan_row = plan
+        # Each instrument's measurement layout, positions handed out now (stored_layout).
+        self.layouts = {
+            key: measurements.stored_layout(session, instrument)
+            for key, instrument in self.instruments.items()
+        }
         return timepoints
 
     # -- the large part, in bulk --------------------------------------------------------------
@@ -617,12 +639,16 @@ class NationalData:
             if self.audit_events:
                 self._audit_events(sink, self.audit_events)
             sink.end_load()
-        # The reports' measurement table, from the scores in one INSERT ... SELECT each, as
-        # `surveyapp migrate` fills it.
+        # The measurement rows were written with the scores (measurements.row_values, as the
+        # demo loader writes them); `sync` (what `surveyapp migrate` runs) must find nothing
+        # to rebuild, or the generator's rows differ from what the app would store.
         with Session(self.engine) as session, session.begin():
-            synced = measurements.sync(session, self.registry)
-        self.made["measurement"] = sum(result.rows for result in synced)
-        progress(f"measurements  {time.perf_counter() - started:6.1f} s")
+            rebuilt = [
+                r.instrument_id for r in measurements.sync(session, self.registry) if r.rebuilt
+            ]
+        if rebuilt:
+            raise RuntimeError(f"measurement rows had to be rebuilt for {rebuilt}")
+        progress(f"checked       {time.perf_counter() - started:6.1f} s")
         return dict(self.made)
 
     def _audit_events(self, sink: _Sink, count: int) -> None:
@@ -691,7 +717,7 @@ class NationalData:
         self.made["audit_event"] = written
 
     def _flush(self) -> None:
-        for table in BULK_TABLES:
+        for table in WRITTEN_TABLES:
             rows = self.rows[table]
             if rows:
                 self.sink.write(table, rows)
@@ -875,7 +901,9 @@ class NationalData:
             )
         )
         if response is not None and channel is not None:
-            self._response(assignment_id, instrument_id, respondent, channel, tp, levels, *response)
+            self._response(
+                assignment_id, course_id, instrument_id, respondent, channel, tp, levels, *response
+            )
 
     def _bucket(self, instrument_id: str, tp: _Timepoint, levels: dict[str, float]) -> object:
         if instrument_id == "who5":
@@ -891,6 +919,7 @@ class NationalData:
     def _response(
         self,
         assignment_id: int,
+        course_id: int,
         instrument_id: str,
         respondent: Respondent,
         channel: Channel,
@@ -936,6 +965,20 @@ class NationalData:
             score_ids, score_rows = self.ids["score"], self.rows["score"]
             for name, number in entry.scores:
                 score_rows.append((next(score_ids), response_id, name, number))
+            if self.layouts[instrument_id]:  # a form that reports no score has no row
+                self.rows["measurement"].append(
+                    (instrument_id, course_id, respondent.value, response_id, tp.id)
+                    + self._measured(instrument_id, entry)
+                )
+
+    def _measured(self, instrument_id: str, entry: PoolEntry) -> tuple[float | None, ...]:
+        """The value columns v0, v1, ... of a response with the entry's scores (made once)."""
+        values = self._values.get(id(entry))
+        if values is None:
+            filled = measurements.row_values(self.layouts[instrument_id], dict(entry.scores))
+            values = tuple(filled.get(f"v{p}") for p in range(MEASUREMENT_VALUES))
+            self._values[id(entry)] = values
+        return values
 
 
 def _fixed_municipality(spec: FixedMunicipality) -> Municipality:
