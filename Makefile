@@ -89,7 +89,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy surveyapp/instruments surveyapp/pseudonym.py surveyapp/scheduling.py surveyapp/enums.py surveyapp/suppression.py surveyapp/statistics.py surveyapp/report_tables.py surveyapp/importing.py surveyapp/linkcodes.py surveyapp/logs/__init__.py surveyapp/letters.py surveyapp/notify.py surveyapp/auditchain.py surveyapp/audit_actions.py surveyapp/redirects.py surveyapp/passwords.py surveyapp/offline_keys.py surveyapp/integrity.py
+	$(BIN)/mypy surveyapp/instruments surveyapp/pseudonym.py surveyapp/scheduling.py surveyapp/enums.py surveyapp/suppression.py surveyapp/statistics.py surveyapp/report_tables.py surveyapp/importing.py surveyapp/linkcodes.py surveyapp/logs/__init__.py surveyapp/letters.py surveyapp/notify.py surveyapp/auditchain.py surveyapp/audit_actions.py surveyapp/redirects.py surveyapp/passwords.py surveyapp/offline_keys.py surveyapp/integrity.py surveyapp/bulkload.py
 
 i18n-check: install
 	$(BIN)/python scripts/i18n_check.py

@@ -8,35 +8,42 @@ fictitious municipalities, each with 2 to 4 providers (the first municipal, ofte
 one) of 1 to 3 teams, citizens born 1920-1960, courses starting over the last `--years` years
 (mostly under § 83 a) on the shared default plan, every planned measurement as an assignment
 (completed, expired, declined with a reason, open, in progress or scheduled, as the day and
-the course's progress make it) and about `--responses` responses with their answers and their
-scores from the real scoring rules. Citizens improve on the course: WHO-5 rises about 8
-points from baseline to end, WHODAS falls, follow-ups keep part of the gain.
+the course's progress make it) and about `--responses` responses with their answers, their
+scores from the real scoring rules and their measurement rows. The rows are the app's own:
+a course's assignments come from `services.courses.planned_assignments` (windows and
+statuses as `create_course` makes them) and measurement rows from
+`services.measurements.row_values`, as the demo loader makes them; afterwards `sync` (what
+`surveyapp migrate` runs) must find nothing to rebuild.
+Citizens improve on the course: WHO-5 rises about 8 points from baseline to end, WHODAS
+falls, follow-ups keep part of the gain.
 
 Speed: the organisations and the plan go through the ORM (a few hundred rows, and the plan is
-made by the app's own `default_plan`); everything else is written in bulk on the raw
-connection, by `executemany` on SQLite (with `synchronous=OFF` and an in-memory journal for
-the load only, WAL restored afterwards) and by `COPY` on PostgreSQL. Scoring a million
-responses one by one would dominate, so each instrument gets a pool of scored answer sets per
-latent level (`POOL_PER_LEVEL`), and a response takes one from the level its citizen is at.
+made by the app's own `default_plan`); everything else is written in bulk through the
+package's own bulk writer (`surveyapp.bulkload`, the demo loader's path: ids handed out up
+front, `executemany` on SQLite, with `synchronous=OFF` and an in-memory journal for the load
+only, WAL restored afterwards, and `COPY` on PostgreSQL, the id sequences moved afterwards).
+Scoring a million responses one by one would dominate, so each instrument gets a pool of
+scored answer sets per latent level (`POOL_PER_LEVEL`), and a response takes one from the
+level its citizen is at.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from surveyapp import auditchain
+from surveyapp.bulkload import BulkWriter
 from surveyapp.db import make_engine, upgrade
 from surveyapp.enums import (
     AnswerState,
@@ -52,7 +59,9 @@ from surveyapp.enums import (
 )
 from surveyapp.instruments import Instrument, Registry, default_registry, score
 from surveyapp.models import (
+    MEASUREMENT_VALUES,
     AnalystGrant,
+    Base,
     Course,
     MeasurementPlan,
     Municipality,
@@ -61,17 +70,18 @@ from surveyapp.models import (
     StaffUser,
     Team,
 )
-from surveyapp.scheduling import TimepointRole, Window, timepoint_role, today_in_denmark, window_for
+from surveyapp.scheduling import TimepointRole, timepoint_role, today_in_denmark
 from surveyapp.security import hash_secret
 from surveyapp.services import audit, measurements
-from surveyapp.services.courses import default_plan, rule_of
+from surveyapp.services.courses import default_plan, planned_assignments, rule_of
 
 POOL_PER_LEVEL = 250  # scored answer sets per instrument and latent level
 LEVELS = 21  # latent levels 0, 5, ..., 100 (a WHO-5 or WHODAS percentage)
 BATCH_COURSES = 2000  # courses generated, then written and committed together
 CHUNK_ROWS = 10_000  # rows per executemany call
-BULK_TABLES = ("citizen", "course", "assignment", "response", "answer", "score")
-DERIVED_TABLES = ("measurement",)
+BULK_TABLES = ("citizen", "course", "assignment", "response", "answer", "score")  # with ids
+DERIVED_TABLES = ("measurement",)  # one row per submitted response, as the app writes it
+WRITTEN_TABLES = (*BULK_TABLES, *DERIVED_TABLES)
 BENCH_USERS = (("bench-admin", Role.ADMIN), ("bench-analyst", Role.ANALYST))
 BENCH_PASSWORD = "bench-password"  # noqa: S105 - a throw-away benchmark database
 
@@ -183,7 +193,6 @@ class _Timepoint:
     rule: Any
     role: TimepointRole
     phase: float  # how much of the course's gain shows at this timepoint
-    items: tuple[tuple[str, Respondent], ...]
 
 
 # ---------------------------------------------------------------------------------------
@@ -347,6 +356,14 @@ class _Sink:
         ),
         "answer": ("id", "response_id", "item_id", "state", "value", "answered_at"),
         "score": ("id", "response_id", "name", "value"),
+        "measurement": (
+            "instrument_id",
+            "course_id",
+            "respondent",
+            "response_id",
+            "timepoint_id",
+            *(f"v{position}" for position in range(MEASUREMENT_VALUES)),
+        ),
         "audit_event": (
             "seq",
             "occurred_at",
@@ -361,21 +378,26 @@ class _Sink:
         ),
     }
 
-    def __init__(self, dbapi: Any) -> None:
-        self.dbapi = dbapi
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dbapi = conn.connection.dbapi_connection
+        # The package's bulk writer, as the demo loader uses it: COPY on PostgreSQL.
+        self.writer = BulkWriter(conn, copy=True, chunk_rows=CHUNK_ROWS)
+        # The column types' own conversions, so that the rows read as if the ORM wrote them.
+        self.writer.use_types(
+            datetime_column=(Response.__table__, "submitted_at"),
+            date_column=(Course.__table__, "start_date"),
+        )
+        self.dt = self.writer.dt
+        self.day = self.writer.day
+        self.flag = self.writer.flag
 
-    # Conversions of Python values to what the connection takes.
-    def dt(self, value: datetime) -> Any:
-        return value
-
-    def day(self, value: date | None) -> Any:
-        return value
-
-    def flag(self, value: bool | None) -> Any:
-        return value
+    def ids(self, table: str) -> Iterator[int]:
+        """The ids for the table's new rows (from its highest id on)."""
+        return self.writer.ids(Base.metadata.tables[table])
 
     def write(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        raise NotImplementedError
+        self.writer.write(table, self.columns[table], rows)
 
     #: Audit events per transaction. PostgreSQL's chain trigger updates the one chain-head
     #: row for every event: within one transaction each update adds a row version the next
@@ -392,7 +414,9 @@ class _Sink:
         return int(seq), str(digest), datetime.now(UTC)
 
     def commit(self) -> None:
-        self.dbapi.commit()
+        if self.conn.in_transaction():
+            self.conn.commit()
+        self.dbapi.commit()  # what went straight to the driver (COPY)
 
     def begin_load(self) -> None:
         """Set up the connection for a fast load."""
@@ -402,39 +426,8 @@ class _Sink:
 
 
 class _SQLiteSink(_Sink):
-    def __init__(self, dbapi: Any, engine: Engine) -> None:
-        super().__init__(dbapi)
-        dialect = engine.dialect
-        # The column types' own conversions, so that the rows read as if the ORM wrote them.
-        dt_type = Response.__table__.c.submitted_at.type.dialect_impl(dialect)
-        day_type = Course.__table__.c.start_date.type.dialect_impl(dialect)
-        dt_proc = dt_type.bind_processor(dialect)
-        day_proc = day_type.bind_processor(dialect)
-        self._dt: Callable[[Any], Any] = dt_proc or (lambda v: v)
-        self._day: Callable[[Any], Any] = day_proc or (lambda v: v)
-
-    def dt(self, value: datetime) -> Any:
-        return self._dt(value)
-
-    def day(self, value: date | None) -> Any:
-        return None if value is None else self._day(value)
-
-    def flag(self, value: bool | None) -> Any:
-        return None if value is None else int(value)
-
-    def write(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        columns = self.columns[table]
-        sql = (
-            f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - fixed names
-            f"VALUES ({', '.join('?' * len(columns))})"
-        )
-        cursor = self.dbapi.cursor()
-        for start in range(0, len(rows), CHUNK_ROWS):
-            cursor.executemany(sql, rows[start : start + CHUNK_ROWS])
-        cursor.close()
-
     def begin_load(self) -> None:
-        self.dbapi.commit()
+        self.commit()
         cursor = self.dbapi.cursor()
         cursor.execute("PRAGMA journal_mode=MEMORY")
         cursor.execute("PRAGMA synchronous=OFF")
@@ -442,7 +435,7 @@ class _SQLiteSink(_Sink):
         cursor.close()
 
     def end_load(self) -> None:
-        self.dbapi.commit()
+        self.commit()
         cursor = self.dbapi.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -455,20 +448,11 @@ class _SQLiteSink(_Sink):
 class _PostgresSink(_Sink):
     audit_batch = 1000
 
-    def write(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        columns = ", ".join(self.columns[table])
-        sql = f"COPY {table} ({columns}) FROM STDIN"
-        with self.dbapi.cursor() as cursor, cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
-
     def end_load(self) -> None:
+        self.commit()
+        self.writer.finish()  # the id sequences past the ids used
+        self.commit()
         with self.dbapi.cursor() as cursor:
-            for table in BULK_TABLES:
-                cursor.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
-                    f"COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"
-                )
             cursor.execute("ANALYZE")
         self.dbapi.commit()
         # Every chained event updated the chain head's one row: vacuum its dead versions
@@ -516,9 +500,11 @@ class NationalData:
         self.days = int(years * 365)
         self.registry = registry
         self.pools = AnswerPools(registry, random.Random(seed + 1), pool_per_level)
-        self.ids = {table: itertools.count(1) for table in BULK_TABLES}
-        self.rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in BULK_TABLES}
-        self.made = dict.fromkeys(BULK_TABLES, 0)
+        self.ids: dict[str, Iterator[int]] = {}
+        self.rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in WRITTEN_TABLES}
+        self.made = dict.fromkeys(WRITTEN_TABLES, 0)
+        self.layouts: dict[str, dict[str, int]] = {}  # instrument id -> its stored layout
+        self._values: dict[int, tuple[float | None, ...]] = {}  # id(pool entry) -> v0, v1...
         self.orgs: list[_Org] = []
         self.org_weights: list[float] = []
         self.instruments = {i.id: i for i in (registry.get(x) for x in registry.ids())}
@@ -591,9 +577,10 @@ class NationalData:
             for m in municipalities[1:]
         )
 
-    def plan(self, session: Session) -> list[_Timepoint]:
+    def plan(self, session: Session) -> dict[int, _Timepoint]:
+        """The default plan (kept for `planned_assignments`) and its timepoints by id."""
         plan: MeasurementPlan = default_plan(session)
-        timepoints = []
+        timepoints = {}
         for tp in plan.timepoints:
             role = timepoint_role(tp.anchor, tp.offset_months, tp.offset_days)
             months = tp.offset_months + tp.offset_days / 30
@@ -602,17 +589,15 @@ class NationalData:
                 TimepointRole.DURING: 0.5,
                 TimepointRole.END: 1.0,
             }.get(role, max(0.4, 1.0 - 0.025 * months))
-            timepoints.append(
-                _Timepoint(
-                    tp.id,
-                    tp.key,
-                    rule_of(tp),
-                    role,
-                    phase,
-                    tuple((i.instrument_id, i.respondent) for i in tp.items),
-                )
-            )
+            timepoints[tp.id] = _Timepoint(tp.id, tp.key, rule_of(tp), role, phase)
+            assert tp.items  # loaded now: planned_assignments reads them after the session
         self.plan_id = plan.id
+        self.plan_row = plan
+        # Each instrument's measurement layout, positions handed out now (stored_layout).
+        self.layouts = {
+            key: measurements.stored_layout(session, instrument)
+            for key, instrument in self.instruments.items()
+        }
         return timepoints
 
     # -- the large part, in bulk --------------------------------------------------------------
@@ -620,7 +605,8 @@ class NationalData:
     def run(self, progress: Callable[[str], None]) -> dict[str, int]:
         started = time.perf_counter()
         with self.engine.connect() as conn:
-            with Session(bind=conn) as session:
+            # The plan's rows stay readable after the commit (planned_assignments reads them).
+            with Session(bind=conn, expire_on_commit=False) as session:
                 self.organisations(session)
                 timepoints = self.plan(session)
                 audit.record(
@@ -630,14 +616,14 @@ class NationalData:
                     details={"responses": self.target, "seed": self.seed},
                 )
                 session.commit()
-            dbapi = conn.connection.dbapi_connection
             sink: _Sink
             if self.engine.dialect.name == "sqlite":
-                sink = _SQLiteSink(dbapi, self.engine)
+                sink = _SQLiteSink(conn)
             else:
-                sink = _PostgresSink(dbapi)
+                sink = _PostgresSink(conn)
             sink.begin_load()
             self.sink = sink
+            self.ids = {table: sink.ids(table) for table in BULK_TABLES}
             courses = 0
             while self.made["response"] + len(self.rows["response"]) < self.target:
                 self._course(timepoints)
@@ -653,12 +639,16 @@ class NationalData:
             if self.audit_events:
                 self._audit_events(sink, self.audit_events)
             sink.end_load()
-        # The reports' measurement table, from the scores in one INSERT ... SELECT each, as
-        # `surveyapp migrate` fills it.
+        # The measurement rows were written with the scores (measurements.row_values, as the
+        # demo loader writes them); `sync` (what `surveyapp migrate` runs) must find nothing
+        # to rebuild, or the generator's rows differ from what the app would store.
         with Session(self.engine) as session, session.begin():
-            synced = measurements.sync(session, self.registry)
-        self.made["measurement"] = sum(result.rows for result in synced)
-        progress(f"measurements  {time.perf_counter() - started:6.1f} s")
+            rebuilt = [
+                r.instrument_id for r in measurements.sync(session, self.registry) if r.rebuilt
+            ]
+        if rebuilt:
+            raise RuntimeError(f"measurement rows had to be rebuilt for {rebuilt}")
+        progress(f"checked       {time.perf_counter() - started:6.1f} s")
         return dict(self.made)
 
     def _audit_events(self, sink: _Sink, count: int) -> None:
@@ -727,7 +717,7 @@ class NationalData:
         self.made["audit_event"] = written
 
     def _flush(self) -> None:
-        for table in BULK_TABLES:
+        for table in WRITTEN_TABLES:
             rows = self.rows[table]
             if rows:
                 self.sink.write(table, rows)
@@ -771,7 +761,7 @@ class NationalData:
         org.citizens.append(citizen_id)
         return citizen_id
 
-    def _course(self, timepoints: Sequence[_Timepoint], org: _Org | None = None) -> None:
+    def _course(self, timepoints: Mapping[int, _Timepoint], org: _Org | None = None) -> None:
         rng, sink, today = self.rng, self.sink, self.today
         org = org or rng.choices(self.orgs, weights=self.org_weights)[0]
         provider_id, team_ids, _ = rng.choices(
@@ -812,74 +802,80 @@ class NationalData:
         gain = rng.gauss(9, 13)
         dropout: DropoutReason | None = None
         created_at = sink.dt(created)
-        for tp in timepoints:
-            window = window_for(tp.rule, start, known_end)
-            opened = window is not None and window.start <= today
-            if (
-                opened
-                and dropout is None
-                and tp.role is not TimepointRole.BASELINE
-                and rng.random() < DROPOUT_PER_TIMEPOINT
-            ):
-                dropout = rng.choices(
-                    list(DROPOUT_WEIGHTS), weights=list(DROPOUT_WEIGHTS.values())
-                )[0]
-            levels = {
-                "who5": wellbeing + gain * tp.phase,
-                "whodas12": disability - 0.8 * gain * tp.phase,
-            }
-            for instrument_id, respondent in tp.items:
-                self._assignment(
-                    course_id, tp, instrument_id, respondent, window, dropout, levels, created_at
-                )
+        levels: dict[str, float] = {}
+        tp: _Timepoint | None = None
+        # The app's own assignments of a course with these dates (as create_course and the
+        # demo loader make them), in the plan's order: a timepoint's items follow each other.
+        for planned in planned_assignments(self.plan_row, start, known_end, today=today):
+            if tp is None or tp.id != planned["timepoint_id"]:
+                tp = timepoints[planned["timepoint_id"]]
+                opened = planned["window_start"] is not None and planned["window_start"] <= today
+                if (
+                    opened
+                    and dropout is None
+                    and tp.role is not TimepointRole.BASELINE
+                    and rng.random() < DROPOUT_PER_TIMEPOINT
+                ):
+                    dropout = rng.choices(
+                        list(DROPOUT_WEIGHTS), weights=list(DROPOUT_WEIGHTS.values())
+                    )[0]
+                levels = {
+                    "who5": wellbeing + gain * tp.phase,
+                    "whodas12": disability - 0.8 * gain * tp.phase,
+                }
+            self._assignment(course_id, tp, planned, dropout, levels, created_at)
 
     def _assignment(
         self,
         course_id: int,
         tp: _Timepoint,
-        instrument_id: str,
-        respondent: Respondent,
-        window: Window | None,
+        planned: dict[str, Any],
         dropout: DropoutReason | None,
         levels: dict[str, float],
         created_at: Any,
     ) -> None:
+        """One planned assignment's row, moved on as the day and the citizen make it: answered
+        (completed or in progress), declined after a drop-out, else as the app's status_on
+        leaves it (scheduled, open or expired)."""
         rng, sink, today = self.rng, self.sink, self.today
         assignment_id = next(self.ids["assignment"])
-        status, reason, channel = AssignmentStatus.SCHEDULED, None, None
+        instrument_id: str = planned["instrument_id"]
+        respondent: Respondent = planned["respondent"]
+        status: AssignmentStatus = planned["status"]
+        reason, channel = None, None
         changed_at = created_at
         response: tuple[datetime, datetime | None] | None = None  # (started, submitted)
-        if window is not None and window.start <= today:
+        window_start: date | None = planned["window_start"]
+        window_end: date | None = planned["window_end"]
+        if window_start is not None and window_end is not None and window_start <= today:
             if dropout is not None and tp.role is not TimepointRole.BASELINE:
                 status, reason = AssignmentStatus.DECLINED, dropout
-                changed_at = sink.dt(self._at(min(window.start, today - timedelta(days=1))))
+                changed_at = sink.dt(self._at(min(window_start, today - timedelta(days=1))))
             else:
                 share = {
                     Respondent.CITIZEN: COMPLETION[tp.role],
                     Respondent.RELATIVE: RELATIVE_COMPLETION,
                     Respondent.STAFF: STAFF_COMPLETION,
                 }[respondent]
-                last_day = min(window.end, today - timedelta(days=1))
-                window_open = window.end >= today
-                if rng.random() < share and last_day >= window.start:
-                    day = window.start + timedelta(
-                        days=rng.randint(0, (last_day - window.start).days)
+                last_day = min(window_end, today - timedelta(days=1))
+                window_open = status is AssignmentStatus.OPEN  # else expired: its window passed
+                if rng.random() < share and last_day >= window_start:
+                    day = window_start + timedelta(
+                        days=rng.randint(0, (last_day - window_start).days)
                     )
                     submitted = self._at(day)
                     response = (submitted - timedelta(minutes=rng.randint(3, 15)), submitted)
                     status = AssignmentStatus.COMPLETED
                     changed_at = sink.dt(submitted)
                 elif window_open and rng.random() < IN_PROGRESS_SHARE:
-                    began = self._at(max(window.start, today - timedelta(days=1)))
+                    began = self._at(max(window_start, today - timedelta(days=1)))
                     response = (began, None)
                     status = AssignmentStatus.IN_PROGRESS
                     changed_at = sink.dt(began)
                 elif window_open:
-                    status = AssignmentStatus.OPEN
-                    changed_at = sink.dt(self._at(min(window.start, today - timedelta(days=1))))
+                    changed_at = sink.dt(self._at(min(window_start, today - timedelta(days=1))))
                 else:
-                    status = AssignmentStatus.EXPIRED
-                    changed_at = sink.dt(self._at(window.end + timedelta(days=1)))
+                    changed_at = sink.dt(self._at(window_end + timedelta(days=1)))
         if response is not None:
             channel = {
                 Respondent.CITIZEN: Channel.KIOSK if rng.random() < 0.8 else Channel.PAPER,
@@ -895,9 +891,9 @@ class NationalData:
                 instrument_id,
                 respondent.value,
                 channel.value if channel else None,
-                sink.day(window.due if window else None),
-                sink.day(window.start if window else None),
-                sink.day(window.end if window else None),
+                sink.day(planned["due_date"]),
+                sink.day(window_start),
+                sink.day(window_end),
                 status.value,
                 reason.value if reason else None,
                 changed_at,
@@ -905,7 +901,9 @@ class NationalData:
             )
         )
         if response is not None and channel is not None:
-            self._response(assignment_id, instrument_id, respondent, channel, tp, levels, *response)
+            self._response(
+                assignment_id, course_id, instrument_id, respondent, channel, tp, levels, *response
+            )
 
     def _bucket(self, instrument_id: str, tp: _Timepoint, levels: dict[str, float]) -> object:
         if instrument_id == "who5":
@@ -921,6 +919,7 @@ class NationalData:
     def _response(
         self,
         assignment_id: int,
+        course_id: int,
         instrument_id: str,
         respondent: Respondent,
         channel: Channel,
@@ -966,6 +965,20 @@ class NationalData:
             score_ids, score_rows = self.ids["score"], self.rows["score"]
             for name, number in entry.scores:
                 score_rows.append((next(score_ids), response_id, name, number))
+            if self.layouts[instrument_id]:  # a form that reports no score has no row
+                self.rows["measurement"].append(
+                    (instrument_id, course_id, respondent.value, response_id, tp.id)
+                    + self._measured(instrument_id, entry)
+                )
+
+    def _measured(self, instrument_id: str, entry: PoolEntry) -> tuple[float | None, ...]:
+        """The value columns v0, v1, ... of a response with the entry's scores (made once)."""
+        values = self._values.get(id(entry))
+        if values is None:
+            filled = measurements.row_values(self.layouts[instrument_id], dict(entry.scores))
+            values = tuple(filled.get(f"v{p}") for p in range(MEASUREMENT_VALUES))
+            self._values[id(entry)] = values
+        return values
 
 
 def _fixed_municipality(spec: FixedMunicipality) -> Municipality:

@@ -19,7 +19,8 @@ moment), the SQL statements per request, the page size, and (unless
 SQLite, EXPLAIN on PostgreSQL. Nothing is changed but the audit events the views write.
 
 To measure code of another checkout (for example main before a change), put that checkout
-first on PYTHONPATH with this file and national_data.py copied into its bench/ folder.
+first on PYTHONPATH with this file and national_data.py copied into its bench/ folder (and
+surveyapp/bulkload.py into its package if it has none: national_data.py writes through it).
 """
 
 from __future__ import annotations

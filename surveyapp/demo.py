@@ -8,14 +8,15 @@ an empty database, never in production. Every demo login is listed in DEMO_USERS
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from surveyapp.bulkload import BulkWriter
 from surveyapp.config import Settings
 from surveyapp.enums import (
     AnswerState,
@@ -225,7 +226,8 @@ class _DemoBuilder:
         self.teams: dict[str, Team] = {}
         self.counts = {"citizens": 0, "courses": 0, "responses": 0, "dropouts": 0}
         self.rows: dict[str, list[Row]] = {model.__tablename__: [] for model in _BULK}
-        self.next_id: dict[str, int] = {}
+        self.writer = BulkWriter(session.connection())
+        self.ids: dict[str, Iterator[int]] = {}
         self.layouts: dict[tuple[str, str], dict[str, int]] = {}
 
     def organisations(self) -> None:
@@ -267,31 +269,19 @@ class _DemoBuilder:
 
     def _add(self, model: type[Base], row: Row) -> Row:
         """Keep a row for the bulk INSERT of its table, its id assigned now if it has one."""
-        table = model.__tablename__
-        if "id" in model.__table__.c:
-            if table not in self.next_id:
-                highest = self.session.scalar(select(func.max(model.__table__.c.id)))
-                self.next_id[table] = (highest or 0) + 1
-            row["id"] = self.next_id[table]
-            self.next_id[table] += 1
-        self.rows[table].append(row)
+        table = model.__table__
+        if "id" in table.c:
+            if table.name not in self.ids:
+                self.ids[table.name] = self.writer.ids(table)
+            row["id"] = next(self.ids[table.name])
+        self.rows[table.name].append(row)
         return row
 
     def write(self) -> None:
-        """One executemany INSERT per table, then PostgreSQL's id sequences past the ids used."""
-        connection = self.session.connection()
+        """One bulk write per table (surveyapp.bulkload), then the id sequences moved on."""
         for model in _BULK:
-            rows = self.rows[model.__tablename__]
-            if rows:
-                connection.execute(insert(Base.metadata.tables[model.__tablename__]), rows)
-        if connection.dialect.name == "postgresql":
-            for table in self.next_id:
-                connection.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
-                        f"(SELECT max(id) FROM {table}))"
-                    )
-                )
+            self.writer.write_rows(model.__table__, self.rows[model.__tablename__])
+        self.writer.finish()
 
     def _layout(self, instrument: Instrument) -> dict[str, int]:
         """The instrument's measurement layout, read (or handed out) once per load.

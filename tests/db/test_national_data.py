@@ -23,6 +23,7 @@ from surveyapp.models import (
     Response,
     Team,
 )
+from surveyapp.services.integrity import run_checks
 
 TODAY = date(2026, 6, 1)
 RESPONSES = 2000
@@ -180,3 +181,15 @@ def test_the_app_can_go_on_writing(
     if backend == "sqlite":
         with session_factory() as session:
             assert session.scalar(text("PRAGMA journal_mode")) == "wal"
+
+
+def test_the_data_passes_the_apps_integrity_checks(
+    loaded: dict[str, int], session_factory: sessionmaker[Session]
+) -> None:
+    """What `surveyapp check` checks, the measurement rows included: written with the scores
+    (measurements.row_values), they must equal what `surveyapp migrate` builds from them."""
+    assert loaded["measurement"] > RESPONSES / 2
+    with session_factory() as session:
+        results = run_checks(session, REGISTRY)
+    assert [line for r in results if not r.ok for line in r.lines()] == []
+    assert "measurements" in {r.name for r in results}
