@@ -30,10 +30,8 @@ from sqlalchemy.orm import Session  # noqa: E402
 from surveyapp.db import make_engine, make_session_factory  # noqa: E402
 from surveyapp.enums import (  # noqa: E402
     KioskState,
-    ProviderKind,
     Respondent,
     Role,
-    Sex,
 )
 from surveyapp.models import (  # noqa: E402
     Assignment,
@@ -49,6 +47,7 @@ from surveyapp.scheduling import today_in_denmark  # noqa: E402
 from surveyapp.security import hash_secret, new_token, token_hash  # noqa: E402
 from surveyapp.services.courses import create_course, default_plan  # noqa: E402
 from surveyapp.services.links import create_link  # noqa: E402
+from tests.support import factories  # noqa: E402
 from tests.support.serving import remember_cookies, request_parts  # noqa: E402
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -162,16 +161,10 @@ def _prepare(
             select(Municipality).where(Municipality.code == municipality_code)
         )
         if municipality is None:
-            municipality = Municipality(code=municipality_code, name="Bench Kommune")
-            provider = Provider(
-                municipality=municipality,
-                name="Hjemmeplejen",
-                kind=ProviderKind.MUNICIPAL,
-                unit_name="Hjemmeplejen",
+            _first, provider, team = factories.organisation(
+                session, municipality_name="Bench Kommune", code=municipality_code
             )
-            team = Team(provider=provider, name="Team Nord")
-            session.add_all([municipality, provider, team])
-            session.flush()
+            municipality = provider.municipality
             if coordinator_password_hash is not None:
                 session.add(
                     StaffUser(
@@ -195,16 +188,9 @@ def _prepare(
         offset = (first or 0) + 1
         plan = default_plan(session)
         for number in range(offset, offset + count):
-            citizen = Citizen(
-                municipality_id=municipality.id,
-                cpr_hmac=f"{municipality_code}{number:061x}",
-                label=f"B{number}",
-                birth_year=1940,
-                sex=Sex.FEMALE,
-                lives_alone=True,
+            citizen = factories.citizen(
+                session, municipality.id, f"{municipality_code}{number:061x}", f"B{number}"
             )
-            session.add(citizen)
-            session.flush()
             course = create_course(
                 session,
                 citizen=citizen,

@@ -16,10 +16,11 @@ _codes = iter(range(100, 999))
 
 
 def organisation(
-    session: Session, *, municipality_name: str = "Sølvstrand Kommune"
+    session: Session, *, municipality_name: str = "Sølvstrand Kommune", code: str | None = None
 ) -> tuple[Citizen, Provider, Team]:
-    """A new municipality with a provider, a team and one citizen."""
-    municipality = Municipality(code=str(next(_codes)), name=municipality_name)
+    """A new municipality (`code`, else the next free test code) with a provider, a team and
+    one citizen."""
+    municipality = Municipality(code=code or str(next(_codes)), name=municipality_name)
     provider = Provider(
         municipality=municipality,
         name="Hjemmeplejen",
