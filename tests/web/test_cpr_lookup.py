@@ -9,19 +9,18 @@ statements, and every look-up is throttled per user and audited without the numb
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from surveyapp.config import Settings
 from surveyapp.models import AuditEvent, Citizen, Course, Municipality, Provider
 from surveyapp.pseudonym import read_cpr
 from tests.support.staff import load_small_demo, login, token
+from tests.support.statements import counted
 
 ELSEWHERE_CPR = "010145-1239"  # registered in Sølvstrand, no course with the private provider
 NOWHERE_CPR = "020246-2348"  # registered nowhere
@@ -62,30 +61,15 @@ def _find(client: FlaskClient, cpr: str, label: str = "") -> tuple[int, str, str
     return response.status_code, body, response.headers.get("Location")
 
 
-@contextmanager
-def counted_statements(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = app.extensions["surveyapp.engine"]
-
-    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def test_out_of_caseload_looks_exactly_like_not_registered(
     app: Flask, client: FlaskClient, demo: sessionmaker[Session]
 ) -> None:
     login(client, "leverandoer")
     _find(client, OTHER_NOWHERE_CPR)  # the first look-up of a window makes its counter row
     token(client, "/staff/citizens/find")
-    with counted_statements(app) as elsewhere_sql:
+    with counted(app) as elsewhere_sql:
         elsewhere = _find(client, ELSEWHERE_CPR)
-    with counted_statements(app) as nowhere_sql:
+    with counted(app) as nowhere_sql:
         nowhere = _find(client, NOWHERE_CPR)
     assert elsewhere == nowhere
     assert elsewhere[0] == 200

@@ -17,6 +17,7 @@ from surveyapp.scheduling import today_in_denmark
 from surveyapp.security import hash_secret
 from tests.support import factories
 from tests.support.staff import login, post, start_kiosk_visit
+from tests.support.statements import counted
 
 PASSWORD = "kiosk-test-password"  # noqa: S105
 PIN = "2468"
@@ -393,8 +394,6 @@ def test_a_kiosk_question_and_answer_run_few_statements(
 ) -> None:
     """The visit, then its queue with every response, answer and organisation in one
     statement; an answer is stored and the activity noted in the same transaction."""
-    from tests.web.test_respond import counted
-
     _start(client, visit["citizen"])
     _answer_first_two_questions(client)
     with counted(app) as statements:

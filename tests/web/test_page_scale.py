@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from surveyapp.config import Settings
@@ -25,6 +25,7 @@ from surveyapp.services import audit
 from surveyapp.services.courses import create_course, default_plan
 from surveyapp.web import admin as admin_views
 from tests.support.staff import Foreign, load_small_demo, login
+from tests.support.statements import counted
 
 #: Upper bounds of the statements per page (measured: 15, 21 and 8 on the bench's data).
 MAX_STATEMENTS = {"due": 20, "citizen": 30, "audit": 12}
@@ -44,17 +45,8 @@ def _client(app: Flask, username: str) -> FlaskClient:
 
 def _get(app: Flask, client: FlaskClient, path: str) -> tuple[int, str]:
     """The SQL statements a GET runs, and its page (without the per-request CSRF tokens)."""
-    engine = app.extensions["surveyapp.engine"]
-    seen: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counted(app) as seen:
         response = client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert response.status_code == 200, (path, response.status_code)
     return len(seen), CSRF.sub("", response.text)
 

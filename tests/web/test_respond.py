@@ -4,14 +4,12 @@ double submit, bad input, expired CSRF token, language, skips and "don't know"."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from surveyapp.enums import AnswerState, AssignmentStatus, Channel, Respondent
@@ -19,6 +17,7 @@ from surveyapp.instruments import default_registry
 from surveyapp.models import Answer, Assignment, Response, Score
 from surveyapp.services.links import create_link
 from tests.support import factories
+from tests.support.statements import counted
 
 WHO5 = [3, 4, 2, 5, 1]
 
@@ -367,21 +366,6 @@ def test_text_size_switch_has_three_steps_and_stays_on_the_page(
 
 
 # --- the answer path's SQL statements (issue 13: at most 3 for a question page, 4 for an answer)
-
-
-@contextmanager
-def counted(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = app.extensions["surveyapp.engine"]
-
-    def note(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
 
 def test_a_question_page_and_an_answer_run_few_statements(
