@@ -47,15 +47,18 @@ def main() -> None:
                 .limit(40)
             ).all()
             links = [(a.instrument_id, create_link(session, a)) for a in targets]
-        client = app.test_client()
         weights: dict[str, int] = {}
         save_ms: list[float] = []
         submit_ms: list[float] = []
         for instrument_id, token in links:
-            start = client.get(f"/svar/{token}")
+            # A browser of its own per link: the token is exchanged for the cookie at once.
+            client = app.test_client()
+            assert client.get(f"/svar/{token}").status_code == 303
+            start = client.get("/svar/")
             csrf = re.search(r'name="csrf_token" value="([^"]+)"', start.text).group(1)  # type: ignore[union-attr]
-            client.post(f"/svar/{token}/start", data={"csrf_token": csrf})
-            page = client.get(f"/svar/{token}/1")
+            assert client.post("/svar/start", data={"csrf_token": csrf}).status_code == 303
+            page = client.get("/svar/1")
+            assert page.status_code == 200
             assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
             total = len(page.data)
             for asset in assets:
@@ -66,10 +69,11 @@ def main() -> None:
             prefix = "who5_" if instrument_id == "who5" else "sm_"
             for number in range(1, items + 1):
                 began = time.perf_counter()
-                client.post(
-                    f"/svar/{token}/{number}", data={"csrf_token": csrf, f"{prefix}{number}": "3"}
+                sent = client.post(
+                    f"/svar/{number}", data={"csrf_token": csrf, f"{prefix}{number}": "3"}
                 )
                 elapsed = (time.perf_counter() - began) * 1000
+                assert sent.status_code == 303, (instrument_id, number, sent.status_code)
                 (submit_ms if number == items else save_ms).append(elapsed)
         for instrument_id, total in sorted(weights.items()):
             print(
