@@ -166,14 +166,11 @@ def _prepare(
             )
             municipality = provider.municipality
             if coordinator_password_hash is not None:
-                session.add(
-                    StaffUser(
-                        username="koordinator",
-                        full_name="Bench Koordinator",
-                        role=Role.COORDINATOR,
-                        municipality_id=municipality.id,
-                        password_hash=coordinator_password_hash,
-                    )
+                factories.coordinator(
+                    session,
+                    municipality.id,
+                    coordinator_password_hash,
+                    full_name="Bench Koordinator",
                 )
         else:
             provider = session.scalars(

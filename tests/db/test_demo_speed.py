@@ -192,10 +192,8 @@ def test_the_demo_is_written_in_bulk(
     assert len(statements) < 100, Counter(s[:60] for s in statements).most_common(5)
 
 
-def test_the_demo_secrets_are_not_hashed_again(
-    session_factory: sessionmaker[Session], settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The demo's argon2 hashes are precomputed for the current profile: loading hashes none."""
+def _count_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every secret argon2 hashes from now on (the hasher still runs)."""
     hashed: list[str] = []
     original = argon2.PasswordHasher.hash
 
@@ -204,6 +202,14 @@ def test_the_demo_secrets_are_not_hashed_again(
         return original(hasher, secret, **kw)
 
     monkeypatch.setattr(argon2.PasswordHasher, "hash", counted)
+    return hashed
+
+
+def test_the_demo_secrets_are_not_hashed_again(
+    session_factory: sessionmaker[Session], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's argon2 hashes are precomputed for the current profile: loading hashes none."""
+    hashed = _count_hashes(monkeypatch)
     load_demo_data(session_factory, settings, seed=3, citizens=2, today=TODAY)
     assert hashed == []
     with session_factory() as session:
@@ -261,14 +267,7 @@ def test_a_precomputed_hash_of_weaker_parameters_is_not_used(
     """When the library's profile grows stronger, each distinct demo secret is hashed anew."""
     stronger = argon2.PasswordHasher(time_cost=argon2.DEFAULT_TIME_COST + 1)
     monkeypatch.setattr(security, "_hasher", stronger)
-    hashed: list[str] = []
-    original = argon2.PasswordHasher.hash
-
-    def counted(hasher: argon2.PasswordHasher, secret: str | bytes, **kw: Any) -> str:
-        hashed.append(str(secret))
-        return original(hasher, secret, **kw)
-
-    monkeypatch.setattr(argon2.PasswordHasher, "hash", counted)
+    hashed = _count_hashes(monkeypatch)
     load_demo_data(session_factory, settings, seed=3, citizens=2, today=TODAY)
     assert sorted(hashed) == sorted({u.password for u in DEMO_USERS} | {DEMO_PIN})
     with session_factory() as session:

@@ -6,8 +6,8 @@ from datetime import date
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from surveyapp.enums import ProviderKind, Respondent, Sex
-from surveyapp.models import Assignment, Citizen, Course, Municipality, Provider, Team
+from surveyapp.enums import ProviderKind, Respondent, Role, Sex
+from surveyapp.models import Assignment, Citizen, Course, Municipality, Provider, StaffUser, Team
 from surveyapp.scheduling import today_in_denmark
 from surveyapp.services.courses import create_course, default_plan
 from surveyapp.services.links import create_link
@@ -46,6 +46,25 @@ def citizen(session: Session, municipality_id: int, cpr_hmac: str, label: str) -
     session.add(person)
     session.flush()
     return person
+
+
+def coordinator(
+    session: Session,
+    municipality_id: int,
+    password_hash: str,
+    *,
+    full_name: str = "Karen Koordinator",
+) -> StaffUser:
+    """A coordinator `koordinator` of the whole municipality, with this password hash."""
+    user = StaffUser(
+        username="koordinator",
+        full_name=full_name,
+        role=Role.COORDINATOR,
+        municipality_id=municipality_id,
+        password_hash=password_hash,
+    )
+    session.add(user)
+    return user
 
 
 def course(

@@ -431,22 +431,14 @@ def test_only_a_database_out_of_reach_is_503() -> None:
 def test_a_logged_in_staff_user_gets_503_when_the_database_goes(settings: Settings) -> None:
     """The staff session is checked in the database on every request: with the database
     gone that check answers 503 with Retry-After too (never a 500, never a logout)."""
-    from surveyapp.enums import Role
-    from surveyapp.models import StaffUser
     from surveyapp.security import hash_secret
 
     app = create_app(settings, WTF_CSRF_ENABLED=False)
     factory = app.extensions["surveyapp.sessions"]
     with factory.begin() as session:
         _citizen, provider, _team = factories.organisation(session)
-        session.add(
-            StaffUser(
-                username="koordinator",
-                full_name="Karen Koordinator",
-                role=Role.COORDINATOR,
-                municipality_id=provider.municipality_id,
-                password_hash=hash_secret("a long and honest test password"),
-            )
+        factories.coordinator(
+            session, provider.municipality_id, hash_secret("a long and honest test password")
         )
     client = app.test_client()
     done = client.post(

@@ -24,8 +24,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from surveyapp.db import make_engine, make_session_factory
-from surveyapp.enums import Role
-from surveyapp.models import AuditEvent, StaffUser
+from surveyapp.models import AuditEvent
 from surveyapp.security import hash_secret
 from tests.support import factories
 from tests.support.serving import ROOT, Client, Gunicorn, free_port
@@ -230,15 +229,7 @@ def test_production_gunicorn_behind_nginx(
     token, _ = factories.link(factory, "who5")
     with factory.begin() as session:
         _citizen, provider, _team = factories.organisation(session)
-        session.add(
-            StaffUser(
-                username="koordinator",
-                full_name="Karen Koordinator",
-                role=Role.COORDINATOR,
-                municipality_id=provider.municipality_id,
-                password_hash=hash_secret(PASSWORD),
-            )
-        )
+        factories.coordinator(session, provider.municipality_id, hash_secret(PASSWORD))
     log = tmp_path / "gunicorn.log"
     server = Gunicorn(
         {
