@@ -92,7 +92,10 @@ def unit_of_work() -> Iterator[Session]:
         yield db
         db.commit()
     except BaseException:
-        db.rollback()
+        try:
+            db.rollback()
+        except Exception:  # noqa: BLE001 - the connection is gone: the first error says why
+            db.close()
         raise
     finally:
         db.info[_WRITING] = False
